@@ -1,0 +1,393 @@
+package keyring
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"strconv"
+	"time"
+)
+
+// Service is everything outside this package needs from a key-management
+// service. The local Badger keyring ([Open]) and the remote client that speaks
+// the AWS KMS JSON protocol (package kmsapi) both implement it, so the
+// filesystem and the command line never know which they hold.
+//
+// Inputs and outputs are shaped as AWS KMS requests and responses: their JSON
+// encoding is the wire format (blobs as padded standard base64, times as epoch
+// seconds), so one server can serve kmsfs and AWS SDKs alike.
+type Service interface {
+	Crypto
+	Admin
+}
+
+// Crypto holds the cryptographic operations. Every one refuses a key that is
+// not Enabled, with an error wrapping [ErrDisabled] or [ErrInvalidState].
+type Crypto interface {
+	Encrypt(ctx context.Context, in *EncryptInput) (*EncryptOutput, error)
+	Decrypt(ctx context.Context, in *DecryptInput) (*DecryptOutput, error)
+	ReEncrypt(ctx context.Context, in *ReEncryptInput) (*ReEncryptOutput, error)
+	GenerateDataKey(ctx context.Context, in *GenerateDataKeyInput) (*GenerateDataKeyOutput, error)
+	GenerateDataKeyWithoutPlaintext(ctx context.Context, in *GenerateDataKeyInput) (*GenerateDataKeyWithoutPlaintextOutput, error)
+	// WrapDEK and UnwrapDEK are kmsfs extensions: they wrap file data keys
+	// for envelope headers (FORMAT.md, "Key hierarchy").
+	WrapDEK(ctx context.Context, in *WrapDEKInput) (*WrapDEKOutput, error)
+	UnwrapDEK(ctx context.Context, in *UnwrapDEKInput) (*UnwrapDEKOutput, error)
+}
+
+// Admin holds key and alias management.
+type Admin interface {
+	CreateKey(ctx context.Context, in *CreateKeyInput) (*KeyMetadataOutput, error)
+	DescribeKey(ctx context.Context, in *KeyIDInput) (*KeyMetadataOutput, error)
+	ListKeys(ctx context.Context, in *ListInput) (*ListKeysOutput, error)
+	EnableKey(ctx context.Context, in *KeyIDInput) error
+	DisableKey(ctx context.Context, in *KeyIDInput) error
+	EnableKeyRotation(ctx context.Context, in *EnableKeyRotationInput) error
+	DisableKeyRotation(ctx context.Context, in *KeyIDInput) error
+	GetKeyRotationStatus(ctx context.Context, in *KeyIDInput) (*GetKeyRotationStatusOutput, error)
+	RotateKeyOnDemand(ctx context.Context, in *KeyIDInput) (*RotateKeyOnDemandOutput, error)
+	ListKeyRotations(ctx context.Context, in *ListKeyRotationsInput) (*ListKeyRotationsOutput, error)
+	ScheduleKeyDeletion(ctx context.Context, in *ScheduleKeyDeletionInput) (*ScheduleKeyDeletionOutput, error)
+	CancelKeyDeletion(ctx context.Context, in *KeyIDInput) (*CancelKeyDeletionOutput, error)
+	CreateAlias(ctx context.Context, in *AliasInput) error
+	UpdateAlias(ctx context.Context, in *AliasInput) error
+	DeleteAlias(ctx context.Context, in *AliasInput) error
+	ListAliases(ctx context.Context, in *ListAliasesInput) (*ListAliasesOutput, error)
+}
+
+// Sentinel errors. Each maps to one AWS KMS exception name ([ErrorType]) so
+// that errors survive a trip over the wire ([ErrorFromType]).
+var (
+	ErrNotFound          = errors.New("keyring: key or alias not found")
+	ErrDisabled          = errors.New("keyring: key is disabled")
+	ErrInvalidState      = errors.New("keyring: key state does not allow this operation")
+	ErrInvalidCiphertext = errors.New("keyring: ciphertext authentication failed")
+	ErrIncorrectKey      = errors.New("keyring: ciphertext was not encrypted under the given key")
+	ErrAlreadyExists     = errors.New("keyring: already exists")
+	ErrInvalidAliasName  = errors.New("keyring: invalid alias name")
+	ErrValidation        = errors.New("keyring: invalid request")
+	ErrUnsupported       = errors.New("keyring: unsupported operation")
+	ErrWrongPassphrase   = errors.New("keyring: wrong passphrase")
+	ErrLocked            = errors.New("keyring: keyring is in use by another process")
+	ErrVersionRetired    = errors.New("keyring: key version is below the minimum decryption version")
+	ErrInternal          = errors.New("keyring: internal error")
+)
+
+var errorTypes = []struct {
+	err  error
+	name string
+}{
+	{ErrNotFound, "NotFoundException"},
+	{ErrDisabled, "DisabledException"},
+	{ErrInvalidState, "KMSInvalidStateException"},
+	{ErrInvalidCiphertext, "InvalidCiphertextException"},
+	{ErrIncorrectKey, "IncorrectKeyException"},
+	{ErrAlreadyExists, "AlreadyExistsException"},
+	{ErrInvalidAliasName, "InvalidAliasNameException"},
+	{ErrValidation, "ValidationException"},
+	{ErrUnsupported, "UnsupportedOperationException"},
+	{ErrWrongPassphrase, "AccessDeniedException"},
+	{ErrLocked, "DependencyTimeoutException"},
+	{ErrVersionRetired, "KMSInvalidStateException"},
+	{ErrInternal, "KMSInternalException"},
+}
+
+// ErrorType returns the AWS KMS exception name for err, and whether it is a
+// client error (HTTP 400) rather than a server one (HTTP 500).
+func ErrorType(err error) (name string, client bool) {
+	for _, e := range errorTypes {
+		if errors.Is(err, e.err) {
+			return e.name, e.err != ErrInternal
+		}
+	}
+	return "KMSInternalException", false
+}
+
+// ErrorFromType turns an exception name and message received over the wire
+// back into an error that wraps the matching sentinel.
+func ErrorFromType(name, message string) error {
+	for _, e := range errorTypes {
+		if e.name == name {
+			return &RemoteError{Type: name, Message: message, sentinel: e.err}
+		}
+	}
+	return &RemoteError{Type: name, Message: message, sentinel: ErrInternal}
+}
+
+// RemoteError is an error returned by a remote KMS.
+type RemoteError struct {
+	Type     string // the AWS exception name, e.g. "DisabledException"
+	Message  string
+	sentinel error
+}
+
+func (e *RemoteError) Error() string {
+	if e.Message == "" {
+		return "kms: " + e.Type
+	}
+	return "kms: " + e.Type + ": " + e.Message
+}
+
+func (e *RemoteError) Unwrap() error { return e.sentinel }
+
+// Key states, as in AWS KMS.
+const (
+	StateEnabled         = "Enabled"
+	StateDisabled        = "Disabled"
+	StatePendingDeletion = "PendingDeletion"
+)
+
+// Key specs of data keys for GenerateDataKey.
+const (
+	DataKeyAES256 = "AES_256"
+	DataKeyAES128 = "AES_128"
+)
+
+// EpochTime is a time that encodes in JSON as epoch seconds, as AWS does.
+type EpochTime struct{ time.Time }
+
+// MarshalJSON encodes t as fractional seconds since the epoch.
+func (t EpochTime) MarshalJSON() ([]byte, error) {
+	if t.IsZero() {
+		return []byte("null"), nil
+	}
+	s := float64(t.UnixNano()) / 1e9
+	return strconv.AppendFloat(nil, s, 'f', -1, 64), nil
+}
+
+// UnmarshalJSON accepts epoch seconds as an integer or a float.
+func (t *EpochTime) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		t.Time = time.Time{}
+		return nil
+	}
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	sec, frac := math.Modf(f)
+	t.Time = time.Unix(int64(sec), int64(frac*1e9)).UTC()
+	return nil
+}
+
+// KeyMetadata describes a master key, as AWS KMS's KeyMetadata.
+type KeyMetadata struct {
+	AWSAccountId                string
+	KeyId                       string
+	Arn                         string
+	CreationDate                EpochTime
+	Enabled                     bool
+	Description                 string
+	KeyUsage                    string     // ENCRYPT_DECRYPT
+	KeyState                    string     // Enabled, Disabled, PendingDeletion
+	DeletionDate                *EpochTime `json:",omitempty"`
+	PendingDeletionWindowInDays int        `json:",omitempty"`
+	Origin                      string     // AWS_KMS
+	KeyManager                  string     // CUSTOMER
+	KeySpec                     string     // SYMMETRIC_DEFAULT
+	CustomerMasterKeySpec       string     // SYMMETRIC_DEFAULT
+	EncryptionAlgorithms        []string   // [SYMMETRIC_DEFAULT]
+	MultiRegion                 bool
+	// Kmsfs extensions.
+	CurrentKeyVersion        uint32 `json:",omitempty"`
+	MinimumDecryptionVersion uint32 `json:",omitempty"`
+}
+
+// KeyIDInput names a key by key ID, key ARN, alias name or alias ARN.
+type KeyIDInput struct {
+	KeyId string
+}
+
+type CreateKeyInput struct {
+	Description string `json:",omitempty"`
+	KeyUsage    string `json:",omitempty"` // ENCRYPT_DECRYPT only
+	KeySpec     string `json:",omitempty"` // SYMMETRIC_DEFAULT only
+	Origin      string `json:",omitempty"` // AWS_KMS only
+}
+
+type KeyMetadataOutput struct {
+	KeyMetadata KeyMetadata
+}
+
+// ListInput pages through a listing, as AWS: Limit 1 to 1000 (default 100).
+type ListInput struct {
+	Limit  int    `json:",omitempty"`
+	Marker string `json:",omitempty"`
+}
+
+type KeyListEntry struct {
+	KeyId  string
+	KeyArn string
+}
+
+type ListKeysOutput struct {
+	Keys       []KeyListEntry
+	NextMarker string `json:",omitempty"`
+	Truncated  bool
+}
+
+type EnableKeyRotationInput struct {
+	KeyId                string
+	RotationPeriodInDays int `json:",omitempty"` // 90 to 2560; default 365
+}
+
+type GetKeyRotationStatusOutput struct {
+	KeyRotationEnabled   bool
+	KeyId                string
+	RotationPeriodInDays int        `json:",omitempty"`
+	NextRotationDate     *EpochTime `json:",omitempty"`
+}
+
+type RotateKeyOnDemandOutput struct {
+	KeyId string
+	// KeyVersion is a kmsfs extension: the version the rotation created.
+	KeyVersion uint32
+}
+
+type ListKeyRotationsInput struct {
+	KeyId  string
+	Limit  int    `json:",omitempty"`
+	Marker string `json:",omitempty"`
+}
+
+type KeyRotation struct {
+	KeyId        string
+	RotationDate EpochTime
+	RotationType string // AUTOMATIC or ON_DEMAND
+	KeyVersion   uint32 // kmsfs extension
+}
+
+type ListKeyRotationsOutput struct {
+	Rotations  []KeyRotation
+	NextMarker string `json:",omitempty"`
+	Truncated  bool
+}
+
+type ScheduleKeyDeletionInput struct {
+	KeyId               string
+	PendingWindowInDays int `json:",omitempty"` // 7 to 30; default 30
+}
+
+type ScheduleKeyDeletionOutput struct {
+	KeyId               string
+	DeletionDate        EpochTime
+	KeyState            string
+	PendingWindowInDays int
+}
+
+type CancelKeyDeletionOutput struct {
+	KeyId string
+}
+
+// AliasInput serves CreateAlias, UpdateAlias (both need TargetKeyId) and
+// DeleteAlias.
+type AliasInput struct {
+	AliasName   string
+	TargetKeyId string `json:",omitempty"`
+}
+
+type ListAliasesInput struct {
+	KeyId  string `json:",omitempty"`
+	Limit  int    `json:",omitempty"`
+	Marker string `json:",omitempty"`
+}
+
+type AliasListEntry struct {
+	AliasName       string
+	AliasArn        string
+	TargetKeyId     string
+	CreationDate    EpochTime
+	LastUpdatedDate EpochTime
+}
+
+type ListAliasesOutput struct {
+	Aliases    []AliasListEntry
+	NextMarker string `json:",omitempty"`
+	Truncated  bool
+}
+
+// EncryptInput encrypts up to 4096 bytes.
+type EncryptInput struct {
+	KeyId             string
+	Plaintext         []byte
+	EncryptionContext map[string]string `json:",omitempty"`
+}
+
+type EncryptOutput struct {
+	CiphertextBlob      []byte
+	KeyId               string // the key ARN
+	EncryptionAlgorithm string // SYMMETRIC_DEFAULT
+}
+
+type DecryptInput struct {
+	CiphertextBlob    []byte
+	EncryptionContext map[string]string `json:",omitempty"`
+	KeyId             string            `json:",omitempty"` // optional; a mismatch is ErrIncorrectKey
+}
+
+type DecryptOutput struct {
+	KeyId               string // the key ARN
+	Plaintext           []byte
+	EncryptionAlgorithm string
+}
+
+type ReEncryptInput struct {
+	CiphertextBlob               []byte
+	SourceEncryptionContext      map[string]string `json:",omitempty"`
+	SourceKeyId                  string            `json:",omitempty"`
+	DestinationKeyId             string
+	DestinationEncryptionContext map[string]string `json:",omitempty"`
+}
+
+type ReEncryptOutput struct {
+	CiphertextBlob                 []byte
+	SourceKeyId                    string
+	KeyId                          string
+	SourceEncryptionAlgorithm      string
+	DestinationEncryptionAlgorithm string
+}
+
+// GenerateDataKeyInput takes exactly one of KeySpec and NumberOfBytes.
+type GenerateDataKeyInput struct {
+	KeyId             string
+	EncryptionContext map[string]string `json:",omitempty"`
+	KeySpec           string            `json:",omitempty"`
+	NumberOfBytes     int               `json:",omitempty"`
+}
+
+type GenerateDataKeyOutput struct {
+	CiphertextBlob []byte
+	Plaintext      []byte
+	KeyId          string
+}
+
+type GenerateDataKeyWithoutPlaintextOutput struct {
+	CiphertextBlob []byte
+	KeyId          string
+}
+
+// WrapDEKInput wraps a file data key under the newest version of KeyId,
+// binding AAD (FORMAT.md, "Key hierarchy").
+type WrapDEKInput struct {
+	KeyId     string
+	Plaintext []byte // the DEK, 32 bytes
+	AAD       []byte
+}
+
+type WrapDEKOutput struct {
+	KeyId      string // the key's UUID
+	KeyVersion uint32
+	WrappedKey []byte
+}
+
+type UnwrapDEKInput struct {
+	KeyId      string // the key's UUID, from the header
+	KeyVersion uint32
+	WrappedKey []byte
+	AAD        []byte
+}
+
+type UnwrapDEKOutput struct {
+	Plaintext []byte
+}
