@@ -1,0 +1,419 @@
+package keyring
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// The audit log.
+//
+// Every operation appends an AuditRecord carrying Hash = SHA-256(previous
+// record's Hash || this record's canonical JSON), the first record chaining
+// from 32 zero bytes, so [Keyring.VerifyAudit] detects an edited, reordered
+// or deleted record. "meta/audit-head" (written in the same transaction as
+// each batch) names the newest record, so deleting the tail is detected
+// too. The chain uses no key: someone who can write the database can
+// rewrite the chain from some record on; it detects accidents and careless
+// edits, not a determined attacker.
+//
+// Writes stay off the hot path:
+//   - state changes (create, rotate, enable, alias, ...) are written and
+//     synced before the call returns;
+//   - Encrypt, Decrypt, ReEncrypt, GenerateDataKey* and WrapDEK records are
+//     chained at once but written asynchronously, in batches, at least once
+//     a second and on Close;
+//   - UnwrapDEK (every file open) is aggregated: one record per (key,
+//     version, caller, outcome) per flush interval (one second), with Count
+//     the number of calls it stands for.
+//
+// A crash can therefore lose up to a second of crypto-operation records.
+
+const (
+	outcomeSuccess     = "Success"
+	auditFlushInterval = time.Second
+	auditBatchSize     = 256  // records per transaction, under Badger's limit
+	auditKickSize      = 4096 // pending records that trigger an early flush
+)
+
+// AuditRecord is one entry of the audit log. It never holds plaintext,
+// ciphertext or encryption-context values.
+type AuditRecord struct {
+	Seq         uint64
+	Time        time.Time
+	Op          string   // the AWS operation name, or DeleteKey, RotateKey, ChangePassphrase, ...
+	KeyId       string   `json:",omitempty"` // the key's UUID, or the caller's id when it did not resolve
+	KeyVersion  uint32   `json:",omitempty"`
+	SourceKeyId string   `json:",omitempty"` // ReEncrypt
+	Alias       string   `json:",omitempty"` // alias operations
+	ContextKeys []string `json:",omitempty"` // encryption-context keys, sorted; never values
+	Caller      string   `json:",omitempty"` // from [WithCaller]
+	Outcome     string   // "Success" or the AWS exception name of the error
+	Count       uint64   // calls this record stands for (>1 only for aggregated UnwrapDEK)
+	Hash        []byte   `json:",omitempty"`
+}
+
+// AuditFilter selects audit records; zero fields match everything.
+type AuditFilter struct {
+	KeyId    string // any key ID form; matches KeyId or SourceKeyId
+	Op       string
+	Since    time.Time // inclusive
+	Until    time.Time // exclusive
+	AfterSeq uint64
+	Limit    int // 0 means no limit
+}
+
+// AuditError reports where the audit hash chain breaks.
+type AuditError struct {
+	Seq    uint64
+	Reason string
+}
+
+func (e *AuditError) Error() string {
+	return fmt.Sprintf("%s at record %d: %s", ErrAuditBroken, e.Seq, e.Reason)
+}
+
+func (e *AuditError) Unwrap() error { return ErrAuditBroken }
+
+type callerKey struct{}
+
+// WithCaller returns a context whose operations are audited as done by
+// caller (for example "uid 1000" or a socket peer).
+func WithCaller(ctx context.Context, caller string) context.Context {
+	return context.WithValue(ctx, callerKey{}, caller)
+}
+
+func callerFrom(ctx context.Context) string {
+	s, _ := ctx.Value(callerKey{}).(string)
+	return s
+}
+
+func outcome(err error) string {
+	if err == nil {
+		return outcomeSuccess
+	}
+	name, _ := ErrorType(err)
+	return name
+}
+
+func contextKeys(ec map[string]string) []string {
+	if len(ec) == 0 {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(ec))
+}
+
+type auditHead struct {
+	Seq  uint64
+	Hash []byte
+}
+
+type unwrapBucket struct {
+	keyID, caller, outcome string
+	version                uint32
+	second                 int64
+}
+
+type auditLog struct {
+	db    *badger.DB
+	clock func() time.Time
+	log   *slog.Logger
+
+	mu      sync.Mutex // guards the fields below
+	closed  bool
+	seq     uint64
+	prev    []byte
+	pending []AuditRecord
+	unwraps map[unwrapBucket]uint64
+
+	flushMu sync.Mutex // one writer, so batches land in seq order
+	kick    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func newAuditLog(db *badger.DB, clock func() time.Time, log *slog.Logger) *auditLog {
+	return &auditLog{db: db, clock: clock, log: log, prev: make([]byte, sha256.Size),
+		unwraps: make(map[unwrapBucket]uint64), kick: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+func auditDBKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte(auditPrefix), seq)
+}
+
+// load continues the chain from the stored head.
+func (a *auditLog) load() error {
+	var head auditHead
+	err := a.db.View(func(txn *badger.Txn) error {
+		found, err := getJSON(txn, []byte(auditHeadKey), &head)
+		if found && len(head.Hash) != sha256.Size {
+			return fmt.Errorf("%w: bad audit head", ErrInternal)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if head.Seq > 0 {
+		a.seq, a.prev = head.Seq, head.Hash
+	}
+	return nil
+}
+
+// start runs the background flusher until close.
+func (a *auditLog) start() {
+	go func() {
+		defer close(a.done)
+		t := time.NewTicker(auditFlushInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-a.stop:
+				return
+			case <-t.C:
+			case <-a.kick:
+			}
+			if err := a.flush(); err != nil {
+				a.log.Warn("keyring: writing audit records", "err", err)
+			}
+		}
+	}()
+}
+
+// close stops the flusher and writes what is pending. Later appends are
+// dropped.
+func (a *auditLog) close() error {
+	a.mu.Lock()
+	wasClosed := a.closed
+	a.closed = true
+	a.mu.Unlock()
+	if wasClosed {
+		return nil
+	}
+	close(a.stop)
+	<-a.done
+	return a.flush()
+}
+
+// chainLocked gives r its sequence number and hash. The caller holds a.mu.
+func (a *auditLog) chainLocked(r AuditRecord) {
+	a.seq++
+	r.Seq = a.seq
+	if r.Time.IsZero() {
+		r.Time = a.clock()
+	}
+	r.Time = r.Time.UTC()
+	if r.Count == 0 {
+		r.Count = 1
+	}
+	r.Hash = nil
+	r.Hash = chainHash(a.prev, &r)
+	a.prev = r.Hash
+	a.pending = append(a.pending, r)
+}
+
+// chainHash is SHA-256(prev || canonical JSON of r without its Hash). The
+// JSON of a struct is canonical: fields in declaration order, no maps.
+func chainHash(prev []byte, r *AuditRecord) []byte {
+	c := *r
+	c.Hash = nil
+	b, err := json.Marshal(&c)
+	if err != nil {
+		panic("keyring: internal error: " + err.Error())
+	}
+	h := sha256.New()
+	h.Write(prev)
+	h.Write(b)
+	return h.Sum(nil)
+}
+
+// append chains r and queues it for the background writer.
+func (a *auditLog) append(r AuditRecord) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return
+	}
+	a.chainLocked(r)
+	if len(a.pending) >= auditKickSize {
+		select {
+		case a.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// appendSync chains r and writes everything pending before returning.
+func (a *auditLog) appendSync(r AuditRecord) {
+	a.append(r)
+	if err := a.flush(); err != nil {
+		a.log.Warn("keyring: writing audit records", "err", err)
+	}
+}
+
+// countUnwrap aggregates one UnwrapDEK call.
+func (a *auditLog) countUnwrap(ctx context.Context, keyID string, u keyUse, err error) {
+	b := unwrapBucket{keyID: keyID, caller: callerFrom(ctx), outcome: outcome(err), version: u.version, second: a.clock().Unix()}
+	if u.id != ([16]byte{}) {
+		b.keyID = u.id.String()
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.closed {
+		a.unwraps[b]++
+	}
+}
+
+// drainUnwrapsLocked turns the aggregated unwraps into records.
+func (a *auditLog) drainUnwrapsLocked() {
+	buckets := slices.SortedFunc(maps.Keys(a.unwraps), func(x, y unwrapBucket) int {
+		return cmp.Or(cmp.Compare(x.second, y.second), strings.Compare(x.keyID, y.keyID),
+			cmp.Compare(x.version, y.version), strings.Compare(x.caller, y.caller), strings.Compare(x.outcome, y.outcome))
+	})
+	for _, b := range buckets {
+		a.chainLocked(AuditRecord{Time: time.Unix(b.second, 0), Op: "UnwrapDEK", KeyId: b.keyID, KeyVersion: b.version,
+			Caller: b.caller, Outcome: b.outcome, Count: a.unwraps[b]})
+	}
+	clear(a.unwraps)
+}
+
+// flush writes every pending record, in batches, each with the head.
+func (a *auditLog) flush() error {
+	a.flushMu.Lock()
+	defer a.flushMu.Unlock()
+	a.mu.Lock()
+	a.drainUnwrapsLocked()
+	batch := a.pending
+	a.pending = nil
+	a.mu.Unlock()
+	for len(batch) > 0 {
+		n := min(len(batch), auditBatchSize)
+		if err := a.db.Update(func(txn *badger.Txn) error { return writeAudit(txn, batch[:n]) }); err != nil {
+			a.mu.Lock()
+			a.pending = append(batch, a.pending...) // retried on the next flush
+			a.mu.Unlock()
+			return fmt.Errorf("keyring: audit: %w", err)
+		}
+		batch = batch[n:]
+	}
+	return nil
+}
+
+func writeAudit(txn *badger.Txn, recs []AuditRecord) error {
+	for i := range recs {
+		if err := setJSON(txn, auditDBKey(recs[i].Seq), &recs[i]); err != nil {
+			return err
+		}
+	}
+	last := recs[len(recs)-1]
+	return setJSON(txn, []byte(auditHeadKey), auditHead{Seq: last.Seq, Hash: last.Hash})
+}
+
+// scan flushes and then calls fn on every stored record in order, with the
+// stored head.
+func (a *auditLog) scan(fn func(key []byte, r *AuditRecord) error) (auditHead, error) {
+	if err := a.flush(); err != nil {
+		return auditHead{}, err
+	}
+	var head auditHead
+	err := a.db.View(func(txn *badger.Txn) error {
+		if _, err := getJSON(txn, []byte(auditHeadKey), &head); err != nil {
+			return err
+		}
+		return scanJSON(txn, auditPrefix, fn)
+	})
+	return head, err
+}
+
+// verify walks the chain from the first record to the head.
+func (a *auditLog) verify() error {
+	prev := make([]byte, sha256.Size)
+	var seq uint64
+	head, err := a.scan(func(key []byte, r *AuditRecord) error {
+		seq++
+		if !bytes.Equal(key, auditDBKey(seq)) || r.Seq != seq {
+			return &AuditError{Seq: seq, Reason: "record missing or out of order"}
+		}
+		if !bytes.Equal(chainHash(prev, r), r.Hash) {
+			return &AuditError{Seq: seq, Reason: "hash mismatch"}
+		}
+		prev = r.Hash
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if head.Seq != seq || !bytes.Equal(head.Hash, prev) {
+		return &AuditError{Seq: head.Seq, Reason: fmt.Sprintf("head names record %d, chain ends at %d", head.Seq, seq)}
+	}
+	return nil
+}
+
+// auditLocked records a state change synchronously.
+func (k *Keyring) auditLocked(ctx context.Context, r AuditRecord, err error) {
+	r.Caller, r.Outcome = callerFrom(ctx), outcome(err)
+	k.audit.appendSync(r)
+}
+
+// auditUse records a cryptographic operation asynchronously.
+func (k *Keyring) auditUse(ctx context.Context, r AuditRecord, u keyUse, err error) {
+	if u.id != ([16]byte{}) {
+		r.KeyId, r.KeyVersion = u.id.String(), u.version
+	}
+	r.Caller, r.Outcome = callerFrom(ctx), outcome(err)
+	k.audit.append(r)
+}
+
+// Audit returns the audit records that match f, oldest first.
+func (k *Keyring) Audit(_ context.Context, f AuditFilter) ([]AuditRecord, error) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if k.closed {
+		return nil, ErrClosed
+	}
+	keyID := f.KeyId
+	if e, err := k.lookup(keyID); err == nil {
+		keyID = e.rec.ID.String()
+	}
+	out := []AuditRecord{}
+	_, err := k.audit.scan(func(_ []byte, r *AuditRecord) error {
+		if f.matches(r, keyID) && (f.Limit == 0 || len(out) < f.Limit) {
+			out = append(out, *r)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (f *AuditFilter) matches(r *AuditRecord, keyID string) bool {
+	return (keyID == "" || r.KeyId == keyID || r.SourceKeyId == keyID) &&
+		(f.Op == "" || r.Op == f.Op) &&
+		(f.Since.IsZero() || !r.Time.Before(f.Since)) &&
+		(f.Until.IsZero() || r.Time.Before(f.Until)) &&
+		r.Seq > f.AfterSeq
+}
+
+// VerifyAudit checks the whole audit hash chain. A broken chain fails with
+// an [*AuditError] (wrapping [ErrAuditBroken]) that names the first bad
+// record.
+func (k *Keyring) VerifyAudit(_ context.Context) error {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if k.closed {
+		return ErrClosed
+	}
+	return k.audit.verify()
+}

@@ -1,0 +1,332 @@
+package keyring
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/google/uuid"
+)
+
+var _ Service = (*Keyring)(nil)
+
+// Keyring is the local key-management service. Create one with [Open]; it
+// is safe for concurrent use. All methods after [Keyring.Close] fail with
+// [ErrClosed].
+type Keyring struct {
+	opts Options
+	dir  string
+	lock *os.File
+	db   *badger.DB
+
+	// mu guards everything below. Readers (crypto operations) hold it
+	// shared; changes hold it exclusively and persist before they mutate.
+	mu      sync.RWMutex
+	closed  bool
+	kek     []byte
+	keys    map[uuid.UUID]*keyEntry
+	aliases map[string]*aliasRecord
+
+	audit *auditLog
+}
+
+// keyEntry is a key's persisted record plus its unsealed version keys.
+type keyEntry struct {
+	rec      *keyRecord
+	material map[uint32][]byte // version -> 32-byte key, absent once destroyed
+}
+
+// Open opens (or with [Options.Create], creates) the keyring in dir and
+// unlocks it with passphrase. A wrong passphrase fails with an error
+// wrapping [ErrWrongPassphrase]; a keyring already open in another process
+// (or in this one) fails with [ErrLocked]. The caller may zero passphrase
+// once Open returns.
+func Open(dir string, passphrase []byte, opts Options) (*Keyring, error) {
+	opts = opts.withDefaults()
+	if err := prepareDir(dir, opts.Create); err != nil {
+		return nil, err
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	k := &Keyring{opts: opts, dir: dir, lock: lock}
+	if err := k.open(passphrase); err != nil {
+		k.release()
+		return nil, err
+	}
+	k.audit = newAuditLog(k.db, opts.Clock, opts.Logger)
+	if err := k.audit.load(); err != nil {
+		k.release()
+		return nil, err
+	}
+	if err := restrictFiles(dir); err != nil {
+		opts.Logger.Warn("keyring: restricting file modes", "err", err)
+	}
+	if _, err := k.purgeDue(context.Background(), k.now()); err != nil {
+		opts.Logger.Warn("keyring: applying due deletions and rotations", "err", err)
+	}
+	k.audit.start()
+	return k, nil
+}
+
+// prepareDir makes sure dir exists with mode 0700 when creating, and that it
+// holds a database when not.
+func prepareDir(dir string, create bool) error {
+	found, err := hasDatabase(dir)
+	if err != nil {
+		return fmt.Errorf("keyring: %w", err)
+	}
+	if !found && !create {
+		return fmt.Errorf("%w: %s", ErrNoKeyring, dir)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("keyring: %w", err)
+	}
+	if !found {
+		return os.Chmod(dir, 0o700)
+	}
+	return nil
+}
+
+// open opens Badger, unlocks or creates the root record and loads keys.
+func (k *Keyring) open(passphrase []byte) error {
+	db, err := openBadger(k.dir, k.opts.Logger)
+	if err != nil {
+		return err
+	}
+	k.db = db
+	var root rootRecord
+	found := false
+	err = db.View(func(txn *badger.Txn) error {
+		found, err = getJSON(txn, []byte(rootKey), &root)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	switch {
+	case !found && !k.opts.Create:
+		return fmt.Errorf("%w: %s", ErrNoKeyring, k.dir)
+	case !found:
+		k.kek, err = k.createRoot(passphrase)
+	default:
+		k.kek, err = unlockRoot(&root, passphrase)
+	}
+	if err != nil {
+		return err
+	}
+	return k.load()
+}
+
+// createRoot writes a fresh root record and returns the KEK.
+func (k *Keyring) createRoot(passphrase []byte) ([]byte, error) {
+	root, kek, err := newRoot(k.opts.Rand, passphrase, k.opts.KDF)
+	if err != nil {
+		return nil, err
+	}
+	err = k.db.Update(func(txn *badger.Txn) error { return setJSON(txn, []byte(rootKey), root) })
+	if err != nil {
+		zero(kek)
+		return nil, fmt.Errorf("keyring: writing root record: %w", err)
+	}
+	return kek, nil
+}
+
+// newRoot derives a KEK from a fresh salt and builds its root record.
+func newRoot(rnd io.Reader, passphrase []byte, kdf KDFParams) (*rootRecord, []byte, error) {
+	if err := kdf.validate(); err != nil {
+		return nil, nil, err
+	}
+	salt := make([]byte, rootSaltSize)
+	if _, err := io.ReadFull(rnd, salt); err != nil {
+		return nil, nil, fmt.Errorf("%w: reading random salt: %w", ErrInternal, err)
+	}
+	kek := deriveKEK(passphrase, salt, kdf)
+	verifier, err := sealKEK(rnd, kek, []byte(labelVerifierText), []byte(labelVerifierAAD))
+	if err != nil {
+		zero(kek)
+		return nil, nil, err
+	}
+	return &rootRecord{Format: recordFormat, KDF: kdf, Salt: salt, Verifier: verifier}, kek, nil
+}
+
+// unlockRoot derives the KEK and checks it against the verifier.
+func unlockRoot(root *rootRecord, passphrase []byte) ([]byte, error) {
+	if root.Format != recordFormat {
+		return nil, fmt.Errorf("%w: unknown keyring format %d", ErrInternal, root.Format)
+	}
+	if err := root.KDF.validate(); err != nil {
+		return nil, fmt.Errorf("%w: stored KDF parameters: %w", ErrInternal, err)
+	}
+	kek := deriveKEK(passphrase, root.Salt, root.KDF)
+	pt, ok := openKEK(kek, root.Verifier, []byte(labelVerifierAAD))
+	if !ok || !bytes.Equal(pt, []byte(labelVerifierText)) {
+		zero(kek)
+		return nil, ErrWrongPassphrase
+	}
+	return kek, nil
+}
+
+// load reads every key and alias record and unseals every version.
+func (k *Keyring) load() error {
+	k.keys = make(map[uuid.UUID]*keyEntry)
+	k.aliases = make(map[string]*aliasRecord)
+	return k.db.View(func(txn *badger.Txn) error {
+		err := scanJSON(txn, keyPrefix, func(_ []byte, rec *keyRecord) error {
+			e, err := k.unsealEntry(rec)
+			if err == nil {
+				k.keys[rec.ID] = e
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		return scanJSON(txn, aliasPrefix, func(_ []byte, a *aliasRecord) error {
+			k.aliases[a.Name] = a
+			return nil
+		})
+	})
+}
+
+// unsealEntry opens a key record's sealed versions under the KEK.
+func (k *Keyring) unsealEntry(rec *keyRecord) (*keyEntry, error) {
+	if rec.Format != recordFormat || len(rec.Versions) == 0 {
+		return nil, fmt.Errorf("%w: key %s: bad record", ErrInternal, rec.ID)
+	}
+	e := &keyEntry{rec: rec, material: make(map[uint32][]byte, len(rec.Versions))}
+	for _, v := range rec.Versions {
+		if v.Sealed == nil {
+			continue
+		}
+		m, ok := openKEK(k.kek, v.Sealed, versionAAD(rec.ID, v.Version))
+		if !ok || len(m) != materialSize {
+			e.zero()
+			return nil, fmt.Errorf("%w: key %s version %d does not authenticate", ErrInternal, rec.ID, v.Version)
+		}
+		e.material[v.Version] = m
+	}
+	return e, nil
+}
+
+func (e *keyEntry) zero() {
+	for _, m := range e.material {
+		zero(m)
+	}
+}
+
+// Close flushes the audit log, closes the database, zeroes every cached key
+// and releases the directory lock. Close is idempotent.
+func (k *Keyring) Close() error {
+	k.mu.Lock()
+	if k.closed {
+		k.mu.Unlock()
+		return nil
+	}
+	k.closed = true
+	k.mu.Unlock()
+	// Audit records are flushed while the database is still open; no new
+	// operation can start now that closed is set.
+	err := k.audit.close()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return errors.Join(err, k.release())
+}
+
+// release closes what open acquired. It runs with no other user of k.
+func (k *Keyring) release() error {
+	var errs []error
+	for _, e := range k.keys {
+		e.zero()
+	}
+	k.keys = nil
+	zero(k.kek)
+	k.kek = nil
+	if k.db != nil {
+		errs = append(errs, k.db.Close())
+		k.db = nil
+	}
+	if err := restrictFiles(k.dir); err != nil {
+		errs = append(errs, err)
+	}
+	errs = append(errs, k.lock.Close()) // closing drops the flock
+	return errors.Join(errs...)
+}
+
+// Passwd re-keys the keyring: it derives a new KEK from newPassphrase with
+// kdf (zero means [DefaultKDF]) and a fresh salt, and reseals every key
+// version and the verifier under it in one Badger transaction, so a crash
+// leaves either the old or the new passphrase working, never a mix. Data
+// encrypted under the keys is untouched.
+func (k *Keyring) Passwd(newPassphrase []byte, kdf KDFParams) error {
+	if kdf.isZero() {
+		kdf = DefaultKDF
+	}
+	root, kek, err := newRoot(k.opts.Rand, newPassphrase, kdf)
+	if err != nil {
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		zero(kek)
+		return ErrClosed
+	}
+	recs, err := k.resealAll(kek)
+	if err == nil {
+		err = k.db.Update(func(txn *badger.Txn) error { return writeRootAndKeys(txn, root, recs) })
+	}
+	if err != nil {
+		zero(kek)
+		return fmt.Errorf("keyring: changing passphrase: %w", err)
+	}
+	for _, rec := range recs {
+		k.keys[rec.ID].rec = rec
+	}
+	zero(k.kek)
+	k.kek = kek
+	k.audit.appendSync(AuditRecord{Op: "ChangePassphrase", Outcome: outcomeSuccess})
+	return nil
+}
+
+// resealAll returns new records for every key with versions sealed under kek.
+func (k *Keyring) resealAll(kek []byte) ([]*keyRecord, error) {
+	recs := make([]*keyRecord, 0, len(k.keys))
+	for _, e := range k.keys {
+		rec := e.rec.clone()
+		for i := range rec.Versions {
+			m, ok := e.material[rec.Versions[i].Version]
+			if !ok {
+				continue
+			}
+			sealed, err := sealKEK(k.opts.Rand, kek, m, versionAAD(rec.ID, rec.Versions[i].Version))
+			if err != nil {
+				return nil, err
+			}
+			rec.Versions[i].Sealed = sealed
+		}
+		recs = append(recs, rec)
+	}
+	return recs, nil
+}
+
+func writeRootAndKeys(txn *badger.Txn, root *rootRecord, recs []*keyRecord) error {
+	if err := setJSON(txn, []byte(rootKey), root); err != nil {
+		return err
+	}
+	for _, rec := range recs {
+		if err := setJSON(txn, keyDBKey(rec.ID), rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (k *Keyring) now() time.Time { return k.opts.Clock().UTC() }

@@ -1,0 +1,115 @@
+package keyring
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// Errors of this implementation that are not part of the [Service] contract.
+var (
+	// ErrNoKeyring is returned by [Open] without [Options.Create] when the
+	// directory holds no keyring.
+	ErrNoKeyring = errors.New("keyring: no keyring in this directory")
+	// ErrClosed is returned by every method called after [Keyring.Close].
+	ErrClosed = errors.New("keyring: keyring is closed")
+	// ErrAuditBroken is returned by [Keyring.VerifyAudit] when a record of the
+	// audit log was edited, reordered or deleted; see [AuditError].
+	ErrAuditBroken = errors.New("keyring: audit log hash chain is broken")
+)
+
+// KDFParams are the Argon2id parameters that stretch the passphrase into
+// the key-encryption key.
+type KDFParams struct {
+	Time      uint32 // passes over memory, at least 1
+	MemoryKiB uint32 // memory in KiB, at least 8*Threads
+	Threads   uint8  // parallelism, at least 1
+}
+
+// DefaultKDF is used when [Options.KDF] is zero. It follows the OWASP
+// password storage advice for Argon2id (m=46 MiB, t=1, p=1 or stronger),
+// spending more memory and passes because a keyring is unlocked once per
+// mount, not once per request.
+var DefaultKDF = KDFParams{Time: 3, MemoryKiB: 64 * 1024, Threads: 4}
+
+// TestKDF is deliberately cheap (64 KiB, one pass). It exists so tests of
+// this and other packages run fast; never use it for a real keyring.
+var TestKDF = KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
+
+// Bounds on stored KDF parameters, so a corrupted or hostile "meta/root"
+// record cannot make Open allocate without limit.
+const (
+	maxKDFTime      = 64
+	maxKDFMemoryKiB = 4 * 1024 * 1024 // 4 GiB
+)
+
+func (p KDFParams) isZero() bool { return p == KDFParams{} }
+
+func (p KDFParams) validate() error {
+	switch {
+	case p.Time < 1 || p.Time > maxKDFTime:
+		return fmt.Errorf("%w: argon2id time %d out of range 1..%d", ErrValidation, p.Time, maxKDFTime)
+	case p.Threads < 1:
+		return fmt.Errorf("%w: argon2id threads must be at least 1", ErrValidation)
+	case p.MemoryKiB < 8*uint32(p.Threads) || p.MemoryKiB > maxKDFMemoryKiB:
+		return fmt.Errorf("%w: argon2id memory %d KiB out of range %d..%d", ErrValidation,
+			p.MemoryKiB, 8*uint32(p.Threads), maxKDFMemoryKiB)
+	}
+	return nil
+}
+
+// Options configure [Open].
+type Options struct {
+	// Create makes Open create a new keyring when the directory holds none.
+	// Without it, Open of an empty or missing directory fails with
+	// [ErrNoKeyring].
+	Create bool
+	// KDF is used when a keyring is created; zero means [DefaultKDF]. An
+	// existing keyring keeps the parameters it was created (or last
+	// re-keyed with [Keyring.Passwd]) with.
+	KDF KDFParams
+	// Clock returns the current time; nil means time.Now. Tests use a fake
+	// clock to reach rotation and deletion dates.
+	Clock func() time.Time
+	// Rand is the source of salts, nonces, key material and key IDs; nil
+	// means crypto/rand. It must be safe for concurrent use.
+	Rand io.Reader
+	// Region and Account appear in ARNs; they default to "local" and
+	// "000000000000" (arn:aws:kms:local:000000000000:key/<uuid>).
+	Region  string
+	Account string
+	// Logger receives warnings (Badger errors, audit write failures). It
+	// never receives key material, passphrases or plaintext. Nil discards.
+	Logger *slog.Logger
+}
+
+// Defaults for Options.
+const (
+	DefaultRegion  = "local"
+	DefaultAccount = "000000000000"
+)
+
+func (o Options) withDefaults() Options {
+	if o.KDF.isZero() {
+		o.KDF = DefaultKDF
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Reader
+	}
+	if o.Region == "" {
+		o.Region = DefaultRegion
+	}
+	if o.Account == "" {
+		o.Account = DefaultAccount
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
