@@ -1,0 +1,223 @@
+package envelope
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	"github.com/kmsfs/kmsfs/chunker"
+)
+
+// Backing is the ciphertext file under a File; *os.File satisfies it.
+type Backing interface {
+	io.ReaderAt
+	io.WriterAt
+	Truncate(size int64) error
+	Sync() error
+	Stat() (os.FileInfo, error)
+}
+
+// Preallocator is optionally implemented by a Backing. File calls
+// Preallocate for the ciphertext range of a write before overwriting any
+// byte of it, so that a full disk fails the write with ENOSPC instead of
+// leaving a half-written chunk behind (package fs implements it with
+// fallocate(FALLOC_FL_KEEP_SIZE)).
+type Preallocator interface {
+	Preallocate(off, n int64) error
+}
+
+// numStripes is the number of chunk locks; chunk i uses stripe i%numStripes.
+const numStripes = 64
+
+// File is a plaintext view of one ciphertext file, with random access.
+// It is safe for concurrent use.
+//
+// # Locking
+//
+// mu is the size lock. ReadAt, WriteAt within the current size, Sync and
+// Rewrap hold it shared; anything that changes the size (a WriteAt past the
+// end, Truncate) or the header's existence (Close) holds it exclusively.
+// Under the shared lock, chunk data is guarded by striped RWMutexes: reads
+// hold the stripes of their chunks shared, writes exclusive, taken in
+// ascending stripe order so two requests cannot deadlock. A partial-chunk
+// read-modify-write therefore never interleaves with another write to the
+// same chunk. hmu guards the current header slot and the wrapper; it is
+// taken after mu and never while a stripe is held.
+type File struct {
+	b      Backing
+	rand   io.Reader
+	layout chunker.Layout // fixed for the File's life
+	pipe   *chunker.Pipeline
+	bufs   *chunker.BufferPool // stored-chunk-sized scratch buffers
+
+	mu      sync.RWMutex
+	size    int64
+	closed  bool
+	hdr     *header // nil while the file is empty and has no header
+	stripes [numStripes]sync.RWMutex
+
+	hmu sync.Mutex
+	w   KeyWrapper // wraps the DEK when a header is (re)created
+}
+
+// options are test hooks: deterministic randomness for vectors, and the
+// number of pipeline workers.
+type options struct {
+	rand    io.Reader
+	workers int
+}
+
+func newFile(b Backing, w KeyWrapper, chunkSize int, o options) *File {
+	if o.rand == nil {
+		o.rand = rand.Reader
+	}
+	l := layoutFor(chunkSize)
+	return &File{
+		b:      b,
+		w:      w,
+		rand:   o.rand,
+		layout: l,
+		pipe:   chunker.NewPipeline(o.workers),
+		bufs:   chunker.NewBufferPool(int(l.StoredChunkSize())),
+	}
+}
+
+// Create starts a new ciphertext file in b, which must be empty: it writes
+// the preamble and slot A with a fresh random DEK wrapped by w. It does not
+// sync.
+func Create(ctx context.Context, b Backing, w KeyWrapper, chunkSize int) (*File, error) {
+	return create(ctx, b, w, chunkSize, options{})
+}
+
+func create(ctx context.Context, b Backing, w KeyWrapper, chunkSize int, o options) (*File, error) {
+	if err := checkChunkSize(int64(chunkSize)); err != nil {
+		return nil, err
+	}
+	size, err := backingSize(b)
+	if err != nil {
+		return nil, err
+	}
+	if size != 0 {
+		return nil, fmt.Errorf("%w: %d bytes", ErrNotEmpty, size)
+	}
+	f := newFile(b, w, chunkSize, o)
+	if err := f.createHeader(ctx); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Open opens the ciphertext file in b. An empty b is a valid empty file
+// whose header is created, with chunkSize and a DEK wrapped by ks, on the
+// first write; otherwise the header's own chunk size wins over chunkSize.
+//
+// Open fails with ErrTruncated if the file is shorter than its header's
+// committed size or ends in a torn chunk fragment, and with an error
+// wrapping ErrUnauthenticated or ErrBadHeader if no header slot is valid.
+func Open(ctx context.Context, b Backing, ks KeyService, chunkSize int) (*File, error) {
+	return open(ctx, b, ks, chunkSize, options{})
+}
+
+func open(ctx context.Context, b Backing, ks KeyService, chunkSize int, o options) (*File, error) {
+	if err := checkChunkSize(int64(chunkSize)); err != nil {
+		return nil, err
+	}
+	size, err := backingSize(b)
+	if err != nil {
+		return nil, err
+	}
+	if size == 0 {
+		return newFile(b, ks, chunkSize, o), nil // FORMAT.md, "Empty files"
+	}
+	h, err := loadHeader(ctx, b, size, ks)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := checkedPlainSize(h, size)
+	if err != nil {
+		h.keys.wipe()
+		return nil, err
+	}
+	f := newFile(b, ks, int(h.pre.ChunkSize), o)
+	f.hdr, f.size = h, plain
+	return f, nil
+}
+
+// backingSize returns the size of the ciphertext file.
+func backingSize(b Backing) (int64, error) {
+	fi, err := b.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("envelope: stat of backing file: %w", err)
+	}
+	return fi.Size(), nil
+}
+
+// checkedPlainSize applies FORMAT.md, "Truncation detection": the
+// plaintext size implied by the ciphertext size must not be below the
+// committed size, and the body must not end in a torn fragment.
+func checkedPlainSize(h *header, cipherSize int64) (int64, error) {
+	plain, err := PlaintextSize(cipherSize, int(h.pre.ChunkSize))
+	if err != nil {
+		return 0, err
+	}
+	if plain < h.committed() {
+		return 0, fmt.Errorf("%w: plaintext size %d is below the committed size %d", ErrTruncated, plain, h.committed())
+	}
+	return plain, nil
+}
+
+// createHeader writes a new header. The caller holds mu exclusively (or is
+// the only user, in Create).
+func (f *File) createHeader(ctx context.Context) error {
+	f.hmu.Lock()
+	w := f.w
+	f.hmu.Unlock()
+	h, raw, err := newHeader(ctx, w, f.layout.ChunkSize, f.rand)
+	if err != nil {
+		return err
+	}
+	if _, err := f.b.WriteAt(raw, 0); err != nil {
+		h.keys.wipe()
+		return fmt.Errorf("envelope: writing header: %w", err)
+	}
+	f.hdr = h
+	return nil
+}
+
+// Size returns the plaintext size.
+func (f *File) Size() int64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.size
+}
+
+// FileID returns the file ID from the preamble, or zeros if the file is
+// empty and has no header yet. Truncate(0) discards the header, so a later
+// write gives the file a new ID.
+func (f *File) FileID() [16]byte {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.hdr == nil {
+		return [16]byte{}
+	}
+	return f.hdr.pre.FileID
+}
+
+// KeyRef returns the master key version that wraps the file's DEK, or the
+// zero KeyRef if the file has no header yet.
+func (f *File) KeyRef() KeyRef {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.hdr == nil {
+		return KeyRef{}
+	}
+	f.hmu.Lock()
+	defer f.hmu.Unlock()
+	return f.hdr.slot.KeyRef
+}
+
+// ChunkSize returns the file's chunk size.
+func (f *File) ChunkSize() int { return f.layout.ChunkSize }

@@ -1,0 +1,242 @@
+package envelope
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+)
+
+// header is the in-memory state of a file's header: the immutable
+// preamble, the keys derived from the DEK, and the current valid slot.
+type header struct {
+	pre      Preamble
+	preBytes []byte // the 32 encoded preamble bytes: AAD of the DEK wrap, prefix of every slot MAC
+	keys     *fileKeys
+	slot     Slot // the current valid slot
+	pos      int  // where slot lives: 0 = slot A, 1 = slot B
+}
+
+// slotOffset is the file offset of slot position pos (0 = A, 1 = B).
+func slotOffset(pos int) int64 { return PreambleSize + int64(pos)*SlotSize }
+
+// slotName names a slot position in errors.
+func slotName(pos int) string { return string(rune('A' + pos)) }
+
+// newHeader makes the header of a new file: random file ID and DEK, the DEK
+// wrapped by w with the preamble as AAD, slot A at generation 1 and slot B
+// empty (FORMAT.md, "Creating a file"). It returns the header and its
+// HeaderSize encoded bytes.
+func newHeader(ctx context.Context, w KeyWrapper, chunkSize int, rand io.Reader) (*header, []byte, error) {
+	pre := Preamble{Version: Version, ChunkSize: uint32(chunkSize), SlotSize: SlotSize}
+	if _, err := io.ReadFull(rand, pre.FileID[:]); err != nil {
+		return nil, nil, fmt.Errorf("envelope: reading random file ID: %w", err)
+	}
+	dek := make([]byte, DEKSize)
+	if _, err := io.ReadFull(rand, dek); err != nil {
+		return nil, nil, fmt.Errorf("envelope: reading random data key: %w", err)
+	}
+	preBytes := pre.appendTo(make([]byte, 0, PreambleSize))
+	ref, wrapped, err := w.WrapKey(ctx, dek, preBytes)
+	if err != nil {
+		clear(dek)
+		return nil, nil, fmt.Errorf("envelope: wrapping data key: %w", err)
+	}
+	keys, err := deriveKeys(dek, pre.FileID)
+	if err != nil {
+		clear(dek)
+		return nil, nil, err
+	}
+	h := &header{pre: pre, preBytes: preBytes, keys: keys}
+	raw := make([]byte, HeaderSize)
+	copy(raw, preBytes)
+	h.slot = Slot{Generation: 1, KeyRef: ref, WrappedKey: wrapped}
+	if err := h.sealSlot(&h.slot, raw[slotOffset(0):slotOffset(1)]); err != nil {
+		keys.wipe()
+		return nil, nil, err
+	}
+	return h, raw, nil
+}
+
+// sealSlot encodes s into dst (SlotSize bytes) and sets its MAC.
+func (h *header) sealSlot(s *Slot, dst []byte) error {
+	clear(dst)
+	if err := s.encodeBody(dst); err != nil {
+		return err
+	}
+	s.MAC = h.keys.slotMAC(h.preBytes, dst)
+	copy(dst[slotMACOffset:], s.MAC[:])
+	return nil
+}
+
+// commit writes next as the new current slot: generation current+1, in the
+// position that does NOT hold the current slot, so that a torn write can
+// only damage the slot that is not in use (FORMAT.md, "Rewriting the
+// header"). It does not sync. On error the in-memory state is unchanged.
+func (h *header) commit(w io.WriterAt, next Slot) error {
+	if h.slot.Generation == math.MaxUint64 {
+		return fmt.Errorf("%w: slot generation exhausted", ErrBadHeader)
+	}
+	next.Generation = h.slot.Generation + 1
+	pos := 1 - h.pos
+	raw := make([]byte, SlotSize)
+	if err := h.sealSlot(&next, raw); err != nil {
+		return err
+	}
+	if _, err := w.WriteAt(raw, slotOffset(pos)); err != nil {
+		return fmt.Errorf("envelope: writing header slot %s: %w", slotName(pos), err)
+	}
+	h.slot, h.pos = next, pos
+	return nil
+}
+
+// loadHeader reads and authenticates the header of a ciphertext file of
+// size bytes (size > 0).
+func loadHeader(ctx context.Context, r io.ReaderAt, size int64, u KeyUnwrapper) (*header, error) {
+	if size < HeaderSize {
+		return nil, fmt.Errorf("%w: %d-byte file is shorter than the %d-byte header", ErrTruncated, size, HeaderSize)
+	}
+	raw := make([]byte, HeaderSize)
+	if n, err := r.ReadAt(raw, 0); n < HeaderSize {
+		if err == nil || errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%w: header cut short at %d bytes", ErrTruncated, n)
+		}
+		return nil, fmt.Errorf("envelope: reading header: %w", err)
+	}
+	return parseHeader(ctx, raw, u)
+}
+
+// candidate is a structurally valid, non-empty slot that may be current.
+type candidate struct {
+	pos  int
+	slot Slot
+	raw  []byte
+}
+
+// parseHeader implements FORMAT.md, "Reading the header": validate the
+// preamble, then try non-empty slots by descending generation until one
+// unwraps and passes its MAC.
+func parseHeader(ctx context.Context, raw []byte, u KeyUnwrapper) (*header, error) {
+	pre, err := ParsePreamble(raw[:PreambleSize])
+	if err != nil {
+		return nil, err
+	}
+	cands, err := slotCandidates(raw)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cands {
+		h, err := tryCandidate(ctx, pre, raw[:PreambleSize], c, u)
+		if err != nil {
+			return nil, err
+		}
+		if h != nil {
+			return h, h.checkSlot()
+		}
+	}
+	return nil, fmt.Errorf("%w: none of %d header slots authenticates", ErrUnauthenticated, len(cands))
+}
+
+// slotCandidates parses both slots and orders the usable ones, highest
+// generation first. A slot that does not parse is skipped like an empty
+// one: it may be a torn write (FORMAT.md, "Reading the header").
+func slotCandidates(raw []byte) ([]candidate, error) {
+	var cands []candidate
+	var parseErr error
+	for pos := range 2 {
+		b := raw[slotOffset(pos):slotOffset(pos+1)]
+		if isZero(b) {
+			continue
+		}
+		s, err := ParseSlot(b)
+		if err != nil {
+			parseErr = fmt.Errorf("slot %s: %w", slotName(pos), err)
+			continue
+		}
+		cands = append(cands, candidate{pos: pos, slot: s, raw: b})
+	}
+	if len(cands) == 2 && cands[1].slot.Generation > cands[0].slot.Generation {
+		cands[0], cands[1] = cands[1], cands[0]
+	}
+	if len(cands) == 0 && parseErr != nil {
+		return nil, fmt.Errorf("envelope: no usable header slot: %w", parseErr)
+	}
+	if len(cands) == 0 {
+		return nil, fmt.Errorf("%w: both header slots are empty", ErrBadHeader)
+	}
+	return cands, nil
+}
+
+// tryCandidate unwraps c's DEK and checks c's MAC. It returns (nil, nil)
+// if c fails authentication, so the caller tries the next slot, and an
+// error only for failures that another slot cannot fix (key disabled, not
+// found, KMS unreachable).
+func tryCandidate(ctx context.Context, pre Preamble, preBytes []byte, c candidate, u KeyUnwrapper) (*header, error) {
+	dek, err := u.UnwrapKey(ctx, c.slot.KeyRef, c.slot.WrappedKey, preBytes)
+	if errors.Is(err, ErrUnauthenticated) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("envelope: unwrapping data key of slot %s under %v: %w", slotName(c.pos), c.slot.KeyRef, err)
+	}
+	keys, err := deriveKeys(dek, pre.FileID)
+	if err != nil {
+		clear(dek)
+		return nil, err
+	}
+	if !keys.verifySlotMAC(preBytes, c.raw) {
+		keys.wipe()
+		return nil, nil
+	}
+	return &header{pre: pre, preBytes: append([]byte(nil), preBytes...), keys: keys, slot: c.slot, pos: c.pos}, nil
+}
+
+// checkSlot applies the rules that need an authenticated slot: unknown
+// critical extensions are rejected (FORMAT.md, "Extensions") and the
+// committed size must be a valid int64. On error it wipes the keys.
+func (h *header) checkSlot() error {
+	for _, e := range h.slot.Extensions {
+		if e.Critical() {
+			h.keys.wipe()
+			return fmt.Errorf("%w: type %#04x in slot %s", ErrCriticalExtension, e.Type, slotName(h.pos))
+		}
+	}
+	if h.slot.CommittedSize > math.MaxInt64 {
+		h.keys.wipe()
+		return fmt.Errorf("%w: committed size %d out of range", ErrBadHeader, h.slot.CommittedSize)
+	}
+	return nil
+}
+
+// committed returns the slot's size floor.
+func (h *header) committed() int64 { return int64(h.slot.CommittedSize) }
+
+// public returns the exported view of h, without keys.
+func (h *header) public() *Header {
+	exts := make([]Extension, len(h.slot.Extensions))
+	copy(exts, h.slot.Extensions)
+	return &Header{
+		Preamble:      h.pre,
+		FileID:        h.pre.FileID,
+		ChunkSize:     int(h.pre.ChunkSize),
+		KeyRef:        h.slot.KeyRef,
+		Generation:    h.slot.Generation,
+		CommittedSize: h.committed(),
+		Slot:          h.pos,
+		Extensions:    exts,
+	}
+}
+
+// Header is the authenticated content of a file's header, for fsck and
+// tools. It holds no key material.
+type Header struct {
+	Preamble      Preamble
+	FileID        [FileIDSize]byte
+	ChunkSize     int
+	KeyRef        KeyRef // the master key version that wraps the DEK
+	Generation    uint64 // the current slot's generation
+	CommittedSize int64  // the size floor (FORMAT.md, "Truncation detection")
+	Slot          int    // position of the current slot: 0 = A, 1 = B
+	Extensions    []Extension
+}

@@ -1,0 +1,195 @@
+package envelope
+
+import (
+	"context"
+	"fmt"
+)
+
+// Truncate changes the plaintext size. Growing leaves holes and seals a
+// zero last chunk. Shrinking first commits the smaller size floor to the
+// header and syncs it, then shrinks the body, so that a crash in between
+// is never mistaken for truncation (FORMAT.md, "Truncation detection").
+// Truncate(0) removes the header as well: an empty ciphertext file is a
+// valid empty file, and the next write creates a fresh header with a new
+// DEK and file ID.
+func (f *File) Truncate(size int64) error {
+	if _, err := f.checkWrite(size, 0); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case f.closed:
+		return ErrClosed
+	case size == f.size:
+		return nil
+	case size == 0:
+		return f.truncateToZero()
+	case size > f.size:
+		return f.truncateGrow(size)
+	}
+	return f.truncateShrink(size)
+}
+
+// truncateToZero empties the backing and forgets the header.
+func (f *File) truncateToZero() error {
+	if err := f.b.Truncate(0); err != nil {
+		return fmt.Errorf("envelope: truncating backing file: %w", err)
+	}
+	if f.hdr != nil {
+		f.hdr.keys.wipe()
+		f.hdr = nil
+	}
+	f.size = 0
+	return nil
+}
+
+// truncateGrow extends the file to size with zeros.
+func (f *File) truncateGrow(size int64) error {
+	if f.hdr == nil {
+		if err := f.createHeader(context.Background()); err != nil {
+			return err
+		}
+	}
+	span, _ := f.layout.Span(size-1, 1) // only the new last chunk is sealed
+	return f.grow(span, size, nil, size)
+}
+
+// truncateShrink cuts the file to 0 < size < f.size.
+func (f *File) truncateShrink(size int64) error {
+	if err := f.lowerFloor(size); err != nil {
+		return err
+	}
+	last := f.layout.NumChunks(size) - 1
+	if f.layout.ChunkLen(last, size) < f.layout.ChunkLen(last, f.size) {
+		if err := f.sealChunk(last, f.size, size, nil, size); err != nil {
+			return err
+		}
+	}
+	cs, err := f.layout.CipherSize(size)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrTooLarge, err)
+	}
+	if err := f.b.Truncate(cs); err != nil {
+		return fmt.Errorf("envelope: truncating backing file: %w", err)
+	}
+	f.size = size
+	return nil
+}
+
+// lowerFloor commits a size floor below the current one, durably, before
+// the body shrinks.
+func (f *File) lowerFloor(size int64) error {
+	f.hmu.Lock()
+	defer f.hmu.Unlock()
+	if size >= f.hdr.committed() {
+		return nil
+	}
+	next := f.hdr.slot
+	next.CommittedSize = uint64(size)
+	if err := f.hdr.commit(f.b, next); err != nil {
+		return err
+	}
+	return f.syncBacking()
+}
+
+// raiseFloor commits the current size as the size floor if it grew. With
+// durable set it first syncs the body, so that the header never promises
+// data that a crash could lose. The caller holds mu.
+func (f *File) raiseFloor(durable bool) error {
+	if f.hdr == nil {
+		return nil
+	}
+	f.hmu.Lock()
+	defer f.hmu.Unlock()
+	if f.size <= f.hdr.committed() {
+		return nil
+	}
+	if durable {
+		if err := f.syncBacking(); err != nil {
+			return err
+		}
+	}
+	next := f.hdr.slot
+	next.CommittedSize = uint64(f.size)
+	return f.hdr.commit(f.b, next)
+}
+
+func (f *File) syncBacking() error {
+	if err := f.b.Sync(); err != nil {
+		return fmt.Errorf("envelope: syncing backing file: %w", err)
+	}
+	return nil
+}
+
+// Sync makes the file durable. If the file grew past its committed size it
+// syncs the body, commits the new size floor to the header, and syncs
+// again; otherwise it syncs once.
+func (f *File) Sync() error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.closed {
+		return ErrClosed
+	}
+	if err := f.raiseFloor(true); err != nil {
+		return err
+	}
+	return f.syncBacking()
+}
+
+// Close commits the size floor if the file grew (without syncing: a crash
+// soon after Close may then report the file as truncated, which is true:
+// data was lost), zeroes the keys, and makes further calls fail with
+// ErrClosed. It does not close the backing file.
+func (f *File) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return ErrClosed
+	}
+	f.closed = true
+	err := f.raiseFloor(false)
+	if f.hdr != nil {
+		f.hdr.keys.wipe()
+	}
+	return err
+}
+
+// Rewrap wraps the file's DEK again with w and, if w used a different
+// master key version than the current slot names, writes the new wrapping
+// as a new header slot and syncs (FORMAT.md, "Rewriting the header"). The
+// body is not touched. w also becomes the wrapper for a header created
+// later (after Truncate(0)). It reports whether the header changed.
+func (f *File) Rewrap(ctx context.Context, w KeyWrapper) (changed bool, err error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.closed {
+		return false, ErrClosed
+	}
+	f.hmu.Lock()
+	defer f.hmu.Unlock()
+	f.w = w
+	if f.hdr == nil {
+		return false, nil
+	}
+	changed, err = rewrapHeader(ctx, f.hdr, f.b, w)
+	if err != nil || !changed {
+		return false, err
+	}
+	return true, f.syncBacking()
+}
+
+// rewrapHeader wraps h's DEK with w and commits the new wrapping if the key
+// version differs. It does not sync.
+func rewrapHeader(ctx context.Context, h *header, b Backing, w KeyWrapper) (bool, error) {
+	ref, wrapped, err := w.WrapKey(ctx, h.keys.dek, h.preBytes)
+	if err != nil {
+		return false, fmt.Errorf("envelope: rewrapping data key: %w", err)
+	}
+	if ref == h.slot.KeyRef {
+		return false, nil
+	}
+	next := h.slot
+	next.KeyRef, next.WrappedKey = ref, wrapped
+	return true, h.commit(b, next)
+}

@@ -1,0 +1,234 @@
+package envelope
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/kmsfs/kmsfs/chunker"
+)
+
+// streamBatch is how many chunks the streaming writer seals in parallel
+// per output write.
+const streamBatch = 8
+
+// NewWriter returns a streaming writer that encrypts everything written to
+// it into w, sequentially, as one ciphertext file. It writes the header at
+// once (so an empty stream is a 544-byte header-only file). Close flushes
+// the last chunk; if w is also an io.WriterAt (an *os.File written from
+// offset 0), Close then commits the plaintext size as the size floor in
+// slot B; otherwise the floor stays 0. Errors are sticky.
+func NewWriter(ctx context.Context, w io.Writer, kw KeyWrapper, chunkSize int) (io.WriteCloser, error) {
+	return newWriter(ctx, w, kw, chunkSize, options{})
+}
+
+func newWriter(ctx context.Context, w io.Writer, kw KeyWrapper, chunkSize int, o options) (*streamWriter, error) {
+	if err := checkChunkSize(int64(chunkSize)); err != nil {
+		return nil, err
+	}
+	if o.rand == nil {
+		o.rand = rand.Reader
+	}
+	h, raw, err := newHeader(ctx, kw, chunkSize, o.rand)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(raw); err != nil {
+		h.keys.wipe()
+		return nil, fmt.Errorf("envelope: writing header: %w", err)
+	}
+	l := layoutFor(chunkSize)
+	return &streamWriter{
+		w: w, hdr: h, rand: o.rand, layout: l,
+		pipe: chunker.NewPipeline(o.workers),
+		buf:  make([]byte, streamBatch*int(l.StoredChunkSize())),
+	}, nil
+}
+
+// streamWriter buffers up to streamBatch chunks of plaintext, each already
+// at its sealed position in buf, and seals them in place in parallel.
+type streamWriter struct {
+	w      io.Writer
+	hdr    *header
+	rand   io.Reader
+	layout chunker.Layout
+	pipe   *chunker.Pipeline
+	buf    []byte
+	n      int   // plaintext bytes buffered
+	chunk  int64 // index of the first buffered chunk
+	total  int64 // plaintext bytes written so far
+	err    error // sticky
+}
+
+// Write buffers p, sealing and writing full batches. Only full chunks are
+// ever sealed before Close, so the last chunk is the only short one.
+func (sw *streamWriter) Write(p []byte) (int, error) {
+	if sw.err != nil {
+		return 0, sw.err
+	}
+	if max := sw.layout.MaxPlainSize(); int64(len(p)) > max-sw.total {
+		sw.err = fmt.Errorf("%w: stream exceeds %d bytes", ErrTooLarge, max)
+		return 0, sw.err
+	}
+	c, s := sw.layout.ChunkSize, int(sw.layout.StoredChunkSize())
+	written := 0
+	for len(p) > 0 {
+		if sw.n == streamBatch*c {
+			if sw.err = sw.flush(); sw.err != nil {
+				return written, sw.err
+			}
+		}
+		k, o := sw.n/c, sw.n%c
+		m := copy(sw.buf[k*s+NonceSize+o:k*s+NonceSize+c], p)
+		sw.n, sw.total, written, p = sw.n+m, sw.total+int64(m), written+m, p[m:]
+	}
+	return written, nil
+}
+
+// flush seals the buffered chunks and writes them in one call.
+func (sw *streamWriter) flush() error {
+	c, s := sw.layout.ChunkSize, int(sw.layout.StoredChunkSize())
+	chunks := (sw.n + c - 1) / c
+	err := sw.pipe.Run(context.Background(), chunks, func(k int) error {
+		n := min(c, sw.n-k*c)
+		_, err := sw.hdr.keys.sealChunk(sw.buf[k*s:], n, &sw.hdr.pre.FileID, sw.chunk+int64(k), sw.rand)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	out := sw.buf[:sw.n+chunks*ChunkOverhead]
+	if _, err := sw.w.Write(out); err != nil {
+		return fmt.Errorf("envelope: writing chunks %d-%d: %w", sw.chunk, sw.chunk+int64(chunks)-1, err)
+	}
+	sw.chunk += int64(chunks)
+	sw.n = 0
+	return nil
+}
+
+// Close flushes the last chunk and, if possible, commits the size floor.
+// It zeroes the keys; later calls return the sticky error or ErrClosed.
+func (sw *streamWriter) Close() error {
+	if sw.err != nil {
+		return sw.err
+	}
+	defer clear(sw.buf)
+	defer sw.hdr.keys.wipe()
+	sw.err = ErrClosed
+	if sw.n > 0 {
+		if err := sw.flush(); err != nil {
+			sw.err = err
+			return err
+		}
+	}
+	wa, ok := sw.w.(io.WriterAt)
+	if !ok || sw.total == 0 {
+		return nil
+	}
+	next := sw.hdr.slot
+	next.CommittedSize = uint64(sw.total)
+	if err := sw.hdr.commit(wa, next); err != nil {
+		sw.err = err
+		return err
+	}
+	return nil
+}
+
+// NewReader returns a streaming reader of the plaintext of the ciphertext
+// file read from r. It authenticates the header at once. It returns io.EOF
+// only after the whole file authenticated and its size reached the
+// committed size; a file cut below the floor, or ending in a torn fragment,
+// ends with an error wrapping ErrTruncated instead. Errors are sticky.
+// Plaintext is returned chunk by chunk as each authenticates, so a caller
+// that must not act on a truncated file waits for io.EOF.
+func NewReader(ctx context.Context, r io.Reader, ku KeyUnwrapper) (io.Reader, error) {
+	raw := make([]byte, HeaderSize)
+	n, err := io.ReadFull(r, raw)
+	switch {
+	case n == 0 && errors.Is(err, io.EOF):
+		return eofReader{}, nil // FORMAT.md, "Empty files"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return nil, fmt.Errorf("%w: header cut short at %d bytes", ErrTruncated, n)
+	case err != nil:
+		return nil, fmt.Errorf("envelope: reading header: %w", err)
+	}
+	h, err := parseHeader(ctx, raw, ku)
+	if err != nil {
+		return nil, err
+	}
+	l := layoutFor(int(h.pre.ChunkSize))
+	s := int(l.StoredChunkSize())
+	return &streamReader{r: bufio.NewReaderSize(r, s), hdr: h, layout: l, buf: make([]byte, s)}, nil
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+// streamReader decrypts one chunk at a time, reading one byte ahead to
+// know whether a full chunk is the last (only non-last chunks may be
+// holes).
+type streamReader struct {
+	r      *bufio.Reader
+	hdr    *header
+	layout chunker.Layout
+	buf    []byte
+	out    []byte // decrypted, not yet returned
+	chunk  int64
+	total  int64
+	err    error
+}
+
+func (sr *streamReader) Read(p []byte) (int, error) {
+	for len(sr.out) == 0 {
+		if sr.err != nil {
+			return 0, sr.err
+		}
+		sr.err = sr.next()
+		if sr.err != nil {
+			clear(sr.buf)
+			sr.hdr.keys.wipe()
+		}
+	}
+	n := copy(p, sr.out)
+	sr.out = sr.out[n:]
+	return n, nil
+}
+
+// next reads and opens the next chunk, or reports the end of the stream.
+func (sr *streamReader) next() error {
+	m, err := io.ReadFull(sr.r, sr.buf)
+	switch {
+	case m == 0 && errors.Is(err, io.EOF):
+		return sr.end()
+	case m <= ChunkOverhead && errors.Is(err, io.ErrUnexpectedEOF):
+		return &ChunkError{Index: sr.chunk, Err: fmt.Errorf("%w: %d-byte fragment after the last chunk", ErrTruncated, m)}
+	case err != nil && !errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("envelope: reading chunk %d: %w", sr.chunk, err)
+	}
+	last := m < len(sr.buf)
+	if !last {
+		_, perr := sr.r.Peek(1)
+		if perr != nil && !errors.Is(perr, io.EOF) {
+			return fmt.Errorf("envelope: reading chunk %d: %w", sr.chunk+1, perr)
+		}
+		last = perr != nil
+	}
+	pt, err := sr.hdr.keys.openChunk(sr.buf[NonceSize:NonceSize], sr.buf[:m], &sr.hdr.pre.FileID, sr.chunk, !last)
+	if err != nil {
+		return err
+	}
+	sr.out, sr.chunk, sr.total = pt, sr.chunk+1, sr.total+int64(len(pt))
+	return nil
+}
+
+// end checks the size floor at the end of the stream.
+func (sr *streamReader) end() error {
+	if sr.total < sr.hdr.committed() {
+		return fmt.Errorf("%w: plaintext size %d is below the committed size %d", ErrTruncated, sr.total, sr.hdr.committed())
+	}
+	return io.EOF
+}
