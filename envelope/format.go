@@ -22,28 +22,28 @@ import (
 
 // Format constants (FORMAT.md, "Conventions" and "File layout").
 const (
-	Version          = 1                               // the format version this package writes and reads
-	Magic            = "KMSFS\x00"                     // first bytes of every non-empty ciphertext file
-	PreambleSize     = 32                              // bytes of the immutable preamble
-	SlotSize         = 256                             // bytes of one header slot
-	HeaderSize       = PreambleSize + 2*SlotSize       // 544: preamble, slot A, slot B
-	FileIDSize       = 16                              // random file ID in the preamble
-	MACSize          = 32                              // HMAC-SHA-256 at the end of each slot
-	NonceSize        = 12                              // AES-GCM nonce per chunk
-	TagSize          = 16                              // AES-GCM tag per chunk
-	ChunkOverhead    = NonceSize + TagSize             // 28 bytes per chunk
-	DEKSize          = 32                              // AES-256 data key
-	DefaultChunkSize = 64 << 10                        // plaintext bytes per chunk unless configured
-	MinChunkSize     = 4 << 10                         // smallest allowed chunk size
-	MaxChunkSize     = 1 << 20                         // largest allowed chunk size
-	slotMACOffset    = SlotSize - MACSize              // 224: the MAC covers slot[0:224]
-	slotFixedSize    = 8 + KeyIDSize + 4 + 8 + 2       // 38: fields before the wrapped DEK
-	MaxWrappedKeyLen = slotMACOffset - slotFixedSize   // 186: wrapped DEK must fit before the MAC
-	criticalBit      = 0x8000                          // extension types with this bit must be understood
-	extTerminator    = 0                               // extension type that ends the list
-	extHeaderSize    = 4                               // type u16 | length u16
-	magicSize        = len(Magic)                      // 6
-	preambleIDOffset = magicSize + 2 + 4 + 2 + 2       // 16: file ID follows the fixed fields
+	Version          = 1                             // the format version this package writes and reads
+	Magic            = "KMSFS\x00"                   // first bytes of every non-empty ciphertext file
+	PreambleSize     = 32                            // bytes of the immutable preamble
+	SlotSize         = 256                           // bytes of one header slot
+	HeaderSize       = PreambleSize + 2*SlotSize     // 544: preamble, slot A, slot B
+	FileIDSize       = 16                            // random file ID in the preamble
+	MACSize          = 32                            // HMAC-SHA-256 at the end of each slot
+	NonceSize        = 12                            // AES-GCM nonce per chunk
+	TagSize          = 16                            // AES-GCM tag per chunk
+	ChunkOverhead    = NonceSize + TagSize           // 28 bytes per chunk
+	DEKSize          = 32                            // AES-256 data key
+	DefaultChunkSize = 64 << 10                      // plaintext bytes per chunk unless configured
+	MinChunkSize     = 4 << 10                       // smallest allowed chunk size
+	MaxChunkSize     = 1 << 20                       // largest allowed chunk size
+	slotMACOffset    = SlotSize - MACSize            // 224: the MAC covers slot[0:224]
+	slotFixedSize    = 8 + KeyIDSize + 4 + 8 + 2     // 38: fields before the wrapped DEK
+	MaxWrappedKeyLen = slotMACOffset - slotFixedSize // 186: wrapped DEK must fit before the MAC
+	criticalBit      = 0x8000                        // extension types with this bit must be understood
+	extTerminator    = 0                             // extension type that ends the list
+	extHeaderSize    = 4                             // type u16 | length u16
+	magicSize        = len(Magic)                    // 6
+	preambleIDOffset = magicSize + 2 + 4 + 2 + 2     // 16: file ID follows the fixed fields
 )
 
 // Preamble is the first 32 bytes of a ciphertext file. It is written once
