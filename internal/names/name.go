@@ -81,8 +81,8 @@ func checkName(name string) error {
 	return nil
 }
 
-// decodeName decodes a canonical encoding of 1 to 16 EME blocks. It checks
-// the length first so that eme never sees input it would panic on.
+// decodeName decodes a canonical encoding of 1 to 16 EME blocks (NAMES.md
+// §1, §4.4). It checks the length first, because eme panics on other sizes.
 func decodeName(encoded string) ([]byte, bool) {
 	if len(encoded) == 0 || len(encoded) > b64.EncodedLen(maxPadded) {
 		return nil, false
@@ -109,9 +109,9 @@ func pad(b []byte) []byte {
 	return out
 }
 
-// unpad reverses pad. The name is not secret from whoever holds the
-// ciphertext's directory, and EME gives no padding oracle, so it need not
-// run in constant time.
+// unpad reverses pad and reports whether the padding was valid. It need not
+// run in constant time: EME is a wide-block permutation, so learning that one
+// ciphertext has valid padding tells nothing about any other (NAMES.md §13).
 func unpad(b []byte) ([]byte, bool) {
 	if len(b) == 0 || len(b)%blockSize != 0 {
 		return nil, false
