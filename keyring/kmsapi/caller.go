@@ -1,0 +1,31 @@
+package kmsapi
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/kmsfs/kmsfs/keyring"
+)
+
+// peerUIDKey keys the peer uid that [ListenUnix] puts into each
+// connection's context (http.Server.ConnContext).
+type peerUIDKey struct{}
+
+func withPeerUID(ctx context.Context, uid uint32) context.Context {
+	return context.WithValue(ctx, peerUIDKey{}, uid)
+}
+
+// callerOf names the caller for the audit log: "uid:N" on the unix socket,
+// where the kernel vouches for it, else "addr:" and the remote address.
+func callerOf(r *http.Request) string {
+	if uid, ok := r.Context().Value(peerUIDKey{}).(uint32); ok {
+		return "uid:" + strconv.FormatUint(uint64(uid), 10)
+	}
+	return "addr:" + r.RemoteAddr
+}
+
+// withCaller hands the caller to the service for its audit log.
+func withCaller(ctx context.Context, caller string) context.Context {
+	return keyring.WithCaller(ctx, caller)
+}

@@ -1,0 +1,230 @@
+package kmsapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+
+	"github.com/google/uuid"
+
+	"github.com/kmsfs/kmsfs/keyring"
+)
+
+// HandlerOptions tunes [NewHandler]. The zero value is ready to use.
+type HandlerOptions struct {
+	// MaxBodyBytes bounds a request body; larger requests get 413. Zero
+	// means [DefaultMaxBodyBytes].
+	MaxBodyBytes int64
+	// Logger, if set, receives server-side failures (HTTP 500), whose
+	// details a client may not act on. Nil discards them.
+	Logger *slog.Logger
+}
+
+// endpoint decodes one operation's input from body, calls the service and
+// returns the output to encode.
+type endpoint func(ctx context.Context, body []byte) (any, error)
+
+type handler struct {
+	ops     map[string]endpoint
+	maxBody int64
+	log     *slog.Logger
+}
+
+// NewHandler serves svc over the AWS KMS JSON protocol (see the package
+// documentation for the wire format).
+//
+// The handler does not authenticate callers: it relies on [ListenUnix]'s
+// peer-uid check. Serving it over TCP, as tests do, gives every client that
+// can connect full control of the keys, so do that on loopback in tests only
+// until SigV4 verification exists.
+func NewHandler(svc keyring.Service, opts HandlerOptions) http.Handler {
+	h := &handler{ops: operations(svc), maxBody: opts.MaxBodyBytes, log: opts.Logger}
+	if h.maxBody <= 0 {
+		h.maxBody = DefaultMaxBodyBytes
+	}
+	return h
+}
+
+// operations is the dispatch table: one entry per X-Amz-Target.
+func operations(svc keyring.Service) map[string]endpoint {
+	return map[string]endpoint{
+		trentPrefix + "Encrypt":                         op(svc.Encrypt),
+		trentPrefix + "Decrypt":                         op(svc.Decrypt),
+		trentPrefix + "ReEncrypt":                       op(svc.ReEncrypt),
+		trentPrefix + "GenerateDataKey":                 op(svc.GenerateDataKey),
+		trentPrefix + "GenerateDataKeyWithoutPlaintext": op(svc.GenerateDataKeyWithoutPlaintext),
+		trentPrefix + "CreateKey":                       op(svc.CreateKey),
+		trentPrefix + "DescribeKey":                     op(svc.DescribeKey),
+		trentPrefix + "ListKeys":                        op(svc.ListKeys),
+		trentPrefix + "EnableKey":                       voidOp(svc.EnableKey),
+		trentPrefix + "DisableKey":                      voidOp(svc.DisableKey),
+		trentPrefix + "EnableKeyRotation":               voidOp(svc.EnableKeyRotation),
+		trentPrefix + "DisableKeyRotation":              voidOp(svc.DisableKeyRotation),
+		trentPrefix + "GetKeyRotationStatus":            op(svc.GetKeyRotationStatus),
+		trentPrefix + "RotateKeyOnDemand":               op(svc.RotateKeyOnDemand),
+		trentPrefix + "ListKeyRotations":                op(svc.ListKeyRotations),
+		trentPrefix + "ScheduleKeyDeletion":             op(svc.ScheduleKeyDeletion),
+		trentPrefix + "CancelKeyDeletion":               op(svc.CancelKeyDeletion),
+		trentPrefix + "CreateAlias":                     voidOp(svc.CreateAlias),
+		trentPrefix + "UpdateAlias":                     voidOp(svc.UpdateAlias),
+		trentPrefix + "DeleteAlias":                     voidOp(svc.DeleteAlias),
+		trentPrefix + "ListAliases":                     op(svc.ListAliases),
+		kmsfsPrefix + "WrapDEK":                         op(svc.WrapDEK),
+		kmsfsPrefix + "UnwrapDEK":                       op(svc.UnwrapDEK),
+		kmsfsPrefix + "Ping":                            op(ping),
+	}
+}
+
+// op adapts one service method to an endpoint.
+func op[In, Out any](f func(context.Context, *In) (*Out, error)) endpoint {
+	return func(ctx context.Context, body []byte) (any, error) {
+		in := new(In)
+		if err := decodeRequest(body, in); err != nil {
+			return nil, err
+		}
+		out, err := f(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		if out == nil {
+			return nil, fmt.Errorf("kmsapi: service returned no output: %w", keyring.ErrInternal)
+		}
+		return out, nil
+	}
+}
+
+// voidOp adapts a method without output; its response body is `{}`.
+func voidOp[In any](f func(context.Context, *In) error) endpoint {
+	return op(func(ctx context.Context, in *In) (*struct{}, error) {
+		return &struct{}{}, f(ctx, in)
+	})
+}
+
+// ping lets [Dial] check that a server answers without touching the keyring.
+func ping(context.Context, *struct{}) (*struct{}, error) { return &struct{}{}, nil }
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := uuid.NewString()
+	w.Header().Set(headerRequestID, id)
+	out, err := h.serve(w, r)
+	if err != nil {
+		h.writeError(w, r, id, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *handler) serve(w http.ResponseWriter, r *http.Request) (any, error) {
+	if r.Method != http.MethodPost || r.URL.Path != "/" {
+		return nil, &protocolError{http.StatusBadRequest, typeUnknownOperation, "only POST / is served"}
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != contentType {
+		return nil, serializationError("Content-Type must be " + contentType)
+	}
+	target := r.Header.Get(headerTarget)
+	ep, ok := h.ops[target]
+	if !ok {
+		return nil, unknownOperation(target)
+	}
+	body, err := readBody(w, r, h.maxBody)
+	defer clear(body)
+	if err != nil {
+		return nil, err
+	}
+	return ep(withCaller(r.Context(), callerOf(r)), body)
+}
+
+// readBody reads at most max bytes of the request body.
+func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
+	tooLarge := &protocolError{http.StatusRequestEntityTooLarge, typeValidation,
+		"request body exceeds " + strconv.FormatInt(max, 10) + " bytes"}
+	if r.ContentLength > max {
+		return nil, tooLarge
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return b, tooLarge
+	case err != nil:
+		return b, serializationError("reading the request body failed")
+	}
+	return b, nil
+}
+
+// decodeRequest decodes a request body; an empty body is an empty input.
+// Unknown members are ignored, as AWS SDKs send members we do not model.
+func decodeRequest(body []byte, in any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(body, in); err != nil {
+		return serializationError(describeJSONError(err))
+	}
+	return nil
+}
+
+// describeJSONError says what is wrong with a JSON document without quoting
+// it: json's own messages may echo bytes of a plaintext.
+func describeJSONError(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var b64 base64.CorruptInputError
+	switch {
+	case errors.As(err, &syn):
+		return "invalid JSON at byte " + strconv.FormatInt(syn.Offset, 10)
+	case errors.As(err, &typ) && typ.Field != "":
+		return "member " + strconv.Quote(typ.Field) + " has the wrong JSON type"
+	case errors.As(err, &typ):
+		return "body has the wrong JSON type"
+	case errors.As(err, &b64):
+		return "invalid base64 in a blob at byte " + strconv.FormatInt(int64(b64), 10)
+	default:
+		return "malformed JSON"
+	}
+}
+
+// writeError sends err as {"__type","message"}. Service errors keep their
+// message: keyring errors never hold secrets.
+func (h *handler) writeError(w http.ResponseWriter, r *http.Request, id string, err error) {
+	status, body := errorResponse(err)
+	if status >= http.StatusInternalServerError && h.log != nil {
+		h.log.Error("kmsapi: request failed", "target", r.Header.Get(headerTarget),
+			"request_id", id, "caller", callerOf(r), "err", err)
+	}
+	writeJSON(w, status, body)
+}
+
+func errorResponse(err error) (status int, body errorBody) {
+	var pe *protocolError
+	if errors.As(err, &pe) {
+		return pe.status, errorBody{Type: pe.typ, Message: pe.Error()}
+	}
+	name, client := keyring.ErrorType(err)
+	status = http.StatusInternalServerError
+	if client {
+		status = http.StatusBadRequest
+	}
+	return status, errorBody{Type: name, Message: err.Error()}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	defer clear(b)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"__type":"KMSInternalException","message":"kmsapi: encoding the response failed"}`)
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b) // the client has gone; nothing left to tell it
+}
