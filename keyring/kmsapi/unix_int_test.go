@@ -1,0 +1,120 @@
+package kmsapi
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestPeerAllowed(t *testing.T) {
+	tests := []struct {
+		uid, euid uint32
+		want      bool
+	}{
+		{1000, 1000, true},
+		{0, 1000, true},
+		{1001, 1000, false},
+		{65534, 0, false},
+		{0, 0, true},
+	}
+	for _, tt := range tests {
+		if got := peerAllowed(tt.uid, tt.euid); got != tt.want {
+			t.Errorf("peerAllowed(uid=%d, euid=%d) = %v, want %v", tt.uid, tt.euid, got, tt.want)
+		}
+	}
+}
+
+// callerHandler answers with the caller the handler would record.
+func callerHandler(w http.ResponseWriter, r *http.Request) { io.WriteString(w, callerOf(r)) }
+
+func TestCallerOnUnixSocket(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k.sock")
+	s, err := ListenUnix(path, http.HandlerFunc(callerHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	hc := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+	}}
+	defer hc.CloseIdleConnections()
+	resp, err := hc.Get("http://kmsfs.sock/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if want := "uid:" + strconv.Itoa(os.Geteuid()); string(b) != want {
+		t.Errorf("caller %q, want %q", b, want)
+	}
+}
+
+func TestCallerOnTCP(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(callerHandler))
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if !strings.HasPrefix(string(b), "addr:127.0.0.1:") {
+		t.Errorf("caller %q, want addr:127.0.0.1:<port>", b)
+	}
+}
+
+func TestPeerUIDOfOwnConnection(t *testing.T) {
+	a, b := unixPair(t)
+	defer a.Close()
+	defer b.Close()
+	uid, err := peerUID(a)
+	if err != nil || uid != uint32(os.Geteuid()) {
+		t.Errorf("peerUID = %d, %v; want %d", uid, err, os.Geteuid())
+	}
+}
+
+// unixPair returns both ends of a connected unix socket.
+func unixPair(t *testing.T) (*net.UnixConn, *net.UnixConn) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "pair.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := ln.AcceptUnix()
+	if err != nil {
+		client.Close()
+		t.Fatal(err)
+	}
+	return server, client
+}
+
+func TestExceptionName(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"DisabledException", "DisabledException"},
+		{"com.amazonaws.kms#NotFoundException", "NotFoundException"},
+		{"DisabledException:http://internal.amazon.com/coral/", "DisabledException"},
+		{"aws.kms#KMSInternalException:http://x#y", "KMSInternalException"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := exceptionName(tt.in); got != tt.want {
+			t.Errorf("exceptionName(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
