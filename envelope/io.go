@@ -23,6 +23,9 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 	if f.closed {
 		return 0, ErrClosed
 	}
+	if len(p) == 0 {
+		return 0, nil
+	}
 	if off >= f.size {
 		return 0, io.EOF
 	}
