@@ -7,12 +7,6 @@ import (
 	"io"
 )
 
-// Wrapped data key format (FORMAT.md, "Key hierarchy"):
-//
-//	wrapped = salt (32 random bytes) || AES-256-GCM ciphertext || tag
-//	key     = HKDF-SHA-256(ikm=version key, salt=salt, info="kmsfs v1 dek wrap")
-//	nonce   = 12 zero bytes (the key wraps one DEK only)
-//	aad     = "kmsfs v1 dek wrap" || key ID (16 raw bytes) || key version (u32 BE) || caller AAD
 const (
 	dekSaltSize = 32
 	// Bounds on a wrapped DEK; the filesystem's are 32 bytes.
@@ -32,7 +26,15 @@ func dekAAD(u *keyUse, callerAAD []byte) []byte {
 
 // WrapDEK wraps a file data key (16 to 64 bytes; kmsfs uses 32) under the
 // current version of KeyId, given in any form. The output names the key by
-// its bare UUID, as the envelope header stores it.
+// its bare UUID, as the envelope header stores it. The version used is
+// durable before WrapDEK can see it (see [Keyring.CreateKey]).
+//
+// The wrapped key (FORMAT.md, "Key hierarchy") is
+//
+//	wrapped = salt (32 random bytes) || AES-256-GCM ciphertext || tag
+//	key     = HKDF-SHA-256(ikm=version key, salt=salt, info="kmsfs v1 dek wrap")
+//	nonce   = 12 zero bytes (the key wraps one DEK only)
+//	aad     = "kmsfs v1 dek wrap" || key ID (16 raw bytes) || key version (u32 BE) || caller AAD
 func (k *Keyring) WrapDEK(ctx context.Context, in *WrapDEKInput) (*WrapDEKOutput, error) {
 	wrapped, u, err := k.wrapDEK(in)
 	k.auditUse(ctx, AuditRecord{Op: "WrapDEK", KeyId: in.KeyId}, u, err)
