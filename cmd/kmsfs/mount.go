@@ -1,0 +1,323 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	kfs "github.com/kmsfs/kmsfs/fs"
+	"github.com/kmsfs/kmsfs/internal/volume"
+	"github.com/kmsfs/kmsfs/keyring"
+	"github.com/kmsfs/kmsfs/keyring/kmsapi"
+)
+
+// envReadyFD names the file descriptor on which a background serving
+// process reports "ok" or its error to the command that started it.
+const envReadyFD = "KMSFS_READY_FD"
+
+var (
+	errMountpointBusy = errors.New("mountpoint is not an empty directory")
+	errMountFailed    = errors.New("mount failed")
+)
+
+func mountCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "mount",
+		Usage: "present CIPHERDIR decrypted at MOUNTPOINT",
+		UsageText: `kmsfs mount [-f] [--ro] [--allow-other] [--log FILE] CIPHERDIR MOUNTPOINT
+
+Returns once the mount is ready; the serving process stays in the background
+(or in the foreground with -f) and owns the keyring: while it runs, kmsfs key
+and alias commands reach the keyring through its socket.
+Unmount with: kmsfs umount MOUNTPOINT (or fusermount3 -u MOUNTPOINT).
+
+Example: kmsfs mount ~/cipher ~/plain`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "foreground", Aliases: []string{"f"}, Usage: "stay in the foreground"},
+			&cli.BoolFlag{Name: "ro", Usage: "mount read-only"},
+			&cli.BoolFlag{Name: "allow-other", Usage: "let other users access the mount (needs user_allow_other for non-root)"},
+			&cli.StringFlag{Name: "log", Usage: "append the serving process's warnings to `FILE` (default: stderr)"},
+			&cli.BoolFlag{Name: "debug", Usage: "log every FUSE request", Hidden: true},
+		},
+		Action: mountAction,
+	}
+}
+
+func mountAction(c *cli.Context) error {
+	if err := needArgs(c, 2); err != nil {
+		return err
+	}
+	cipherDir, mnt := c.Args().Get(0), c.Args().Get(1)
+	if _, err := volume.Load(cipherDir); err != nil {
+		return err
+	}
+	if err := checkMountpoint(mnt); err != nil {
+		return err
+	}
+	if c.Bool("foreground") {
+		return serve(c, cipherDir, mnt)
+	}
+	return startBackground(c)
+}
+
+// checkMountpoint refuses a missing, non-directory, non-empty or mounted path.
+func checkMountpoint(mnt string) error {
+	f, err := os.Open(mnt)
+	if err != nil {
+		return fmt.Errorf("mountpoint: %w", err)
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("mountpoint %s: %w", mnt, err)
+	}
+	if len(names) > 0 {
+		return fmt.Errorf("%s: %w", mnt, errMountpointBusy)
+	}
+	return nil
+}
+
+// startBackground runs this command again with -f in a new session, hands
+// it the passphrase through a pipe (never the environment or argv), and
+// waits until it reports the mount ready or failed.
+func startBackground(c *cli.Context) error {
+	var pass []byte
+	if client, err := kmsapi.Dial(kmsapi.SocketPath(c.String("keyring"))); err == nil {
+		client.Close() // a running mount owns the keyring: no passphrase needed
+	} else {
+		p, err := passphrase(c, false)
+		if err != nil {
+			return err
+		}
+		pass = p
+		defer clear(pass)
+	}
+	passR, passW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	args := []string{"--keyring", c.String("keyring"), "--passfile", "/dev/fd/3", "mount", "-f"}
+	for _, b := range []string{"ro", "allow-other", "debug"} {
+		if c.Bool(b) {
+			args = append(args, "--"+b)
+		}
+	}
+	if l := c.String("log"); l != "" {
+		args = append(args, "--log", l)
+	}
+	args = append(args, c.Args().Slice()...)
+	cmd := exec.Command(self, args...)
+	cmd.ExtraFiles = []*os.File{passR, readyW}
+	cmd.Env = append(os.Environ(), envReadyFD+"=4")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if c.String("log") == "" {
+		cmd.Stderr = os.Stderr
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	passR.Close()
+	readyW.Close()
+	_, werr := passW.Write(append(pass, '\n'))
+	passW.Close()
+	if werr != nil {
+		return werr
+	}
+	return awaitReady(cmd, readyR)
+}
+
+func awaitReady(cmd *exec.Cmd, readyR *os.File) error {
+	defer readyR.Close()
+	msg, _ := io.ReadAll(bufio.NewReader(readyR))
+	if strings.TrimSpace(string(msg)) == "ok" {
+		return cmd.Process.Release()
+	}
+	err := cmd.Wait()
+	code := exitFailure
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() > 0 {
+		code = exit.ExitCode()
+	}
+	text := strings.TrimSpace(string(msg))
+	if text == "" {
+		text = fmt.Sprintf("%v: serving process ended: %v", errMountFailed, err)
+	}
+	return cli.Exit(text, code)
+}
+
+// serve mounts in this process and serves until unmounted or signalled.
+func serve(c *cli.Context, cipherDir, mnt string) (err error) {
+	report := readyReporter()
+	defer func() {
+		if err != nil {
+			report(err)
+		}
+	}()
+	logger, closeLog, err := mountLogger(c.String("log"))
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	conf, err := volume.Load(cipherDir)
+	if err != nil {
+		return err
+	}
+	svc, stopSocket, err := mountService(c, logger)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	defer stopSocket()
+	meta, err := svc.DescribeKey(c.Context, &keyring.KeyIDInput{KeyId: conf.KeyId})
+	if err != nil {
+		return fmt.Errorf("volume key %s: %w", conf.KeyId, err)
+	}
+	if st := meta.KeyMetadata.KeyState; st != keyring.StateEnabled {
+		return fmt.Errorf("volume key %s is %s: %w", conf.KeyId, st, keyring.ErrDisabled)
+	}
+	server, err := kfs.Mount(mnt, kfs.Options{
+		CipherDir:     cipherDir,
+		ChunkSize:     conf.ChunkSize,
+		Keys:          keyring.NewKeyService(svc, conf.KeyId),
+		ReadOnly:      c.Bool("ro"),
+		AllowOther:    c.Bool("allow-other"),
+		Debug:         c.Bool("debug"),
+		Logger:        logger,
+		ReservedNames: []string{volume.ConfigName, volume.ConfigName + ".tmp"},
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", errMountFailed, err)
+	}
+	report(nil)
+	go unmountOnSignal(c.Context, server, mnt, logger)
+	server.Wait()
+	return nil
+}
+
+type unmounter interface{ Unmount() error }
+
+// unmountOnSignal unmounts when ctx ends (SIGINT, SIGTERM); if the mount is
+// busy it detaches it lazily so the process can flush and exit.
+func unmountOnSignal(ctx context.Context, server unmounter, mnt string, logger *slog.Logger) {
+	<-ctx.Done()
+	for range 3 {
+		if err := server.Unmount(); err == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	logger.Warn("mountpoint busy, detaching lazily", "mountpoint", mnt)
+	if err := unix.Unmount(mnt, unix.MNT_DETACH); err != nil {
+		logger.Warn("lazy unmount failed", "mountpoint", mnt, "err", err)
+	}
+}
+
+// mountService reaches the keyring for a mount. When no other process owns
+// it, this process opens it and serves it on the socket for the CLI.
+func mountService(c *cli.Context, logger *slog.Logger) (*service, func(), error) {
+	dir := c.String("keyring")
+	sock := kmsapi.SocketPath(dir)
+	if client, err := kmsapi.Dial(sock); err == nil {
+		return &service{Service: client, close: client.Close}, func() {}, nil
+	}
+	svc, err := openLocal(c, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	ln, err := kmsapi.ListenUnix(sock, kmsapi.NewHandler(svc.local, kmsapi.HandlerOptions{}))
+	if err != nil {
+		svc.Close()
+		return nil, nil, fmt.Errorf("keyring socket: %w", err)
+	}
+	logger.Info("serving keyring", "socket", sock)
+	return svc, func() { ln.Close() }, nil
+}
+
+// readyReporter returns the function that tells a waiting parent (if any)
+// whether the mount came up; it reports once.
+func readyReporter() func(error) {
+	fd := os.Getenv(envReadyFD)
+	if fd == "" {
+		return func(error) {}
+	}
+	os.Unsetenv(envReadyFD)
+	var n int
+	if _, err := fmt.Sscan(fd, &n); err != nil {
+		return func(error) {}
+	}
+	f := os.NewFile(uintptr(n), "ready")
+	done := false
+	return func(err error) {
+		if done || f == nil {
+			return
+		}
+		done = true
+		if err == nil {
+			fmt.Fprintln(f, "ok")
+		} else {
+			fmt.Fprintln(f, oneLine(err))
+		}
+		f.Close()
+	}
+}
+
+func mountLogger(path string) (*slog.Logger, func(), error) {
+	if path == "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil)), func() {}, nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("log: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(f, nil)), func() { f.Close() }, nil
+}
+
+func umountCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "umount",
+		Aliases:   []string{"unmount"},
+		Usage:     "unmount a kmsfs mount; its serving process flushes and exits",
+		UsageText: "kmsfs umount MOUNTPOINT\n\nExample: kmsfs umount ~/plain",
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 1); err != nil {
+				return err
+			}
+			mnt, err := filepath.Abs(c.Args().First())
+			if err != nil {
+				return err
+			}
+			err = unix.Unmount(mnt, 0)
+			if errors.Is(err, unix.EPERM) {
+				out, ferr := exec.Command("fusermount3", "-u", mnt).CombinedOutput()
+				if ferr != nil {
+					return fmt.Errorf("fusermount3 -u %s: %s", mnt, strings.TrimSpace(string(out)))
+				}
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("umount %s: %w", mnt, err)
+			}
+			return nil
+		},
+	}
+}
