@@ -2,7 +2,9 @@ package keyring_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -216,5 +218,25 @@ func TestListKeysPaging(t *testing.T) {
 	for _, limit := range []int{-1, 1001} {
 		_, err := env.kr.ListKeys(ctxb(), &keyring.ListInput{Limit: limit})
 		wantErr(t, "bad limit", err, keyring.ErrValidation)
+	}
+}
+
+// TestLockedAcrossProcesses opens the keyring here and again in a child
+// process (this test binary, re-executed), which must get ErrLocked.
+func TestLockedAcrossProcesses(t *testing.T) {
+	if dir := os.Getenv("KMSFS_TEST_LOCK_CHILD"); dir != "" {
+		_, err := keyring.Open(dir, testPass, keyring.Options{KDF: keyring.TestKDF})
+		if errors.Is(err, keyring.ErrLocked) {
+			os.Exit(3)
+		}
+		t.Fatalf("child Open: %v", err)
+	}
+	env := newEnv(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLockedAcrossProcesses$")
+	cmd.Env = append(os.Environ(), "KMSFS_TEST_LOCK_CHILD="+env.dir)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Fatalf("child: %v\n%s", err, out)
 	}
 }

@@ -143,7 +143,9 @@ func (k *Keyring) DescribeKey(_ context.Context, in *KeyIDInput) (*KeyMetadataOu
 
 // ListKeys lists keys in key ID order, including keys pending deletion.
 func (k *Keyring) ListKeys(ctx context.Context, in *ListInput) (*ListKeysOutput, error) {
-	k.purgeDue(ctx, k.now())
+	if _, err := k.purgeDue(ctx, k.now()); err != nil {
+		return nil, err
+	}
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	if k.closed {
