@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -25,7 +26,8 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newApp(os.Stdin, os.Stdout, os.Stderr).RunContext(ctx, os.Args)
 	stop()
-	if err != nil {
+	var reported reportedError
+	if err != nil && !errors.As(err, &reported) {
 		fmt.Fprintln(os.Stderr, "kmsfs:", oneLine(err))
 	}
 	return exitCode(err)

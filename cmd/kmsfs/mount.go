@@ -169,8 +169,8 @@ func awaitReady(cmd *exec.Cmd, readyR *os.File) error {
 func serve(c *cli.Context, cipherDir, mnt string) (err error) {
 	report := readyReporter()
 	defer func() {
-		if err != nil {
-			report(err)
+		if err != nil && report(err) {
+			err = reportedError{err}
 		}
 	}()
 	logger, closeLog, err := mountLogger(c.String("log"))
@@ -254,32 +254,35 @@ func mountService(c *cli.Context, logger *slog.Logger) (*service, func(), error)
 }
 
 // readyReporter returns the function that tells a waiting parent (if any)
-// whether the mount came up; it reports once.
-func readyReporter() func(error) {
+// whether the mount came up. It reports once, and says whether a parent
+// received the report.
+func readyReporter() func(error) bool {
 	fd := os.Getenv(envReadyFD)
-	if fd == "" {
-		return func(error) {}
-	}
 	os.Unsetenv(envReadyFD)
 	var n int
-	if _, err := fmt.Sscan(fd, &n); err != nil {
-		return func(error) {}
+	if _, err := fmt.Sscan(fd, &n); fd == "" || err != nil {
+		return func(error) bool { return false }
 	}
 	f := os.NewFile(uintptr(n), "ready")
-	done := false
-	return func(err error) {
-		if done || f == nil {
-			return
+	return func(err error) bool {
+		if f == nil {
+			return false
 		}
-		done = true
-		if err == nil {
-			fmt.Fprintln(f, "ok")
-		} else {
-			fmt.Fprintln(f, oneLine(err))
+		defer func() { f.Close(); f = nil }()
+		msg := "ok"
+		if err != nil {
+			msg = oneLine(err)
 		}
-		f.Close()
+		_, werr := fmt.Fprintln(f, msg)
+		return werr == nil
 	}
 }
+
+// reportedError is an error already shown to the user by the parent
+// process; main exits with its code without printing it again.
+type reportedError struct{ error }
+
+func (e reportedError) Unwrap() error { return e.error }
 
 func mountLogger(path string) (*slog.Logger, func(), error) {
 	if path == "" {
