@@ -30,3 +30,15 @@ func (f *File) DEK() []byte {
 	}
 	return append([]byte(nil), f.hdr.keys.dek...)
 }
+
+// CommitExtensions writes a new header slot with the given extensions, so
+// tests can build headers this version does not write itself.
+func (f *File) CommitExtensions(exts []Extension) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hmu.Lock()
+	defer f.hmu.Unlock()
+	next := f.hdr.slot
+	next.Extensions = exts
+	return f.hdr.commit(f.b, next)
+}

@@ -217,6 +217,9 @@ func (sr *streamReader) next() error {
 		}
 		last = perr != nil
 	}
+	if size := sr.total + int64(m-ChunkOverhead); last && size < sr.hdr.committed() {
+		return fmt.Errorf("%w: plaintext size %d is below the committed size %d", ErrTruncated, size, sr.hdr.committed())
+	}
 	pt, err := sr.hdr.keys.openChunk(sr.buf[NonceSize:NonceSize], sr.buf[:m], &sr.hdr.pre.FileID, sr.chunk, !last)
 	if err != nil {
 		return err
