@@ -16,6 +16,8 @@ func keyringCommand() *cli.Command {
 		Name:  "keyring",
 		Usage: "manage the keyring itself",
 		Subcommands: []*cli.Command{
+			keyringExportCommand(),
+			keyringImportCommand(),
 			{
 				Name:  "passwd",
 				Usage: "change the keyring passphrase (reseals every key; data files are untouched)",

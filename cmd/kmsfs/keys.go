@@ -52,6 +52,8 @@ func keyCommand() *cli.Command {
 			}),
 			keyIDCommand("rotations", "list a key's rotations (versions after the first)", keyRotations),
 			rotationCommand(),
+			destroyVersionsCommand(),
+			minVersionCommand(),
 			{
 				Name:      "schedule-deletion",
 				Usage:     "schedule a key's deletion after a waiting period",
