@@ -36,17 +36,25 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 	}
 	mask := f.lockStripes(span, false)
 	defer f.unlockStripes(mask, false)
-	size := f.size
-	err = f.pipe.Run(context.Background(), int(span.Count()), func(k int) error {
-		return f.readPiece(p, span.Piece(int64(k)), size)
-	})
-	if err != nil {
+	if err := f.readSpan(p, span); err != nil {
 		return 0, err
 	}
 	if n < int64(len(p)) {
 		return int(n), io.EOF
 	}
 	return int(n), nil
+}
+
+// readSpan decrypts the chunks of span into p, in parallel if there are
+// several (a single chunk skips the pipeline and its closure).
+func (f *File) readSpan(p []byte, span chunker.Span) error {
+	size := f.size
+	if span.Count() == 1 {
+		return f.readPiece(p, span.Piece(0), size)
+	}
+	return f.pipe.Run(context.Background(), int(span.Count()), func(k int) error {
+		return f.readPiece(p, span.Piece(int64(k)), size)
+	})
 }
 
 // readPiece decrypts one chunk's part of a read into p. A piece that
@@ -241,6 +249,9 @@ func (f *File) preallocate(first, last, size int64) error {
 
 // sealSpan seals every chunk of span in parallel.
 func (f *File) sealSpan(span chunker.Span, oldSize, newSize int64, p []byte, off int64) error {
+	if span.Count() == 1 {
+		return f.sealChunk(span.First, oldSize, newSize, p, off)
+	}
 	return f.pipe.Run(context.Background(), int(span.Count()), func(k int) error {
 		return f.sealChunk(span.First+int64(k), oldSize, newSize, p, off)
 	})

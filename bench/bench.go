@@ -1,0 +1,230 @@
+// Package bench holds the bodies of kmsfs's in-memory benchmarks, so that
+// `go test -bench` and the `kmsfs bench` command (through
+// testing.Benchmark) run the same code.
+//
+// Each envelope benchmark sits beside the raw crypto/cipher AES-256-GCM
+// operation on the same number of bytes, so the envelope's overhead reads
+// as a ratio of the two. Nothing here touches a disk: backings are in
+// memory, and the key wrapper is a stand-in (wrapping happens once per
+// file and is not what is measured).
+package bench
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"testing"
+
+	"github.com/kmsfs/kmsfs/envelope"
+)
+
+// Suite is one named benchmark body.
+type Suite struct {
+	Name string
+	F    func(*testing.B)
+}
+
+// chunkSizes are the chunk sizes of the per-chunk benchmarks.
+var chunkSizes = []struct {
+	name string
+	size int
+}{{"4K", 4 << 10}, {"64K", 64 << 10}, {"1M", 1 << 20}}
+
+// requestSize is the size of one File.WriteAt/ReadAt request: FUSE's
+// largest write (go-fuse MAX_KERNEL_WRITE).
+const requestSize = 1 << 20
+
+// fileSpan is how far sequential File benchmarks run before wrapping to
+// offset 0; it bounds the in-memory backing.
+const fileSpan = 32 << 20
+
+// Suites returns every benchmark, in a stable order.
+func Suites() []Suite {
+	var s []Suite
+	for _, c := range chunkSizes {
+		s = append(s,
+			Suite{"GCM/Seal/" + c.name, func(b *testing.B) { gcmSeal(b, c.size) }},
+			Suite{"Envelope/SealChunk/" + c.name, func(b *testing.B) { sealChunk(b, c.size) }},
+			Suite{"GCM/Open/" + c.name, func(b *testing.B) { gcmOpen(b, c.size) }},
+			Suite{"Envelope/OpenChunk/" + c.name, func(b *testing.B) { openChunk(b, c.size) }},
+		)
+	}
+	return append(s,
+		Suite{"File/WriteAt/1MiB-sequential", fileWrite},
+		Suite{"File/ReadAt/1MiB-sequential", fileRead},
+		Suite{"Stream/Writer/64K", streamWrite},
+		Suite{"Stream/Reader/64K", streamRead},
+	)
+}
+
+// newGCM returns AES-256-GCM under a random key.
+func newGCM(b *testing.B) cipher.AEAD {
+	key := make([]byte, 32)
+	rand.Read(key)
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return aead
+}
+
+// gcmSeal is the baseline for sealChunk: a random nonce and an in-place
+// Seal with a 24-byte AAD, as a chunk seal does.
+func gcmSeal(b *testing.B, n int) {
+	aead := newGCM(b)
+	buf := make([]byte, n+aead.Overhead())
+	nonce, aad := make([]byte, 12), make([]byte, 24)
+	b.SetBytes(int64(n))
+	b.ReportAllocs()
+	for b.Loop() {
+		rand.Read(nonce)
+		aead.Seal(buf[:0], nonce, buf[:n], aad)
+	}
+}
+
+func gcmOpen(b *testing.B, n int) {
+	aead := newGCM(b)
+	nonce, aad := make([]byte, 12), make([]byte, 24)
+	ct := aead.Seal(nil, nonce, make([]byte, n), aad)
+	out := make([]byte, n)
+	b.SetBytes(int64(n))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := aead.Open(out[:0], nonce, ct, aad); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// newFile returns a File with chunk size c on an in-memory backing,
+// holding size bytes.
+func newFile(b *testing.B, c int, size int64) *envelope.File {
+	// Reserve the whole span so that growing the backing does not copy.
+	mb := &memBacking{data: make([]byte, 0, fileSpan+requestSize)}
+	f, err := envelope.Create(context.Background(), mb, stubWrapper{}, c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, min(size, requestSize))
+	for off := int64(0); off < size; off += int64(len(buf)) {
+		if _, err := f.WriteAt(buf[:min(int64(len(buf)), size-off)], off); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return f
+}
+
+// sealChunk overwrites one whole chunk through File.WriteAt: no
+// read-modify-write, so it measures seal + locking + buffer copies.
+func sealChunk(b *testing.B, c int) {
+	f := newFile(b, c, int64(c))
+	defer f.Close()
+	p := make([]byte, c)
+	b.SetBytes(int64(c))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.WriteAt(p, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// openChunk reads one whole chunk through File.ReadAt.
+func openChunk(b *testing.B, c int) {
+	f := newFile(b, c, int64(c))
+	defer f.Close()
+	p := make([]byte, c)
+	b.SetBytes(int64(c))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.ReadAt(p, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// fileWrite writes 1 MiB requests sequentially with 64 KiB chunks; the
+// first pass over fileSpan appends, later passes overwrite.
+func fileWrite(b *testing.B) {
+	f := newFile(b, envelope.DefaultChunkSize, 0)
+	defer f.Close()
+	p := make([]byte, requestSize)
+	b.SetBytes(requestSize)
+	b.ReportAllocs()
+	var off int64
+	for b.Loop() {
+		if _, err := f.WriteAt(p, off); err != nil {
+			b.Fatal(err)
+		}
+		off = (off + requestSize) % fileSpan
+	}
+}
+
+func fileRead(b *testing.B) {
+	f := newFile(b, envelope.DefaultChunkSize, fileSpan)
+	defer f.Close()
+	p := make([]byte, requestSize)
+	b.SetBytes(requestSize)
+	b.ReportAllocs()
+	var off int64
+	for b.Loop() {
+		if _, err := f.ReadAt(p, off); err != nil {
+			b.Fatal(err)
+		}
+		off = (off + requestSize) % fileSpan
+	}
+}
+
+// streamWrite measures NewWriter throughput in 1 MiB writes to io.Discard.
+func streamWrite(b *testing.B) {
+	w, err := envelope.NewWriter(context.Background(), io.Discard, stubWrapper{}, envelope.DefaultChunkSize)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := make([]byte, requestSize)
+	b.SetBytes(requestSize)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := w.Write(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// streamRead measures NewReader throughput over an 8 MiB file.
+func streamRead(b *testing.B) {
+	const size = 8 << 20
+	var ct memBacking
+	w, err := envelope.NewWriter(context.Background(), &ct, stubWrapper{}, envelope.DefaultChunkSize)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := w.Write(make([]byte, size)); err != nil {
+		b.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, requestSize)
+	b.SetBytes(size)
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := envelope.NewReader(context.Background(), ct.reader(), stubWrapper{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{r}, buf); err != nil || n != size {
+			b.Fatal(fmt.Sprint(n, err))
+		}
+	}
+}
