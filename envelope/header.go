@@ -26,7 +26,7 @@ func slotName(pos int) string { return string(rune('A' + pos)) }
 
 // newHeader makes the header of a new file: random file ID and DEK, the DEK
 // wrapped by w with the preamble as AAD, slot A at generation 1 and slot B
-// empty (FORMAT.md, "Creating a file"). It returns the header and its
+// empty (FORMAT.md, "Writing, step by step"). It returns the header and its
 // HeaderSize encoded bytes.
 func newHeader(ctx context.Context, w KeyWrapper, chunkSize int, rand io.Reader) (*header, []byte, error) {
 	pre := Preamble{Version: Version, ChunkSize: uint32(chunkSize), SlotSize: SlotSize}

@@ -62,7 +62,11 @@ func (f *File) truncateShrink(size int64) error {
 	}
 	last := f.layout.NumChunks(size) - 1
 	if f.layout.ChunkLen(last, size) < f.layout.ChunkLen(last, f.size) {
-		if err := f.sealChunk(last, f.size, size, nil, size); err != nil {
+		err := f.preallocate(last, last, size) // copy-on-write filesystems need fresh space
+		if err == nil {
+			err = f.sealChunk(last, f.size, size, nil, size)
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,9 @@ package envelope_test
 import (
 	"errors"
 	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -122,5 +125,45 @@ func TestPlaintextSizeErrors(t *testing.T) {
 	}
 	if got := envelope.CiphertextSize(-5, c); got != -1 {
 		t.Errorf("CiphertextSize(-5) = %d, want -1", got)
+	}
+}
+
+// TestSpecReferences requires every `FORMAT.md, "Section"` citation in the
+// code to name an existing FORMAT.md heading, so that code keeps pointing
+// at the spec as it changes.
+func TestSpecReferences(t *testing.T) {
+	doc, err := os.ReadFile("../docs/FORMAT.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var headings []string
+	for _, line := range strings.Split(string(doc), "\n") {
+		if strings.HasPrefix(line, "#") {
+			headings = append(headings, line)
+		}
+	}
+	ref := regexp.MustCompile(`FORMAT\.md,? "([^"]+)"`)
+	n := 0
+	for _, dir := range []string{".", "../chunker"} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+		for _, file := range files {
+			if strings.HasSuffix(file, "_test.go") {
+				continue
+			}
+			src, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range ref.FindAllStringSubmatch(string(src), -1) {
+				n++
+				name := strings.Join(strings.Fields(strings.ReplaceAll(m[1], "//", "")), " ") // joined comment lines
+				if !slices.ContainsFunc(headings, func(h string) bool { return strings.Contains(h, name) }) {
+					t.Errorf("%s cites FORMAT.md section %q, which does not exist", file, name)
+				}
+			}
+		}
+	}
+	if n < 10 {
+		t.Errorf("only %d FORMAT.md citations found", n)
 	}
 }
