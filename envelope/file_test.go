@@ -385,3 +385,39 @@ func TestStreamHeaderOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestFlushCommitsFloor: Flush writes the grown size into the header
+// without closing, and a second Flush (or Close) with no growth writes
+// nothing, so a program's later utimens stays the last change.
+func TestFlushCommitsFloor(t *testing.T) {
+	kms := newKMS(t, 1)
+	b := &memfile.File{}
+	f, err := envelope.Create(bg, b, kms, tc4k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := pattern(tc4k+9, "flush")
+	if _, err := f.WriteAt(plain, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	h, err := envelope.ReadHeader(bg, b, kms)
+	if err != nil || h.CommittedSize != int64(len(plain)) {
+		t.Fatalf("after Flush: header %+v, %v", h, err)
+	}
+	before := bytes.Clone(b.Bytes())
+	if err := f.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, b.Bytes()) {
+		t.Error("Flush or Close without growth rewrote the file")
+	}
+	if err := f.Flush(); !errors.Is(err, envelope.ErrClosed) {
+		t.Errorf("Flush after Close: %v, want ErrClosed", err)
+	}
+}

@@ -141,6 +141,20 @@ func (f *File) Sync() error {
 	return f.syncBacking()
 }
 
+// Flush commits the size floor if the file grew, without syncing, and
+// keeps the file open. The filesystem calls it when a program closes a
+// handle: the header write then happens before the program's next step
+// (rsync sets the mtime right after close), not at a later release where
+// it would move the backing file's mtime past the one the program set.
+func (f *File) Flush() error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.closed {
+		return ErrClosed
+	}
+	return f.raiseFloor(false)
+}
+
 // Close commits the size floor if the file grew (without syncing: a crash
 // soon after Close may then report the file as truncated, which is true:
 // data was lost), zeroes the keys, and makes further calls fail with
