@@ -1,0 +1,127 @@
+package fs
+
+import (
+	"context"
+	"sync"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+)
+
+// dirHandle lists a backing directory through the name codec, hiding the
+// names kmsfs keeps for itself at the root. Directory offsets are the
+// backing directory's, so seekdir/telldir work unchanged.
+type dirHandle struct {
+	inner  loopDir // go-fuse's loopback stream over the backing fd
+	mu     sync.Mutex
+	statFd int // a second descriptor of the directory, for fstat; -1 once released
+	r      *root
+	dir    string // absolute backing path, for the codec
+	plain  string // plaintext path, for logs
+	isRoot bool
+}
+
+// loopDir is what go-fuse's loopback directory stream offers.
+type loopDir interface {
+	gofs.DirStream
+	gofs.FileReaddirenter
+	gofs.FileSeekdirer
+	gofs.FileFsyncdirer
+}
+
+var (
+	_ = (gofs.FileReaddirenter)((*dirHandle)(nil))
+	_ = (gofs.FileSeekdirer)((*dirHandle)(nil))
+	_ = (gofs.FileReleasedirer)((*dirHandle)(nil))
+	_ = (gofs.FileFsyncdirer)((*dirHandle)(nil))
+)
+
+var _ = (gofs.NodeOpendirHandler)((*node)(nil))
+
+// OpendirHandle opens the backing directory for listing.
+func (n *node) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	plain, rel, errno := n.paths()
+	if errno != 0 {
+		return nil, 0, errno
+	}
+	fd, err := syscall.Open(n.r.abs(rel), syscall.O_DIRECTORY|syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, 0, n.r.fail(err, plain)
+	}
+	ds, errno := gofs.NewLoopbackDirStreamFd(fd)
+	if errno != 0 {
+		syscall.Close(fd)
+		return nil, 0, errno
+	}
+	ld, ok := ds.(loopDir)
+	if !ok {
+		ds.Close()
+		return nil, 0, syscall.EIO
+	}
+	sfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		ds.Close()
+		return nil, 0, n.r.fail(err, plain)
+	}
+	return &dirHandle{inner: ld, statFd: sfd, r: n.r, dir: n.r.abs(rel), plain: plain, isRoot: rel == "."}, 0, 0
+}
+
+// Readdirent returns the next visible entry, its name decoded. An entry
+// whose name cannot be decoded is skipped and logged.
+func (d *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
+	for {
+		de, errno := d.inner.Readdirent(ctx)
+		if de == nil || errno != 0 {
+			return de, errno
+		}
+		if de.Name == "." || de.Name == ".." {
+			return de, 0
+		}
+		if d.isRoot && d.r.reserved[de.Name] {
+			continue
+		}
+		name, err := d.r.names.decode(d.dir, de.Name)
+		if err != nil {
+			d.r.fail(err, join(d.plain, de.Name))
+			continue
+		}
+		de.Name = name
+		return de, 0
+	}
+}
+
+func (d *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
+	return d.inner.Seekdir(ctx, off)
+}
+
+func (d *dirHandle) Releasedir(ctx context.Context, flags uint32) {
+	d.inner.Close()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.statFd >= 0 {
+		unix.Close(d.statFd)
+		d.statFd = -1
+	}
+}
+
+// getattr stats the open directory itself, so that fstat works after the
+// directory was renamed over or removed.
+func (d *dirHandle) getattr(out *fuse.AttrOut) syscall.Errno {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.statFd < 0 {
+		return syscall.EBADF
+	}
+	var st stat
+	if err := fstatFd(d.statFd, &st); err != nil {
+		return d.r.fail(err, d.plain)
+	}
+	out.FromStat(&st.Stat_t)
+	return 0
+}
+
+func (d *dirHandle) Fsyncdir(ctx context.Context, flags uint32) syscall.Errno {
+	return d.inner.Fsyncdir(ctx, flags)
+}

@@ -1,0 +1,220 @@
+package fs
+
+import (
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+
+	"github.com/kmsfs/kmsfs/envelope"
+	"github.com/kmsfs/kmsfs/internal/testutil"
+)
+
+// requireFUSE skips t when /dev/fuse is unusable, or fails it when
+// KMSFS_REQUIRE_FUSE=1.
+func requireFUSE(t testing.TB) {
+	t.Helper()
+	testutil.RequireFUSE(t)
+}
+
+// testKeys is an in-memory KeyService: AES-256-GCM under a fixed test key.
+// fail, when set, makes every call return it (a refusing key service).
+type testKeys struct {
+	aead cipher.AEAD
+	ref  envelope.KeyRef
+	mu   sync.Mutex
+	fail error
+}
+
+func newTestKeys(t testing.TB) *testKeys {
+	t.Helper()
+	key := bytes.Repeat([]byte{0x42}, 32)
+	blk, err := aes.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aead, err := cipher.NewGCM(blk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &testKeys{aead: aead}
+	copy(k.ref.KeyID[:], "test-master-key!")
+	k.ref.Version = 1
+	return k
+}
+
+func (k *testKeys) setFail(err error) {
+	k.mu.Lock()
+	k.fail = err
+	k.mu.Unlock()
+}
+
+func (k *testKeys) failure() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.fail
+}
+
+func (k *testKeys) WrapKey(ctx context.Context, dek, aad []byte) (envelope.KeyRef, []byte, error) {
+	if err := k.failure(); err != nil {
+		return envelope.KeyRef{}, nil, err
+	}
+	nonce := make([]byte, k.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return envelope.KeyRef{}, nil, err
+	}
+	return k.ref, k.aead.Seal(nonce, nonce, dek, aad), nil
+}
+
+func (k *testKeys) UnwrapKey(ctx context.Context, ref envelope.KeyRef, wrapped, aad []byte) ([]byte, error) {
+	if err := k.failure(); err != nil {
+		return nil, err
+	}
+	ns := k.aead.NonceSize()
+	if ref != k.ref || len(wrapped) < ns {
+		return nil, envelope.ErrUnauthenticated
+	}
+	dek, err := k.aead.Open(nil, wrapped[:ns], wrapped[ns:], aad)
+	if err != nil {
+		return nil, fmt.Errorf("test keys: %w", envelope.ErrUnauthenticated)
+	}
+	return dek, nil
+}
+
+// logBuf collects log output safely across goroutines.
+type logBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// testMount is one mounted volume.
+type testMount struct {
+	mnt    string // the mount point
+	cipher string // CipherDir
+	keys   *testKeys
+	logs   *logBuf
+	chunk  int
+	root   *root
+}
+
+// mountOpt adjusts the Options of a test mount.
+type mountOpt func(*Options)
+
+// newTestMount mounts a fresh volume in t.TempDir() and unmounts it when
+// t ends.
+func newTestMount(t testing.TB, opts ...mountOpt) *testMount {
+	t.Helper()
+	requireFUSE(t)
+	dir := t.TempDir()
+	tm := &testMount{mnt: filepath.Join(dir, "mnt"), cipher: filepath.Join(dir, "cipher"), keys: newTestKeys(t), logs: &logBuf{}}
+	for _, d := range []string{tm.mnt, tm.cipher} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := Options{
+		CipherDir: tm.cipher, Keys: tm.keys, ChunkSize: envelope.MinChunkSize,
+		Logger:        slog.New(slog.NewTextHandler(tm.logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		ReservedNames: []string{"kmsfs.conf"},
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	tm.chunk = o.chunkSize()
+	tm.mountWith(t, o)
+	return tm
+}
+
+func (tm *testMount) mountWith(t testing.TB, o Options) {
+	t.Helper()
+	root, err := NewRoot(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm.root = root.(*node).r
+	srv, err := gofs.Mount(tm.mnt, root, fuseOptions(&o))
+	if err != nil {
+		t.Fatalf("mount: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Unmount(); err != nil {
+			t.Errorf("unmount: %v", err)
+		}
+	})
+}
+
+// path returns the mount path of a plaintext name.
+func (tm *testMount) path(name string) string { return filepath.Join(tm.mnt, name) }
+
+// cpath returns the CipherDir path of a plaintext name (identity names).
+func (tm *testMount) cpath(name string) string { return filepath.Join(tm.cipher, name) }
+
+// plaintext returns n recognizable bytes: a marker that must never show up
+// in ciphertext, with a counter so chunks differ.
+func plaintext(n int) []byte {
+	var b bytes.Buffer
+	for i := 0; b.Len() < n; i++ {
+		fmt.Fprintf(&b, "kmsfs-plaintext-marker-%08d|", i)
+	}
+	return b.Bytes()[:n]
+}
+
+// noWarnings fails t if anything was logged.
+func (tm *testMount) noWarnings(t testing.TB) {
+	t.Helper()
+	if s := tm.logs.String(); s != "" {
+		t.Errorf("unexpected log output:\n%s", s)
+	}
+}
+
+// errnoIs reports whether err carries errno want.
+func errnoIs(err error, want syscall.Errno) bool {
+	var en syscall.Errno
+	return errors.As(err, &en) && en == want
+}
+
+// waitReleased waits until the mount holds no open file. The kernel sends
+// FUSE RELEASE asynchronously after close(2) returns and signals nothing
+// when it is done, so this polls; tests that modify CipherDir behind the
+// mount's back need it so that the mount's own header commit at release
+// cannot race with them.
+func (tm *testMount) waitReleased(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		tm.root.files.mu.Lock()
+		n := len(tm.root.files.files)
+		tm.root.files.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d files still open after 10s", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -1,0 +1,26 @@
+//go:build !kmsfsdev
+
+package fs
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+	"testing"
+
+	"github.com/kmsfs/kmsfs/keyring"
+)
+
+// TestKeyDisabled: a disabled master key makes files unreadable with
+// EACCES, not EIO.
+func TestKeyDisabled(t *testing.T) {
+	tm := newTestMount(t)
+	if err := os.WriteFile(tm.path("f"), []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tm.waitReleased(t)
+	tm.keys.setFail(fmt.Errorf("unwrap: %w", keyring.ErrDisabled))
+	if _, err := os.ReadFile(tm.path("f")); !errnoIs(err, syscall.EACCES) {
+		t.Errorf("read with disabled key: %v, want EACCES", err)
+	}
+}

@@ -1,0 +1,78 @@
+package fs
+
+import (
+	"log"
+	"log/slog"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// Mount mounts the volume described by opts at mountpoint and returns once
+// the mount is ready (go-fuse's WaitMount). Stop it with server.Unmount.
+func Mount(mountpoint string, opts Options) (*fuse.Server, error) {
+	root, err := NewRoot(opts)
+	if err != nil {
+		return nil, err
+	}
+	return gofs.Mount(mountpoint, root, fuseOptions(&opts))
+}
+
+// fuseOptions returns the go-fuse settings of a mount (tests mount with
+// them too).
+//
+// Timeouts are 1 s for entries, attributes and negative entries: safe,
+// because while mounted kmsfs is the only writer of CipherDir.
+// MaxWrite is go-fuse's maximum (1 MiB) so that big writes cost few round
+// trips and seal many chunks at once. DirectMount calls mount(2) itself
+// (we run as root) and falls back to fusermount3 when that fails.
+// NullPermissions shows mode 000 as 000, as a local disk does.
+// Locks are not forwarded (EnableLocks unset): the kernel then keeps flock
+// and POSIX locks itself, which is exact for a filesystem with one mount.
+func fuseOptions(opts *Options) *gofs.Options {
+	sec := time.Second
+	lg := opts.logger()
+	mo := fuse.MountOptions{
+		MaxWrite:      fuse.MAX_KERNEL_WRITE,
+		MaxBackground: 64,
+		FsName:        "kmsfs",
+		Name:          "kmsfs",
+		DirectMount:   true,
+		AllowOther:    opts.AllowOther,
+		Debug:         opts.Debug,
+		Logger:        slog.NewLogLogger(lg.Handler(), slog.LevelDebug),
+	}
+	if opts.AllowOther {
+		// Other users are only safe when the kernel checks permissions:
+		// we run as root and the backing files would let anyone in.
+		mo.Options = append(mo.Options, "default_permissions")
+	}
+	if opts.ReadOnly {
+		mo.Options = append(mo.Options, "ro")
+	}
+	return &gofs.Options{
+		MountOptions:    mo,
+		EntryTimeout:    &sec,
+		AttrTimeout:     &sec,
+		NegativeTimeout: &sec,
+		NullPermissions: true,
+		Logger:          log.New(slogWriter{lg}, "", 0),
+	}
+}
+
+// slogWriter turns go-fuse's diagnostic lines (conditions it cannot
+// return as errors) into warnings.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.l.Warn("go-fuse: " + string(trimNL(p)))
+	return len(p), nil
+}
+
+func trimNL(p []byte) []byte {
+	for len(p) > 0 && p[len(p)-1] == '\n' {
+		p = p[:len(p)-1]
+	}
+	return p
+}

@@ -1,0 +1,285 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"os"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+
+	"github.com/kmsfs/kmsfs/envelope"
+)
+
+// openat opens rel beneath CipherDir without following any symlink, so that
+// no name in CipherDir can lead a file open outside it.
+func (r *root) openat(rel string, flags int, mode uint32) (*os.File, error) {
+	how := unix.OpenHow{
+		Flags:   uint64(flags | unix.O_CLOEXEC | unix.O_NOFOLLOW),
+		Mode:    uint64(mode),
+		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_BENEATH,
+	}
+	for {
+		fd, err := unix.Openat2(r.dirfd, rel, &how)
+		switch {
+		case err == nil:
+			return os.NewFile(uintptr(fd), r.abs(rel)), nil
+		case errors.Is(err, unix.EINTR), errors.Is(err, unix.EAGAIN):
+			continue
+		case errors.Is(err, unix.ENOSYS):
+			// Kernels before 5.6: refuse a final symlink at least.
+			return os.OpenFile(r.abs(rel), flags|unix.O_NOFOLLOW|unix.O_CLOEXEC, os.FileMode(mode))
+		default:
+			return nil, &os.PathError{Op: "openat2", Path: r.abs(rel), Err: err}
+		}
+	}
+}
+
+// openNoatime opens an existing file with O_NOATIME where allowed: our own
+// reads (the header at open, read-modify-write of partial chunks) are not
+// accesses by a program, and open(2) alone must not change atime.
+func (r *root) openNoatime(rel string, flags int) (*os.File, error) {
+	f, err := r.openat(rel, flags|unix.O_NOATIME, 0)
+	if errors.Is(err, unix.EPERM) {
+		// Neither the owner nor privileged.
+		f, err = r.openat(rel, flags, 0)
+	}
+	return f, err
+}
+
+// openBacking opens the backing file read-write when it can, so that the
+// shared state serves later writers without an upgrade; read-only when
+// writing is refused and write is not needed.
+func (r *root) openBacking(rel string, write bool) (*backing, *stat, error) {
+	f, err := (*os.File)(nil), error(nil)
+	writable := !r.readOnly
+	if writable {
+		f, err = r.openNoatime(rel, os.O_RDWR)
+		if err != nil && !write && (errors.Is(err, unix.EACCES) || errors.Is(err, unix.EROFS) || errors.Is(err, unix.EPERM)) {
+			writable = false
+		}
+	}
+	if !writable {
+		f, err = r.openNoatime(rel, os.O_RDONLY)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var st stat
+	if err := fstatFd(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if !isReg(st.Mode) {
+		f.Close()
+		return nil, nil, syscall.EINVAL
+	}
+	return &backing{f: f, writable: writable}, &st, nil
+}
+
+// acquire returns the shared open state of regular file n with one more
+// reference, opening the backing file and its envelope when it has none.
+// The caller must release it.
+func (n *node) acquire(ctx context.Context, write bool) (*openFile, syscall.Errno) {
+	plain, rel, errno := n.paths()
+	if n.key != (fileKey{}) {
+		if of := n.r.files.ref(n.key); of != nil {
+			return n.ready(of, write, plain)
+		}
+	}
+	if errno != 0 {
+		return nil, errno
+	}
+	b, st, err := n.r.openBacking(rel, write)
+	if err != nil {
+		return nil, n.r.fail(err, plain)
+	}
+	if n.key != (fileKey{}) && keyOf(&st.Stat_t) != n.key {
+		// The name now holds another file (a rename raced with us). The
+		// kernel retries the lookup on ESTALE.
+		b.close()
+		return nil, syscall.ESTALE
+	}
+	of, created := n.r.files.add(keyOf(&st.Stat_t), b)
+	if !created {
+		b.close()
+		return n.ready(of, write, plain)
+	}
+	// The key service may be remote: do not let a signal to the caller
+	// (Go's preemption signals count) abort the unwrap half-way.
+	ef, err := envelope.Open(context.WithoutCancel(ctx), b, n.r.keys, n.r.chunk)
+	n.r.files.finish(of, ef, err)
+	return n.ready(of, write, plain)
+}
+
+// ready waits for of to be open and makes it writable if needed; on
+// failure it drops the reference taken for the caller.
+func (n *node) ready(of *openFile, write bool, plain string) (*openFile, syscall.Errno) {
+	err := n.r.files.wait(of)
+	if err == nil && write {
+		err = of.b.upgrade()
+	}
+	if err != nil {
+		n.r.release(of, plain)
+		return nil, n.r.fail(err, plain)
+	}
+	return of, 0
+}
+
+// release drops a reference to of, logging a failure to close.
+func (r *root) release(of *openFile, plain string) {
+	if err := r.files.release(of); err != nil {
+		r.fail(err, plain)
+	}
+}
+
+// isWrite reports whether open flags ask for writing.
+func isWrite(flags uint32) bool {
+	return flags&syscall.O_ACCMODE != syscall.O_RDONLY
+}
+
+var _ = (gofs.NodeOpener)((*node)(nil))
+
+// Open opens a regular file. O_APPEND is kept in the handle (appends are
+// done at the plaintext size), O_TRUNC goes through the envelope; the
+// backing file is always opened without either.
+func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	write := isWrite(flags) || flags&syscall.O_TRUNC != 0
+	if write {
+		if errno := n.r.writable(); errno != 0 {
+			return nil, 0, errno
+		}
+	}
+	of, errno := n.acquire(ctx, write)
+	if errno != 0 {
+		return nil, 0, errno
+	}
+	h := &handle{n: n, of: of, append: flags&syscall.O_APPEND != 0}
+	if flags&syscall.O_TRUNC != 0 {
+		if errno := h.truncate(0); errno != 0 {
+			h.Release(ctx)
+			return nil, 0, errno
+		}
+	}
+	return h, 0, 0
+}
+
+var _ = (gofs.NodeCreater)((*node)(nil))
+
+// Create makes a new file with a fresh data key. The backing file is made
+// exclusively, so a new header is only ever written into a new, empty
+// file; if the name exists and O_EXCL was not asked for, the existing file
+// is opened instead.
+func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	if errno := n.r.writable(); errno != 0 {
+		return nil, nil, 0, errno
+	}
+	plain, rel, errno := n.child(name)
+	if errno != 0 {
+		return nil, nil, 0, errno
+	}
+	f, err := n.r.openat(rel, os.O_RDWR|os.O_CREATE|os.O_EXCL, mode&07777)
+	if errors.Is(err, unix.EEXIST) && flags&syscall.O_EXCL == 0 {
+		return n.createExisting(ctx, name, flags, out)
+	}
+	if err != nil {
+		return nil, nil, 0, n.r.fail(err, plain)
+	}
+	st, of, err := n.initNew(ctx, f, mode)
+	if err != nil {
+		_ = unix.Unlink(n.r.abs(rel))
+		return nil, nil, 0, n.r.fail(err, plain)
+	}
+	ch := n.newChild(ctx, st, plain, out)
+	h := &handle{n: ch.Operations().(*node), of: of, append: flags&syscall.O_APPEND != 0}
+	return ch, h, 0, 0
+}
+
+// initNew gives a just-made empty backing file its owner, mode and
+// envelope, and registers its open state.
+func (n *node) initNew(ctx context.Context, f *os.File, mode uint32) (*stat, *openFile, error) {
+	b := &backing{f: f, writable: true}
+	if n.r.asRoot {
+		if caller, ok := fuse.FromContext(ctx); ok {
+			if err := f.Chown(int(caller.Uid), int(caller.Gid)); err != nil {
+				b.close()
+				return nil, nil, err
+			}
+		}
+	}
+	var st stat
+	if err := fixMode(f, &st, mode); err != nil {
+		b.close()
+		return nil, nil, err
+	}
+	of, created := n.r.files.add(keyOf(&st.Stat_t), b)
+	if !created {
+		// Impossible: the inode is new. Refuse rather than share.
+		n.r.files.release(of)
+		b.close()
+		return nil, nil, syscall.EIO
+	}
+	ef, err := envelope.Create(context.WithoutCancel(ctx), b, n.r.keys, n.r.chunk)
+	n.r.files.finish(of, ef, err)
+	if err == nil {
+		// Stat again: the kernel caches these attributes, and writing the
+		// header changed the size, blocks and times.
+		err = fstatFd(int(f.Fd()), &st)
+	}
+	if err != nil {
+		n.r.files.release(of)
+		return nil, nil, err
+	}
+	return &st, of, nil
+}
+
+// fixMode sets the exact permission bits asked for (our own umask must not
+// apply on top of the caller's, which the kernel already applied) and
+// stats f.
+func fixMode(f *os.File, st *stat, mode uint32) error {
+	if err := fstatFd(int(f.Fd()), st); err != nil {
+		return err
+	}
+	if st.Mode&07777 == mode&07777 {
+		return nil
+	}
+	if err := f.Chmod(os.FileMode(mode&0777) | unixModeBits(mode)); err != nil {
+		return err
+	}
+	return fstatFd(int(f.Fd()), st)
+}
+
+// unixModeBits converts setuid, setgid and sticky bits to os.FileMode.
+func unixModeBits(mode uint32) os.FileMode {
+	var m os.FileMode
+	if mode&syscall.S_ISUID != 0 {
+		m |= os.ModeSetuid
+	}
+	if mode&syscall.S_ISGID != 0 {
+		m |= os.ModeSetgid
+	}
+	if mode&syscall.S_ISVTX != 0 {
+		m |= os.ModeSticky
+	}
+	return m
+}
+
+// createExisting serves a Create whose name turned out to exist (the
+// kernel's view was stale, or a race): open the file as open(2) would.
+func (n *node) createExisting(ctx context.Context, name string, flags uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	ch, errno := n.Lookup(ctx, name, out)
+	if errno != 0 {
+		return nil, nil, 0, errno
+	}
+	cn := ch.Operations().(*node)
+	if !isReg(cn.Mode()) {
+		return nil, nil, 0, syscall.EEXIST
+	}
+	h, _, errno := cn.Open(ctx, flags&^syscall.O_CREAT)
+	if errno != 0 {
+		return nil, nil, 0, errno
+	}
+	return ch, h, 0, 0
+}

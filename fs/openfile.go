@@ -1,0 +1,281 @@
+package fs
+
+import (
+	"errors"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/kmsfs/kmsfs/envelope"
+)
+
+// backing is the descriptor of a backing file that an envelope.File reads
+// and writes. It implements envelope.Backing and envelope.Preallocator.
+//
+// Its descriptor can be upgraded from read-only to read-write in place,
+// because all handles of one inode share it: a file first opened for
+// reading must become writable when a writer opens it too.
+type backing struct {
+	mu       sync.RWMutex // guards f against upgrade while in use
+	f        *os.File
+	writable bool
+}
+
+var (
+	_ envelope.Backing      = (*backing)(nil)
+	_ envelope.Preallocator = (*backing)(nil)
+)
+
+func (b *backing) ReadAt(p []byte, off int64) (int, error) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.f.ReadAt(p, off)
+}
+
+func (b *backing) WriteAt(p []byte, off int64) (int, error) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.f.WriteAt(p, off)
+}
+
+func (b *backing) Truncate(size int64) error {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.f.Truncate(size)
+}
+
+func (b *backing) Sync() error {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.f.Sync()
+}
+
+func (b *backing) Stat() (os.FileInfo, error) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.f.Stat()
+}
+
+// Preallocate reserves [off, off+n) of the backing file without changing
+// its size, so that a full disk fails the write with ENOSPC before any
+// chunk is overwritten. Filesystems without fallocate skip it.
+func (b *backing) Preallocate(off, n int64) error {
+	if n <= 0 {
+		return nil
+	}
+	err := b.withFd(func(fd int) error {
+		return unix.Fallocate(fd, unix.FALLOC_FL_KEEP_SIZE, off, n)
+	})
+	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
+		return nil
+	}
+	return err
+}
+
+// withFd runs fn on the raw descriptor, which stays valid meanwhile.
+func (b *backing) withFd(fn func(fd int) error) error {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	sc, err := b.f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ferr error
+	if err := sc.Control(func(fd uintptr) { ferr = fn(int(fd)) }); err != nil {
+		return err
+	}
+	return ferr
+}
+
+// upgrade makes b read-write, reopening the same inode through /proc (so
+// it works after the file was renamed or unlinked).
+func (b *backing) upgrade() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.writable {
+		return nil
+	}
+	sc, err := b.f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var f *os.File
+	cerr := sc.Control(func(fd uintptr) {
+		f, err = os.OpenFile("/proc/self/fd/"+strconv.Itoa(int(fd)), os.O_RDWR|syscall.O_CLOEXEC, 0)
+	})
+	if cerr != nil {
+		return cerr
+	}
+	if err != nil {
+		return err
+	}
+	old := b.f
+	b.f, b.writable = f, true
+	return old.Close()
+}
+
+func (b *backing) close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.f.Close()
+}
+
+// openFile is the state shared by every handle on one backing inode: one
+// envelope.File (one data key) over one backing descriptor.
+type openFile struct {
+	key     fileKey
+	refs    int           // guarded by openTable.mu
+	closing bool          // guarded by openTable.mu: the last reference is gone
+	ready   chan struct{} // closed once ef or err is set
+	closed  chan struct{} // closed once the state is closed and out of the table
+	ef      *envelope.File
+	err     error
+	b       *backing
+	// mu is held shared by ordinary writes and exclusively by appends, size
+	// changes and syncs, so that "write at the current size" is atomic and
+	// a sync sees no concurrent write.
+	mu sync.RWMutex
+}
+
+// isReady reports whether of finished opening, without waiting.
+func (of *openFile) isReady() bool {
+	select {
+	case <-of.ready:
+		return true
+	default:
+		return false
+	}
+}
+
+// keepMtime runs fn, which may rewrite the header but no data (the caller
+// holds mu exclusively or is the last user), and restores the backing mtime
+// if fn changed it: the plaintext did not change, so neither may its mtime.
+// (envelope commits the size floor to the header at Sync and Close; Close
+// runs at the asynchronous FUSE release, after close(2) returned.)
+func (of *openFile) keepMtime(fn func() error) error {
+	var before, after stat
+	if of.b.withFd(func(fd int) error { return fstatFd(fd, &before) }) != nil {
+		return fn()
+	}
+	err := fn()
+	_ = of.b.withFd(func(fd int) error {
+		if fstatFd(fd, &after) != nil || after.Mtim == before.Mtim {
+			return nil
+		}
+		ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, unix.Timespec(before.Mtim)}
+		return unix.UtimesNanoAt(fd, "", ts, unix.AT_EMPTY_PATH)
+	})
+	return err
+}
+
+// openTable maps backing inodes to their shared open-file state.
+type openTable struct {
+	mu    sync.Mutex
+	files map[fileKey]*openFile
+}
+
+func newOpenTable() *openTable {
+	return &openTable{files: map[fileKey]*openFile{}}
+}
+
+// peek returns the open, healthy state of key, or nil. It takes no
+// reference: the caller only reads the size.
+func (t *openTable) peek(key fileKey) *openFile {
+	t.mu.Lock()
+	of := t.files[key]
+	closing := of != nil && of.closing
+	t.mu.Unlock()
+	if of == nil || closing || !of.isReady() || of.err != nil {
+		return nil
+	}
+	return of
+}
+
+// find returns the state of key, even a closing one, without a reference.
+func (t *openTable) find(key fileKey) *openFile {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.files[key]
+}
+
+// ref returns the state of key with one more reference, or nil.
+func (t *openTable) ref(key fileKey) *openFile {
+	of, _ := t.get(key, nil)
+	return of
+}
+
+// add returns the state of key with one more reference, inserting a new
+// one over b when there is none; created says which happened. A creator
+// must call finish.
+func (t *openTable) add(key fileKey, b *backing) (of *openFile, created bool) {
+	return t.get(key, b)
+}
+
+// get takes a reference to key's state. It never returns a closing state:
+// it waits until that one is gone, so that two envelope.Files never work
+// on one backing inode at once. With b nil it inserts nothing.
+func (t *openTable) get(key fileKey, b *backing) (*openFile, bool) {
+	for {
+		t.mu.Lock()
+		of := t.files[key]
+		switch {
+		case of != nil && of.closing:
+			t.mu.Unlock()
+			<-of.closed
+			continue
+		case of != nil:
+			of.refs++
+			t.mu.Unlock()
+			return of, false
+		case b == nil:
+			t.mu.Unlock()
+			return nil, false
+		}
+		of = &openFile{key: key, refs: 1, ready: make(chan struct{}), closed: make(chan struct{}), b: b}
+		t.files[key] = of
+		t.mu.Unlock()
+		return of, true
+	}
+}
+
+// finish publishes the result of opening of.
+func (t *openTable) finish(of *openFile, ef *envelope.File, err error) {
+	of.ef, of.err = ef, err
+	close(of.ready)
+}
+
+// wait waits until of is open and returns its error.
+func (t *openTable) wait(of *openFile) error {
+	<-of.ready
+	return of.err
+}
+
+// release drops one reference; the last one closes the state.
+func (t *openTable) release(of *openFile) error {
+	t.mu.Lock()
+	of.refs--
+	last := of.refs == 0
+	if last {
+		of.closing = true
+	}
+	t.mu.Unlock()
+	if !last {
+		return nil
+	}
+	<-of.ready
+	var err error
+	if of.ef != nil {
+		of.mu.Lock()
+		err = of.keepMtime(of.ef.Close)
+		of.mu.Unlock()
+	}
+	err = errors.Join(err, of.b.close())
+	t.mu.Lock()
+	delete(t.files, of.key)
+	t.mu.Unlock()
+	close(of.closed)
+	return err
+}

@@ -1,0 +1,60 @@
+package fs
+
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/kmsfs/kmsfs/envelope"
+)
+
+// Options configures a mount. CipherDir and Keys are required.
+type Options struct {
+	// CipherDir is the backing directory holding the encrypted files.
+	CipherDir string
+	// ChunkSize is the volume's plaintext chunk size; 0 means
+	// envelope.DefaultChunkSize. It must match the volume's config: sizes
+	// are computed from it without reading the files.
+	ChunkSize int
+	// Keys wraps data keys of new files and unwraps those of existing ones.
+	Keys envelope.KeyService
+	// ReadOnly mounts read-only and refuses every change.
+	ReadOnly bool
+	// AllowOther lets other users use the mount; the kernel then checks
+	// permissions (default_permissions), as on a local disk.
+	AllowOther bool
+	// Debug logs every FUSE request (go-fuse's debug output).
+	Debug bool
+	// Logger receives warnings (a corrupt chunk with its plaintext path and
+	// index, a file that is not a kmsfs file). It never receives secrets.
+	// nil discards them.
+	Logger *slog.Logger
+	// ReservedNames are files at the root of CipherDir that kmsfs itself
+	// uses (the volume config, ...): they are hidden from listings and
+	// lookups, and cannot be created through the mount.
+	ReservedNames []string
+}
+
+var (
+	// ErrNoCipherDir is returned when Options.CipherDir is empty or not a directory.
+	ErrNoCipherDir = errors.New("fs: cipher directory missing or not a directory")
+	// ErrNoKeys is returned when Options.Keys is nil.
+	ErrNoKeys = errors.New("fs: no key service")
+	// ErrChunkSize is returned for a negative Options.ChunkSize.
+	ErrChunkSize = errors.New("fs: invalid chunk size")
+)
+
+// chunkSize returns the effective chunk size.
+func (o *Options) chunkSize() int {
+	if o.ChunkSize == 0 {
+		return envelope.DefaultChunkSize
+	}
+	return o.ChunkSize
+}
+
+// logger returns the effective logger: one that discards when unset.
+func (o *Options) logger() *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
+}

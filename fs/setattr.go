@@ -1,0 +1,167 @@
+package fs
+
+import (
+	"context"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+)
+
+// attrTarget is where Setattr changes metadata: the open descriptor when
+// the kernel sends a handle (fchmod, ftruncate on an unlinked file), else
+// the path.
+type attrTarget interface {
+	chmod(mode uint32) error
+	chown(uid, gid int) error
+	utimens(ts []unix.Timespec) error
+}
+
+type pathTarget struct {
+	path    string
+	symlink bool
+}
+
+func (p pathTarget) chmod(mode uint32) error {
+	if p.symlink {
+		return unix.Fchmodat(unix.AT_FDCWD, p.path, mode, unix.AT_SYMLINK_NOFOLLOW)
+	}
+	return unix.Chmod(p.path, mode)
+}
+
+func (p pathTarget) chown(uid, gid int) error {
+	return unix.Fchownat(unix.AT_FDCWD, p.path, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+func (p pathTarget) utimens(ts []unix.Timespec) error {
+	return unix.UtimesNanoAt(unix.AT_FDCWD, p.path, ts, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+type fdTarget struct{ b *backing }
+
+func (t fdTarget) chmod(mode uint32) error {
+	return t.b.withFd(func(fd int) error { return unix.Fchmod(fd, mode) })
+}
+
+func (t fdTarget) chown(uid, gid int) error {
+	return t.b.withFd(func(fd int) error { return unix.Fchown(fd, uid, gid) })
+}
+
+func (t fdTarget) utimens(ts []unix.Timespec) error {
+	return t.b.withFd(func(fd int) error {
+		return unix.UtimesNanoAt(fd, "", ts, unix.AT_EMPTY_PATH)
+	})
+}
+
+var _ = (gofs.NodeSetattrer)((*node)(nil))
+
+// Setattr changes mode, owner, size and times, in that order: the size
+// before the times, so that an explicit mtime is not clobbered by the
+// truncate. A size change goes through the shared envelope.File.
+func (n *node) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if errno := n.r.writable(); errno != 0 {
+		return errno
+	}
+	plain, rel, errno := n.paths()
+	h, _ := f.(*handle)
+	var tgt attrTarget
+	switch {
+	case h != nil:
+		tgt = fdTarget{h.of.b}
+	case errno != 0:
+		return errno
+	default:
+		tgt = pathTarget{path: n.r.abs(rel), symlink: n.Mode()&syscall.S_IFMT == syscall.S_IFLNK}
+	}
+	if plain == "" {
+		plain = "(unlinked)"
+	}
+	if err := setModeOwner(tgt, in); err != nil {
+		return n.r.fail(err, plain)
+	}
+	if size, ok := in.GetSize(); ok {
+		if errno := n.truncate(ctx, h, int64(size), plain); errno != 0 {
+			return errno
+		}
+	}
+	if err := setTimes(tgt, in); err != nil {
+		return n.r.fail(err, plain)
+	}
+	return n.Getattr(ctx, f, out)
+}
+
+func setModeOwner(t attrTarget, in *fuse.SetAttrIn) error {
+	if mode, ok := in.GetMode(); ok {
+		if err := t.chmod(mode & 07777); err != nil {
+			return err
+		}
+	}
+	uid, uok := in.GetUID()
+	gid, gok := in.GetGID()
+	if !uok && !gok {
+		return nil
+	}
+	u, g := -1, -1
+	if uok {
+		u = int(uid)
+	}
+	if gok {
+		g = int(gid)
+	}
+	return t.chown(u, g)
+}
+
+func setTimes(t attrTarget, in *fuse.SetAttrIn) error {
+	mtime, mok := in.GetMTime()
+	atime, aok := in.GetATime()
+	if !mok && !aok {
+		return nil
+	}
+	ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, {Nsec: unix.UTIME_OMIT}}
+	var err error
+	if aok {
+		if ts[0], err = unix.TimeToTimespec(atime); err != nil {
+			return err
+		}
+	}
+	if mok {
+		if ts[1], err = unix.TimeToTimespec(mtime); err != nil {
+			return err
+		}
+	}
+	return t.utimens(ts)
+}
+
+// truncate sets the plaintext size of a regular file, through the handle
+// h if there is one, else through a short-lived open.
+func (n *node) truncate(ctx context.Context, h *handle, size int64, plain string) syscall.Errno {
+	if !isReg(n.Mode()) {
+		if n.IsDir() {
+			return syscall.EISDIR
+		}
+		return syscall.EINVAL
+	}
+	if size < 0 {
+		return syscall.EINVAL
+	}
+	of := (*openFile)(nil)
+	if h != nil {
+		of = h.of
+		if errno := h.ensureWritable(); errno != 0 {
+			return errno
+		}
+	} else {
+		var errno syscall.Errno
+		if of, errno = n.acquire(ctx, true); errno != 0 {
+			return errno
+		}
+		defer n.r.files.release(of)
+	}
+	of.mu.Lock()
+	defer of.mu.Unlock()
+	if err := of.ef.Truncate(size); err != nil {
+		return n.r.fail(err, plain)
+	}
+	return 0
+}
