@@ -63,6 +63,7 @@ Keys:   kmsfs key list; kmsfs key rotate alias/kmsfs`,
 			fsckCommand(),
 			rekeyCommand(),
 			demoCommand(),
+			benchCommand(),
 		},
 		OnUsageError: onUsageError,
 	}
