@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -20,24 +22,29 @@ import (
 
 // The audit log.
 //
-// Every operation appends an AuditRecord carrying Hash = SHA-256(previous
-// record's Hash || this record's canonical JSON), the first record chaining
-// from 32 zero bytes, so [Keyring.VerifyAudit] detects an edited, reordered
-// or deleted record. "meta/audit-head" (written in the same transaction as
-// each batch) names the newest record, so deleting the tail is detected
-// too. The chain uses no key: someone who can write the database can
-// rewrite the chain from some record on; it detects accidents and careless
-// edits, not a determined attacker.
+// Every operation appends an AuditRecord carrying Hash = HMAC-SHA-256(audit
+// key, previous record's Hash || this record's canonical JSON), the first
+// record chaining from 32 zero bytes, so [Keyring.VerifyAudit] detects an
+// edited, reordered or deleted record. "meta/audit-head" (written in the
+// same transaction as each batch, and MACed too) names the newest record,
+// so deleting the tail is detected as well. The audit key is random, sealed
+// under the KEK and known only to whoever has the passphrase (auditkey.go),
+// so someone who can write the database cannot rebuild the chain after an
+// edit, as they could a plain hash chain. Records written before a
+// keyring got its audit key keep their SHA-256 hashes (see auditkey.go).
 //
 // Writes stay off the hot path:
-//   - state changes (create, rotate, enable, alias, ...) are written and
-//     synced before the call returns;
+//   - state changes (create, rotate, enable, alias, import, export, ...) are
+//     written and synced before the call returns;
 //   - Encrypt, Decrypt, ReEncrypt, GenerateDataKey* and WrapDEK records are
 //     chained at once but written asynchronously, in batches, at least once
 //     a second and on Close;
-//   - UnwrapDEK (every file open) is aggregated: one record per (key,
-//     version, caller, outcome) per flush interval (one second), with Count
-//     the number of calls it stands for.
+//   - UnwrapDEK (every file open) is aggregated: calls are counted in memory
+//     per (key, version, caller, outcome, second) — a map increment under a
+//     mutex, no hashing, no I/O — and each bucket becomes one record at the
+//     next flush (at least once a second), with Count the number of calls it
+//     stands for. A thousand opens of files under one key version in one
+//     second make one record.
 //
 // A crash can therefore lose up to a second of crypto-operation records.
 
@@ -67,12 +74,22 @@ type AuditRecord struct {
 
 // AuditFilter selects audit records; zero fields match everything.
 type AuditFilter struct {
-	KeyId    string // any key ID form; matches KeyId or SourceKeyId
-	Op       string
-	Since    time.Time // inclusive
-	Until    time.Time // exclusive
-	AfterSeq uint64
-	Limit    int // 0 means no limit
+	KeyId     string // any key ID form; matches KeyId or SourceKeyId
+	Op        string
+	Since     time.Time // inclusive
+	Until     time.Time // exclusive
+	AfterSeq  uint64
+	BeforeSeq uint64 // 0 means no bound
+	Limit     int    // 0 means no limit
+	// Newest makes Limit keep the newest matching records instead of the
+	// oldest; they are still returned oldest first.
+	Newest bool `json:",omitempty"`
+}
+
+// AuditStatus describes an audit log whose chain verified.
+type AuditStatus struct {
+	Records uint64 // number of records, also the Seq of the newest
+	Head    []byte // the newest record's Hash (32 zero bytes when empty)
 }
 
 // AuditError reports where the audit hash chain breaks.
@@ -115,9 +132,13 @@ func contextKeys(ec map[string]string) []string {
 	return slices.Sorted(maps.Keys(ec))
 }
 
+// auditHashSize is the size of a record hash and of the head MAC.
+const auditHashSize = sha256.Size
+
 type auditHead struct {
 	Seq  uint64
 	Hash []byte
+	MAC  []byte `json:",omitempty"` // headMAC; absent only in legacy keyrings
 }
 
 type unwrapBucket struct {
@@ -130,6 +151,8 @@ type auditLog struct {
 	db    *badger.DB
 	clock func() time.Time
 	log   *slog.Logger
+	key   []byte // the audit key; fixed after Open, zeroed by Keyring.release
+	from  uint64 // first HMAC-chained record; older ones are plain SHA-256
 
 	mu      sync.Mutex // guards the fields below
 	closed  bool
@@ -144,8 +167,8 @@ type auditLog struct {
 	done    chan struct{}
 }
 
-func newAuditLog(db *badger.DB, clock func() time.Time, log *slog.Logger) *auditLog {
-	return &auditLog{db: db, clock: clock, log: log, prev: make([]byte, sha256.Size),
+func newAuditLog(db *badger.DB, clock func() time.Time, log *slog.Logger, key []byte, from uint64) *auditLog {
+	return &auditLog{db: db, clock: clock, log: log, key: key, from: from, prev: make([]byte, auditHashSize),
 		unwraps: make(map[unwrapBucket]uint64), kick: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
 }
@@ -159,7 +182,7 @@ func (a *auditLog) load() error {
 	var head auditHead
 	err := a.db.View(func(txn *badger.Txn) error {
 		found, err := getJSON(txn, []byte(auditHeadKey), &head)
-		if found && len(head.Hash) != sha256.Size {
+		if found && len(head.Hash) != auditHashSize {
 			return fmt.Errorf("%w: bad audit head", ErrInternal)
 		}
 		return err
@@ -220,24 +243,42 @@ func (a *auditLog) chainLocked(r AuditRecord) {
 		r.Count = 1
 	}
 	r.Hash = nil
-	r.Hash = chainHash(a.prev, &r)
+	r.Hash = a.recordHash(a.prev, &r)
 	a.prev = r.Hash
 	a.pending = append(a.pending, r)
 }
 
-// chainHash is SHA-256(prev || canonical JSON of r without its Hash). The
-// JSON of a struct is canonical: fields in declaration order, no maps.
-func chainHash(prev []byte, r *AuditRecord) []byte {
+// recordHash chains r to prev: HMAC-SHA-256(audit key, prev || canonical
+// JSON of r without its Hash), or for records older than the audit key
+// plain SHA-256(prev || JSON). The JSON of a struct is canonical: fields in
+// declaration order, no maps.
+func (a *auditLog) recordHash(prev []byte, r *AuditRecord) []byte {
+	b := canonicalRecord(r)
+	if r.Seq < a.from {
+		return legacyHash(prev, b)
+	}
+	m := hmac.New(sha256.New, a.key)
+	m.Write(prev)
+	m.Write(b)
+	return m.Sum(nil)
+}
+
+// legacyHash is the unkeyed chain of keyrings from before the audit key.
+func legacyHash(prev, record []byte) []byte {
+	h := sha256.New()
+	h.Write(prev)
+	h.Write(record)
+	return h.Sum(nil)
+}
+
+func canonicalRecord(r *AuditRecord) []byte {
 	c := *r
 	c.Hash = nil
 	b, err := json.Marshal(&c)
 	if err != nil {
 		panic("keyring: internal error: " + err.Error())
 	}
-	h := sha256.New()
-	h.Write(prev)
-	h.Write(b)
-	return h.Sum(nil)
+	return b
 }
 
 // append chains r and queues it for the background writer.
@@ -301,7 +342,7 @@ func (a *auditLog) flush() error {
 	a.mu.Unlock()
 	for len(batch) > 0 {
 		n := min(len(batch), auditBatchSize)
-		if err := a.db.Update(func(txn *badger.Txn) error { return writeAudit(txn, batch[:n]) }); err != nil {
+		if err := a.db.Update(func(txn *badger.Txn) error { return a.writeAudit(txn, batch[:n]) }); err != nil {
 			a.mu.Lock()
 			a.pending = append(batch, a.pending...) // retried on the next flush
 			a.mu.Unlock()
@@ -312,52 +353,69 @@ func (a *auditLog) flush() error {
 	return nil
 }
 
-func writeAudit(txn *badger.Txn, recs []AuditRecord) error {
+func (a *auditLog) writeAudit(txn *badger.Txn, recs []AuditRecord) error {
 	for i := range recs {
 		if err := setJSON(txn, auditDBKey(recs[i].Seq), &recs[i]); err != nil {
 			return err
 		}
 	}
 	last := recs[len(recs)-1]
-	return setJSON(txn, []byte(auditHeadKey), auditHead{Seq: last.Seq, Hash: last.Hash})
+	return setJSON(txn, []byte(auditHeadKey), signedHead(a.key, last.Seq, last.Hash))
 }
 
 // scan flushes and then calls fn on every stored record in order, with the
-// stored head.
-func (a *auditLog) scan(fn func(key []byte, r *AuditRecord) error) (auditHead, error) {
+// stored head; found is false when there is no head record.
+func (a *auditLog) scan(fn func(key []byte, r *AuditRecord) error) (head auditHead, found bool, err error) {
 	if err := a.flush(); err != nil {
-		return auditHead{}, err
+		return auditHead{}, false, err
 	}
-	var head auditHead
-	err := a.db.View(func(txn *badger.Txn) error {
-		if _, err := getJSON(txn, []byte(auditHeadKey), &head); err != nil {
+	err = a.db.View(func(txn *badger.Txn) error {
+		if found, err = getJSON(txn, []byte(auditHeadKey), &head); err != nil {
 			return err
 		}
 		return scanJSON(txn, auditPrefix, fn)
 	})
-	return head, err
+	return head, found, err
 }
 
-// verify walks the chain from the first record to the head.
-func (a *auditLog) verify() error {
-	prev := make([]byte, sha256.Size)
+// verify walks the chain from the first record to the head. Records
+// 1..n that verify are reported as such; the error names the first record
+// not proven genuine.
+func (a *auditLog) verify() (AuditStatus, error) {
+	prev := make([]byte, auditHashSize)
 	var seq uint64
-	head, err := a.scan(func(key []byte, r *AuditRecord) error {
+	head, found, err := a.scan(func(key []byte, r *AuditRecord) error {
 		seq++
 		if !bytes.Equal(key, auditDBKey(seq)) || r.Seq != seq {
 			return &AuditError{Seq: seq, Reason: "record missing or out of order"}
 		}
-		if !bytes.Equal(chainHash(prev, r), r.Hash) {
+		if !hmac.Equal(a.recordHash(prev, r), r.Hash) {
 			return &AuditError{Seq: seq, Reason: "hash mismatch"}
 		}
 		prev = r.Hash
 		return nil
 	})
 	if err != nil {
-		return err
+		return AuditStatus{}, err
 	}
-	if head.Seq != seq || !bytes.Equal(head.Hash, prev) {
-		return &AuditError{Seq: head.Seq, Reason: fmt.Sprintf("head names record %d, chain ends at %d", head.Seq, seq)}
+	if err := a.checkHead(head, found, seq, prev); err != nil {
+		return AuditStatus{}, err
+	}
+	return AuditStatus{Records: seq, Head: prev}, nil
+}
+
+// checkHead compares the head with the end of a chain that verified up to
+// record seq with hash prev.
+func (a *auditLog) checkHead(head auditHead, found bool, seq uint64, prev []byte) error {
+	switch {
+	case !found:
+		return &AuditError{Seq: seq + 1, Reason: fmt.Sprintf("head record missing; records after %d may have been deleted", seq)}
+	case !hmac.Equal(head.MAC, headMAC(a.key, &head)):
+		return &AuditError{Seq: seq + 1, Reason: fmt.Sprintf("head record does not authenticate; records after %d may have been deleted", seq)}
+	case head.Seq != seq:
+		return &AuditError{Seq: min(head.Seq, seq) + 1, Reason: fmt.Sprintf("head names record %d, chain ends at %d", head.Seq, seq)}
+	case !hmac.Equal(head.Hash, prev):
+		return &AuditError{Seq: seq, Reason: "head does not match the newest record"}
 	}
 	return nil
 }
@@ -377,7 +435,8 @@ func (k *Keyring) auditUse(ctx context.Context, r AuditRecord, u keyUse, err err
 	k.audit.append(r)
 }
 
-// Audit returns the audit records that match f, oldest first.
+// Audit returns the audit records that match f, oldest first. With
+// f.Newest and f.Limit, it returns the newest f.Limit of them.
 func (k *Keyring) Audit(_ context.Context, f AuditFilter) ([]AuditRecord, error) {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
@@ -389,31 +448,60 @@ func (k *Keyring) Audit(_ context.Context, f AuditFilter) ([]AuditRecord, error)
 		keyID = e.rec.ID.String()
 	}
 	out := []AuditRecord{}
-	_, err := k.audit.scan(func(_ []byte, r *AuditRecord) error {
-		if f.matches(r, keyID) && (f.Limit == 0 || len(out) < f.Limit) {
-			out = append(out, *r)
+	_, _, err := k.audit.scan(func(_ []byte, r *AuditRecord) error {
+		if !f.matches(r, keyID) {
+			return nil
+		}
+		out = append(out, *r)
+		switch {
+		case f.Limit <= 0:
+		case !f.Newest && len(out) == f.Limit:
+			return errStopScan
+		case f.Newest && len(out) >= 2*f.Limit: // amortised O(1) per record
+			out = slices.Delete(out, 0, len(out)-f.Limit)
 		}
 		return nil
 	})
+	if errors.Is(err, errStopScan) {
+		err = nil
+	}
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[len(out)-f.Limit:]
+	}
 	return out, err
 }
+
+// errStopScan ends a scan early; it never leaves this file.
+var errStopScan = errors.New("keyring: internal: stop scan")
 
 func (f *AuditFilter) matches(r *AuditRecord, keyID string) bool {
 	return (keyID == "" || r.KeyId == keyID || r.SourceKeyId == keyID) &&
 		(f.Op == "" || r.Op == f.Op) &&
 		(f.Since.IsZero() || !r.Time.Before(f.Since)) &&
 		(f.Until.IsZero() || r.Time.Before(f.Until)) &&
-		r.Seq > f.AfterSeq
+		r.Seq > f.AfterSeq && (f.BeforeSeq == 0 || r.Seq < f.BeforeSeq)
 }
 
 // VerifyAudit checks the whole audit hash chain. A broken chain fails with
 // an [*AuditError] (wrapping [ErrAuditBroken]) that names the first bad
 // record.
-func (k *Keyring) VerifyAudit(_ context.Context) error {
+func (k *Keyring) VerifyAudit(ctx context.Context) error {
+	_, err := k.AuditStatus(ctx)
+	return err
+}
+
+// AuditStatus verifies the audit chain as [Keyring.VerifyAudit] does and
+// says how many records it holds and the newest record's hash, which a
+// careful operator records elsewhere to detect a later rollback.
+func (k *Keyring) AuditStatus(_ context.Context) (*AuditStatus, error) {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	if k.closed {
-		return ErrClosed
+		return nil, ErrClosed
 	}
-	return k.audit.verify()
+	st, err := k.audit.verify()
+	if err != nil {
+		return nil, err
+	}
+	return &st, nil
 }

@@ -30,6 +30,7 @@ type Keyring struct {
 	mu      sync.RWMutex
 	closed  bool
 	kek     []byte
+	root    *rootRecord // as on disk; for passphrase checks and Passwd
 	keys    map[uuid.UUID]*keyEntry
 	aliases map[string]*aliasRecord
 
@@ -57,11 +58,11 @@ func Open(dir string, passphrase []byte, opts Options) (*Keyring, error) {
 		return nil, err
 	}
 	k := &Keyring{opts: opts, dir: dir, lock: lock}
-	if err := k.open(passphrase); err != nil {
+	upgraded, err := k.open(passphrase)
+	if err != nil {
 		k.release()
 		return nil, err
 	}
-	k.audit = newAuditLog(k.db, opts.Clock, opts.Logger)
 	if err := k.audit.load(); err != nil {
 		k.release()
 		return nil, err
@@ -73,6 +74,9 @@ func Open(dir string, passphrase []byte, opts Options) (*Keyring, error) {
 		opts.Logger.Warn("keyring: applying due deletions and rotations", "err", err)
 	}
 	k.audit.start()
+	if upgraded {
+		k.audit.appendSync(AuditRecord{Op: "CreateAuditKey", Outcome: outcomeSuccess})
+	}
 	return k, nil
 }
 
@@ -95,11 +99,12 @@ func prepareDir(dir string, create bool) error {
 	return nil
 }
 
-// open opens Badger, unlocks or creates the root record and loads keys.
-func (k *Keyring) open(passphrase []byte) error {
+// open opens Badger, unlocks or creates the root record, sets up the audit
+// log and loads keys. upgraded reports a legacy root that got an audit key.
+func (k *Keyring) open(passphrase []byte) (upgraded bool, err error) {
 	db, err := openBadger(k.dir, k.opts.Logger)
 	if err != nil {
-		return err
+		return false, err
 	}
 	k.db = db
 	var root rootRecord
@@ -109,69 +114,124 @@ func (k *Keyring) open(passphrase []byte) error {
 		return err
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
 	switch {
 	case !found && !k.opts.Create:
-		return fmt.Errorf("%w: %s", ErrNoKeyring, k.dir)
+		return false, fmt.Errorf("%w: %s", ErrNoKeyring, k.dir)
 	case !found:
-		k.kek, err = k.createRoot(passphrase)
+		err = k.createRoot(passphrase)
 	default:
-		k.kek, err = unlockRoot(&root, passphrase)
+		upgraded, err = k.unlock(&root, passphrase)
 	}
+	if err != nil {
+		return false, err
+	}
+	return upgraded, k.load()
+}
+
+// createRoot writes a fresh root record with a fresh audit key, and the
+// signed empty audit head, in one transaction.
+func (k *Keyring) createRoot(passphrase []byte) error {
+	auditKey, err := randomBytes(k.opts.Rand, auditKeySize)
 	if err != nil {
 		return err
 	}
-	return k.load()
-}
-
-// createRoot writes a fresh root record and returns the KEK.
-func (k *Keyring) createRoot(passphrase []byte) ([]byte, error) {
-	root, kek, err := newRoot(k.opts.Rand, passphrase, k.opts.KDF)
+	root, kek, err := newRoot(k.opts.Rand, passphrase, k.opts.KDF, auditKey, 1)
 	if err != nil {
-		return nil, err
+		zero(auditKey)
+		return err
 	}
-	err = k.db.Update(func(txn *badger.Txn) error { return setJSON(txn, []byte(rootKey), root) })
+	head := signedHead(auditKey, 0, make([]byte, auditHashSize))
+	err = k.db.Update(func(txn *badger.Txn) error {
+		if err := setJSON(txn, []byte(rootKey), root); err != nil {
+			return err
+		}
+		return setJSON(txn, []byte(auditHeadKey), head)
+	})
 	if err != nil {
 		zero(kek)
-		return nil, fmt.Errorf("keyring: writing root record: %w", err)
+		zero(auditKey)
+		return fmt.Errorf("keyring: writing root record: %w", err)
 	}
-	return kek, nil
+	k.kek, k.root = kek, root
+	k.audit = newAuditLog(k.db, k.opts.Clock, k.opts.Logger, auditKey, 1)
+	return nil
 }
 
-// newRoot derives a KEK from a fresh salt and builds its root record.
-func newRoot(rnd io.Reader, passphrase []byte, kdf KDFParams) (*rootRecord, []byte, error) {
+// newRoot derives a KEK from a fresh salt and builds its format-2 root
+// record around auditKey.
+func newRoot(rnd io.Reader, passphrase []byte, kdf KDFParams, auditKey []byte, auditFrom uint64) (*rootRecord, []byte, error) {
 	if err := kdf.validate(); err != nil {
 		return nil, nil, err
 	}
-	salt := make([]byte, rootSaltSize)
-	if _, err := io.ReadFull(rnd, salt); err != nil {
-		return nil, nil, fmt.Errorf("%w: reading random salt: %w", ErrInternal, err)
+	salt, err := randomBytes(rnd, rootSaltSize)
+	if err != nil {
+		return nil, nil, err
 	}
 	kek := deriveKEK(passphrase, salt, kdf)
-	verifier, err := sealKEK(rnd, kek, []byte(labelVerifierText), []byte(labelVerifierAAD))
-	if err != nil {
+	root := &rootRecord{Format: rootFormat, KDF: kdf, Salt: salt}
+	if err := sealRootSecrets(rnd, root, kek, auditKey, auditFrom); err != nil {
 		zero(kek)
 		return nil, nil, err
 	}
-	return &rootRecord{Format: recordFormat, KDF: kdf, Salt: salt, Verifier: verifier}, kek, nil
+	return root, kek, nil
+}
+
+// unlock checks the passphrase against root, upgrades a legacy root and
+// sets up the audit log with the unsealed audit key.
+func (k *Keyring) unlock(root *rootRecord, passphrase []byte) (upgraded bool, err error) {
+	kek, err := unlockRoot(root, passphrase)
+	if err != nil {
+		return false, err
+	}
+	var auditKey []byte
+	if root.Format == legacyRootFormat {
+		root, auditKey, err = k.upgradeRoot(root, kek)
+		upgraded = true
+	} else {
+		auditKey, err = openAuditKey(kek, root)
+	}
+	if err != nil {
+		zero(kek)
+		return false, err
+	}
+	k.kek, k.root = kek, root
+	k.audit = newAuditLog(k.db, k.opts.Clock, k.opts.Logger, auditKey, root.AuditFrom)
+	return upgraded, nil
 }
 
 // unlockRoot derives the KEK and checks it against the verifier.
 func unlockRoot(root *rootRecord, passphrase []byte) ([]byte, error) {
-	if root.Format != recordFormat {
-		return nil, fmt.Errorf("%w: unknown keyring format %d", ErrInternal, root.Format)
+	aad, err := verifierAAD(root.Format)
+	if err != nil {
+		return nil, err
 	}
 	if err := root.KDF.validate(); err != nil {
 		return nil, fmt.Errorf("%w: stored KDF parameters: %w", ErrInternal, err)
 	}
 	kek := deriveKEK(passphrase, root.Salt, root.KDF)
-	pt, ok := openKEK(kek, root.Verifier, []byte(labelVerifierAAD))
+	pt, ok := openKEK(kek, root.Verifier, aad)
 	if !ok || !bytes.Equal(pt, []byte(labelVerifierText)) {
 		zero(kek)
 		return nil, ErrWrongPassphrase
 	}
 	return kek, nil
+}
+
+// checkPassphrase reports whether passphrase unlocks this keyring, without
+// holding k.mu while Argon2id runs.
+func (k *Keyring) checkPassphrase(passphrase []byte) error {
+	k.mu.RLock()
+	if k.closed {
+		k.mu.RUnlock()
+		return ErrClosed
+	}
+	root := k.root
+	k.mu.RUnlock()
+	kek, err := unlockRoot(root, passphrase)
+	zero(kek)
+	return err
 }
 
 // load reads every key and alias record and unseals every version.
@@ -249,6 +309,9 @@ func (k *Keyring) release() error {
 	k.keys = nil
 	zero(k.kek)
 	k.kek = nil
+	if k.audit != nil {
+		zero(k.audit.key) // the flusher has stopped, or never started
+	}
 	if k.db != nil {
 		errs = append(errs, k.db.Close())
 		k.db = nil
@@ -262,14 +325,24 @@ func (k *Keyring) release() error {
 
 // Passwd re-keys the keyring: it derives a new KEK from newPassphrase with
 // kdf (zero means [DefaultKDF]) and a fresh salt, and reseals every key
-// version and the verifier under it in one Badger transaction, so a crash
-// leaves either the old or the new passphrase working, never a mix. Data
-// encrypted under the keys is untouched.
+// version, the audit key and the verifier under it in one Badger
+// transaction, so a crash leaves either the old or the new passphrase
+// working, never a mix. Data encrypted under the keys is untouched.
 func (k *Keyring) Passwd(newPassphrase []byte, kdf KDFParams) error {
 	if kdf.isZero() {
 		kdf = DefaultKDF
 	}
-	root, kek, err := newRoot(k.opts.Rand, newPassphrase, kdf)
+	// The audit key and its first record never change after Open; only
+	// their seal does. Close zeroes the key under k.mu, hence the copy.
+	k.mu.RLock()
+	if k.closed {
+		k.mu.RUnlock()
+		return ErrClosed
+	}
+	auditKey := bytes.Clone(k.audit.key)
+	k.mu.RUnlock()
+	defer zero(auditKey)
+	root, kek, err := newRoot(k.opts.Rand, newPassphrase, kdf, auditKey, k.audit.from)
 	if err != nil {
 		return err
 	}
@@ -291,7 +364,7 @@ func (k *Keyring) Passwd(newPassphrase []byte, kdf KDFParams) error {
 		k.keys[rec.ID].rec = rec
 	}
 	zero(k.kek)
-	k.kek = kek
+	k.kek, k.root = kek, root
 	k.audit.appendSync(AuditRecord{Op: "ChangePassphrase", Outcome: outcomeSuccess})
 	return nil
 }

@@ -19,8 +19,8 @@ import (
 // Badger key layout. Every record is JSON; only the "Sealed" fields hold
 // key material, and only sealed under the KEK.
 //
-//	meta/root            rootRecord: KDF params, salt, verifier
-//	meta/audit-head      auditHead: seq and hash of the newest audit record
+//	meta/root            rootRecord: KDF params, salt, verifier, sealed audit key
+//	meta/audit-head      auditHead: seq, hash and MAC of the newest audit record
 //	key/<uuid>           keyRecord: metadata and sealed versions
 //	alias/<alias name>   aliasRecord, e.g. "alias/alias/fs" for alias/fs
 //	audit/<seq u64 BE>   AuditRecord
@@ -32,7 +32,8 @@ const (
 	auditPrefix  = "audit/"
 )
 
-// recordFormat is the version of the records above; Open refuses others.
+// recordFormat is the version of the key records; Open refuses others. The
+// root record has its own versions (auditkey.go).
 const recordFormat = 1
 
 // lockName is our own lock file. Badger's directory lock cannot be told
@@ -41,10 +42,12 @@ const recordFormat = 1
 const lockName = "kmsfs-keyring.lock"
 
 type rootRecord struct {
-	Format   int
-	KDF      KDFParams
-	Salt     []byte
-	Verifier []byte
+	Format    int
+	KDF       KDFParams
+	Salt      []byte
+	Verifier  []byte
+	AuditKey  []byte `json:",omitempty"` // format 2: sealed under the KEK
+	AuditFrom uint64 `json:",omitempty"` // format 2: first HMAC-chained record
 }
 
 type keyRecord struct {
