@@ -38,6 +38,18 @@
 // # Audit log
 //
 // Every state change and cryptographic operation appends an [AuditRecord] to
-// a SHA-256 hash chain under its own Badger prefix ([Keyring.Audit],
-// [Keyring.VerifyAudit]); see audit.go for how the hot path stays fast.
+// a chain of HMAC-SHA-256 under a random audit key that is sealed under the
+// KEK like key versions ([Keyring.Audit], [Keyring.VerifyAudit],
+// [Keyring.AuditStatus]), so editing, reordering or deleting records is
+// detected even by someone who can write the database; see audit.go for how
+// the hot path stays fast (UnwrapDEK calls are aggregated per second) and
+// auditkey.go for the key and the upgrade of older keyrings.
+//
+// # Backups
+//
+// [Keyring.ExportKeyring] seals every key, version, alias and state into a
+// passphrase-protected bundle ([ParseBundle], FORMAT.md "Keyring bundle");
+// [Keyring.ImportKeyring] restores one, all or nothing, and never replaces a
+// different key that has the same ID. The audit log is not part of a
+// bundle: each keyring keeps its own.
 package keyring

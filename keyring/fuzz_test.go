@@ -95,3 +95,45 @@ func FuzzDecrypt(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseBundle checks that ParseBundle never panics, fails only with
+// ErrBundleCorrupt, and that whatever it accepts marshals back to the same
+// bytes. Bundles with the cheap test KDF (as the seeds have) are also
+// opened with the seeds' passphrase: that may only succeed or fail with
+// ErrWrongPassphrase or ErrBundleCorrupt.
+func FuzzParseBundle(f *testing.F) {
+	paths, err := filepath.Glob(filepath.Join("testdata", "bundles", "*.hex"))
+	if err != nil || len(paths) == 0 {
+		f.Fatalf("no seeds in testdata/bundles: %v", err)
+	}
+	for _, p := range paths {
+		text, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		b, err := hex.DecodeString(strings.TrimSpace(string(text)))
+		if err != nil {
+			f.Fatalf("%s: %v", p, err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := keyring.ParseBundle(b)
+		if err != nil {
+			if !errors.Is(err, keyring.ErrBundleCorrupt) {
+				t.Fatalf("error %v does not wrap ErrBundleCorrupt", err)
+			}
+			return
+		}
+		if !bytes.Equal(h.Marshal(), b) {
+			t.Fatal("Marshal(ParseBundle(b)) != b")
+		}
+		if h.KDF != keyring.TestKDF {
+			return // other parameters may be slow by design
+		}
+		_, err = keyring.InspectBundle(b, []byte("fuzz passphrase"))
+		if err != nil && !errors.Is(err, keyring.ErrWrongPassphrase) && !errors.Is(err, keyring.ErrBundleCorrupt) {
+			t.Fatalf("InspectBundle: unexpected error %v", err)
+		}
+	})
+}
