@@ -1,15 +1,327 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 
-// keyringExportCommand is being written; it fails until then.
-func keyringExportCommand() *cli.Command {
-	return &cli.Command{Name: "export", Usage: "(not yet available)", UsageText: "Example: kmsfs export", Hidden: true,
-		Action: func(*cli.Context) error { return cli.Exit("kmsfs export: not implemented yet", 1) }}
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/kmsfs/kmsfs/keyring"
+	"github.com/kmsfs/kmsfs/keyring/kmsapi"
+)
+
+// envBundlePassphrase holds a keyring bundle's passphrase, for scripts.
+const envBundlePassphrase = "KMSFS_BUNDLE_PASSPHRASE"
+
+// backupper is what export and import need: the local keyring and the
+// client of a mount's socket both have it.
+type backupper interface {
+	ExportKeyring(ctx context.Context, in *keyring.ExportKeyringInput) (*keyring.ExportKeyringOutput, error)
+	ImportKeyring(ctx context.Context, in *keyring.ImportKeyringInput) (*keyring.ImportKeyringOutput, error)
 }
 
-// keyringImportCommand is being written; it fails until then.
+var (
+	_ backupper = (*keyring.Keyring)(nil)
+	_ backupper = (*kmsapi.Client)(nil)
+)
+
+func bundlePassfileFlag() cli.Flag {
+	return &cli.StringFlag{Name: "bundle-passfile", Usage: "read the bundle passphrase from the first line of `FILE`"}
+}
+
+func keyringExportCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "export",
+		Usage: "write every key, version, alias and state to a passphrase-protected bundle FILE",
+		UsageText: `kmsfs keyring export [--bundle-passfile FILE] FILE
+
+Asks for the keyring passphrase (--passfile, KMSFS_PASSPHRASE or a prompt), even
+while a mount serves the keyring, and for the bundle's own passphrase
+(--bundle-passfile, KMSFS_BUNDLE_PASSPHRASE or a prompt, asked twice); the two may
+be equal. FILE is replaced atomically and gets mode 0600. The audit log is not
+exported. Restore with kmsfs keyring import FILE.
+
+Example: kmsfs keyring export ~/backup/keyring.kmsfskr`,
+		Flags:  []cli.Flag{bundlePassfileFlag()},
+		Action: exportAction,
+	}
+}
+
 func keyringImportCommand() *cli.Command {
-	return &cli.Command{Name: "import", Usage: "(not yet available)", UsageText: "Example: kmsfs import", Hidden: true,
-		Action: func(*cli.Context) error { return cli.Exit("kmsfs import: not implemented yet", 1) }}
+	return &cli.Command{
+		Name:  "import",
+		Usage: "restore keys and aliases from a bundle FILE (never replacing a different key)",
+		UsageText: `kmsfs keyring import [--bundle-passfile FILE] [--replace-aliases] FILE
+
+Adds the bundle's keys to the keyring, creating the keyring (and asking a new
+passphrase) if there is none. A key that is already here gets the versions it
+lacks; a different key with the same ID, or an alias that points elsewhere here
+(without --replace-aliases), makes the whole import fail with nothing changed.
+Works offline and while a mount serves the keyring.
+
+Example: kmsfs keyring import ~/backup/keyring.kmsfskr`,
+		Flags: []cli.Flag{
+			bundlePassfileFlag(),
+			&cli.BoolFlag{Name: "replace-aliases", Usage: "repoint aliases that point to another key here"},
+		},
+		Action: importAction,
+	}
+}
+
+func exportAction(c *cli.Context) error {
+	if err := needArgs(c, 1); err != nil {
+		return err
+	}
+	file := c.Args().First()
+	keyringPass, err := passphrase(c, false)
+	if err != nil {
+		return err
+	}
+	defer clear(keyringPass)
+	svc, err := dialOrOpen(c, keyringPass, false)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	b, err := asBackupper(svc)
+	if err != nil {
+		return err
+	}
+	bundlePass, err := bundlePassphrase(c, true)
+	if err != nil {
+		return err
+	}
+	defer clear(bundlePass)
+	out, err := b.ExportKeyring(localCaller(c.Context), &keyring.ExportKeyringInput{KeyringPassphrase: keyringPass, Passphrase: bundlePass, KDF: testOnlyKDF})
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(file, out.Bundle); err != nil {
+		return fmt.Errorf("writing the bundle: %w", err)
+	}
+	result := struct{ File, Keys, Versions, Aliases any }{file, out.Keys, out.Versions, out.Aliases}
+	return printResult(c, result, fmt.Sprintf("exported %d keys (%d versions) and %d aliases to %s", out.Keys, out.Versions, out.Aliases, file))
+}
+
+func importAction(c *cli.Context) error {
+	if err := needArgs(c, 1); err != nil {
+		return err
+	}
+	bundle, err := readBundle(c.Args().First())
+	if err != nil {
+		return err
+	}
+	bundlePass, err := bundlePassphrase(c, false)
+	if err != nil {
+		return err
+	}
+	defer clear(bundlePass)
+	svc, err := importService(c, bundle, bundlePass)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	b, err := asBackupper(svc)
+	if err != nil {
+		return err
+	}
+	out, err := b.ImportKeyring(localCaller(c.Context), &keyring.ImportKeyringInput{Bundle: bundle, Passphrase: bundlePass, ReplaceAliases: c.Bool("replace-aliases")})
+	if err != nil {
+		return err
+	}
+	return printResult(c, out, importSummary(out))
+}
+
+// importService reaches the keyring an import goes into. When there is
+// none, the bundle and its passphrase are checked before one is created,
+// so a mistyped passphrase leaves nothing behind.
+func importService(c *cli.Context, bundle, bundlePass []byte) (*service, error) {
+	if client, err := kmsapi.Dial(kmsapi.SocketPath(c.String("keyring"))); err == nil {
+		return &service{Service: client, close: client.Close}, nil
+	}
+	exists := keyringExists(c.String("keyring"))
+	if !exists {
+		if _, err := keyring.InspectBundle(bundle, bundlePass); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(c.App.ErrWriter, "creating keyring %s\n", c.String("keyring"))
+	}
+	pass, err := passphrase(c, !exists)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(pass)
+	return dialOrOpen(c, pass, true)
+}
+
+// dialOrOpen reaches the keyring through a mount's socket, or opens it
+// (with create, creating it) with the keyring passphrase already read.
+func dialOrOpen(c *cli.Context, pass []byte, create bool) (*service, error) {
+	dir := c.String("keyring")
+	if client, err := kmsapi.Dial(kmsapi.SocketPath(dir)); err == nil {
+		return &service{Service: client, close: client.Close}, nil
+	}
+	exists := keyringExists(dir)
+	if !exists && !create {
+		return nil, fmt.Errorf("%s: %w (run kmsfs init)", dir, keyring.ErrNotFound)
+	}
+	if !exists {
+		if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+			return nil, err
+		}
+	}
+	kr, err := keyring.Open(dir, pass, keyring.Options{Create: !exists, KDF: testOnlyKDF})
+	if err != nil {
+		return nil, fmt.Errorf("keyring %s: %w", dir, err)
+	}
+	return &service{Service: kr, close: kr.Close, local: kr}, nil
+}
+
+// localCaller names this process's user in the audit log of a keyring it
+// opened itself; a mount's server names socket peers on its own.
+func localCaller(ctx context.Context) context.Context {
+	return keyring.WithCaller(ctx, "uid:"+strconv.Itoa(os.Getuid()))
+}
+
+func asBackupper(svc *service) (backupper, error) {
+	b, ok := svc.Service.(backupper)
+	if !ok {
+		return nil, fmt.Errorf("%w: this keyring service cannot export or import", keyring.ErrUnsupported)
+	}
+	return b, nil
+}
+
+// readBundle reads a bundle file, refusing one larger than any bundle.
+func readBundle(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, keyring.MaxBundleSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(b) > keyring.MaxBundleSize {
+		return nil, fmt.Errorf("%s: %w: larger than %d bytes", name, keyring.ErrBundleCorrupt, keyring.MaxBundleSize)
+	}
+	return b, nil
+}
+
+// bundlePassphrase reads the bundle passphrase from --bundle-passfile, the
+// environment or a no-echo prompt (asked twice with confirm).
+func bundlePassphrase(c *cli.Context, confirm bool) ([]byte, error) {
+	if f := c.String("bundle-passfile"); f != "" {
+		return readPassfile(f)
+	}
+	if p, ok := os.LookupEnv(envBundlePassphrase); ok {
+		return nonEmpty([]byte(p))
+	}
+	return promptBundlePassphrase(confirm)
+}
+
+var errNoBundlePassphrase = errors.New("no bundle passphrase: use a terminal, --bundle-passfile FILE or " + envBundlePassphrase)
+
+func promptBundlePassphrase(confirm bool) ([]byte, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return nil, errNoBundlePassphrase
+	}
+	defer tty.Close()
+	if !term.IsTerminal(int(tty.Fd())) {
+		return nil, errNoBundlePassphrase
+	}
+	ask := func(prompt string) ([]byte, error) {
+		fmt.Fprint(tty, prompt)
+		p, err := term.ReadPassword(int(tty.Fd()))
+		fmt.Fprintln(tty)
+		return p, err
+	}
+	p, err := ask("Bundle passphrase: ")
+	if err != nil || !confirm {
+		if err != nil {
+			return nil, err
+		}
+		return nonEmpty(p)
+	}
+	again, err := ask("Repeat bundle passphrase: ")
+	defer clear(again)
+	if err != nil || !bytes.Equal(p, again) {
+		clear(p)
+		return nil, errors.Join(errors.New("bundle passphrases do not match"), err)
+	}
+	return nonEmpty(p)
+}
+
+// writeFileAtomic writes data to name with mode 0600: beside it first,
+// synced, then renamed over it, so name is never half written.
+func writeFileAtomic(name string, data []byte) (err error) {
+	dir, base := filepath.Split(name)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*") // mode 0600
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(f.Name(), name); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// importSummary says what an import did, for people.
+func importSummary(o *keyring.ImportKeyringOutput) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "keys: %d added, %d merged, %d unchanged", len(o.KeysAdded), len(o.KeysMerged), len(o.KeysUnchanged))
+	if len(o.KeysExpired) > 0 {
+		fmt.Fprintf(&b, ", %d expired (past their deletion date, not imported)", len(o.KeysExpired))
+	}
+	fmt.Fprintf(&b, "; %d versions added\n", o.VersionsAdded)
+	fmt.Fprintf(&b, "aliases: %d added, %d replaced, %d unchanged", len(o.AliasesAdded), len(o.AliasesReplaced), len(o.AliasesUnchanged))
+	if len(o.AliasesSkipped) > 0 {
+		fmt.Fprintf(&b, ", %d skipped (their key expired)", len(o.AliasesSkipped))
+	}
+	for _, l := range []struct {
+		what  string
+		names []string
+	}{{"added key", o.KeysAdded}, {"merged key", o.KeysMerged}, {"expired key", o.KeysExpired},
+		{"added alias", o.AliasesAdded}, {"replaced alias", o.AliasesReplaced}, {"skipped alias", o.AliasesSkipped}} {
+		for _, n := range l.names {
+			fmt.Fprintf(&b, "\n  %s %s", l.what, n)
+		}
+	}
+	return b.String()
 }
