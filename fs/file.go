@@ -75,9 +75,17 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 	return uint32(n), 0
 }
 
-// Flush has nothing to do: writes reach the backing file before they
-// return.
+// Flush runs at every close(2) of a descriptor: it commits the size floor
+// to the header if the file grew (envelope.File.Flush), so that the
+// header write happens before close returns rather than at the
+// asynchronous release, and keeps the mtime of the last data write. Data
+// writes need no flushing: they reach the backing file before returning.
 func (h *handle) Flush(ctx context.Context) syscall.Errno {
+	h.of.mu.Lock()
+	defer h.of.mu.Unlock()
+	if err := h.of.keepMtime(h.of.ef.Flush); err != nil {
+		return h.n.r.fail(err, h.plain())
+	}
 	return 0
 }
 

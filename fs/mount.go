@@ -3,6 +3,9 @@ package fs
 import (
 	"log"
 	"log/slog"
+	"os"
+	"strconv"
+	"syscall"
 	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -16,7 +19,34 @@ func Mount(mountpoint string, opts Options) (*fuse.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return gofs.Mount(mountpoint, root, fuseOptions(&opts))
+	srv, err := gofs.Mount(mountpoint, root, fuseOptions(&opts))
+	if err != nil {
+		return nil, err
+	}
+	closeFuseOnExec()
+	return srv, nil
+}
+
+// closeFuseOnExec marks every /dev/fuse descriptor of this process
+// close-on-exec. go-fuse v2.12.1 opens /dev/fuse without O_CLOEXEC when
+// DirectMount succeeds (fuse/mount_linux.go mountDirect; only the
+// fusermount path sets it), so a child process would inherit the
+// connection: if the child outlives us while using the mount, it can wait
+// on itself forever.
+func closeFuseOnExec() {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if dst, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && dst == "/dev/fuse" {
+			syscall.CloseOnExec(fd)
+		}
+	}
 }
 
 // fuseOptions returns the go-fuse settings of a mount (tests mount with

@@ -39,7 +39,8 @@ var (
 	ErrNoCipherDir = errors.New("fs: cipher directory missing or not a directory")
 	// ErrNoKeys is returned when Options.Keys is nil.
 	ErrNoKeys = errors.New("fs: no key service")
-	// ErrChunkSize is returned for a negative Options.ChunkSize.
+	// ErrChunkSize is returned for an Options.ChunkSize envelope does not
+	// allow (a power of two from envelope.MinChunkSize to MaxChunkSize).
 	ErrChunkSize = errors.New("fs: invalid chunk size")
 )
 

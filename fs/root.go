@@ -44,7 +44,7 @@ func newRoot(opts Options) (*root, error) {
 	if opts.Keys == nil {
 		return nil, ErrNoKeys
 	}
-	if opts.ChunkSize < 0 {
+	if opts.ChunkSize < 0 || envelope.CiphertextSize(1, opts.chunkSize()) < 0 {
 		return nil, fmt.Errorf("%w: %d", ErrChunkSize, opts.ChunkSize)
 	}
 	dir, err := filepath.Abs(opts.CipherDir)

@@ -11,12 +11,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/kmsfs/kmsfs/envelope"
 	"github.com/kmsfs/kmsfs/internal/testutil"
@@ -156,10 +158,16 @@ func (tm *testMount) mountWith(t testing.TB, o Options) {
 		t.Fatal(err)
 	}
 	tm.root = root.(*node).r
-	srv, err := gofs.Mount(tm.mnt, root, fuseOptions(&o))
+	fo := fuseOptions(&o)
+	fo.PanicHandler = func(v any) fuse.Status {
+		t.Errorf("panic in a FUSE handler: %v\n%s", v, debug.Stack())
+		return fuse.EIO
+	}
+	srv, err := gofs.Mount(tm.mnt, root, fo)
 	if err != nil {
 		t.Fatalf("mount: %v", err)
 	}
+	closeFuseOnExec()
 	t.Cleanup(func() {
 		if err := srv.Unmount(); err != nil {
 			t.Errorf("unmount: %v", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"sort"
 	"strings"
 	"sync"
@@ -248,35 +249,53 @@ func TestChmodUtimensStatfs(t *testing.T) {
 }
 
 // TestMmapShared writes through a shared writable mapping and reads the
-// result back with a fresh read after munmap.
+// result back with a fresh read after munmap. The mapping is touched in a
+// child process: a page fault on a FUSE file blocks its thread invisibly to
+// the Go scheduler, which can deadlock against our own in-process server
+// (go-fuse's fs package docs, "Deadlocks", 3).
 func TestMmapShared(t *testing.T) {
 	tm := newTestMount(t)
 	size := 3*tm.chunk + 7
-	f, err := os.OpenFile(tm.path("m"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err := os.WriteFile(tm.path("m"), make([]byte, size), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestMmapHelperProcess$")
+	cmd.Env = append(os.Environ(), "KMSFS_MMAP_HELPER="+tm.path("m"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("helper: %v\n%s", err, out)
+	}
+	checkFile(t, tm, "m", plaintext(size))
+	tm.noWarnings(t)
+}
+
+// TestMmapHelperProcess is TestMmapShared's child: it maps the file named
+// by KMSFS_MMAP_HELPER shared and writable, fills it with plaintext(size),
+// syncs and unmaps.
+func TestMmapHelperProcess(t *testing.T) {
+	path := os.Getenv("KMSFS_MMAP_HELPER")
+	if path == "" {
+		t.Skip("only run as TestMmapShared's child process")
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := f.Truncate(int64(size)); err != nil {
-		t.Fatal(err)
-	}
-	mem, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	fi, err := f.Stat()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := plaintext(size)
-	copy(mem, want)
+	mem, err := unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(mem, plaintext(len(mem)))
 	if err := unix.Msync(mem, unix.MS_SYNC); err != nil {
 		t.Fatal(err)
 	}
 	if err := unix.Munmap(mem); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	checkFile(t, tm, "m", want)
-	tm.noWarnings(t)
 }
 
 // TestReservedNames checks that kmsfs's own files in CipherDir cannot be
