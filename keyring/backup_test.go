@@ -404,3 +404,64 @@ func TestBundleLayout(t *testing.T) {
 		t.Fatal("two exports share a salt or nonce")
 	}
 }
+
+// TestImportConcurrentUse imports bundles while other goroutines unwrap
+// and encrypt under keys being merged: run with -race.
+func TestImportConcurrentUse(t *testing.T) {
+	src := newEnv(t)
+	id := src.createKey()
+	first := src.export()
+	if _, err := src.kr.RotateKeyOnDemand(ctxb(), &keyring.KeyIDInput{KeyId: id}); err != nil {
+		t.Fatal(err)
+	}
+	second := src.export()
+
+	dst := newEnv(t)
+	if _, err := dst.importBundle(first, false); err != nil {
+		t.Fatal(err)
+	}
+	w, err := dst.kr.WrapDEK(ctxb(), &keyring.WrapDEKInput{KeyId: id, Plaintext: make([]byte, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				if _, err := dst.kr.UnwrapDEK(ctxb(), &keyring.UnwrapDEKInput{KeyId: id, KeyVersion: 1, WrappedKey: w.WrappedKey}); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := dst.kr.Encrypt(ctxb(), &keyring.EncryptInput{KeyId: id, Plaintext: []byte("x")}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for range 3 {
+		if _, err := dst.importBundle(second, false); err != nil {
+			t.Error(err)
+		}
+		if _, err := dst.kr.ExportKeyring(ctxb(), &keyring.ExportKeyringInput{KeyringPassphrase: testPass, Passphrase: bundlePass, KDF: keyring.TestKDF}); err != nil {
+			t.Error(err)
+		}
+	}
+	close(done)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m := dst.describe(id); m.CurrentKeyVersion != 2 {
+		t.Fatalf("after the merge: version %d", m.CurrentKeyVersion)
+	}
+	must(t, dst.kr.VerifyAudit(ctxb()))
+}

@@ -37,7 +37,7 @@ func testOnlyMaterial(t *testing.T, k *Keyring, id string, v uint32) []byte {
 }
 
 // TestNoSecretsOnDisk greps every file Badger wrote for the key material
-// (raw, hex, base64) and the passphrase.
+// and the audit key (raw, hex, base64) and the passphrase.
 func TestNoSecretsOnDisk(t *testing.T) {
 	dir := t.TempDir()
 	k := openInt(t, dir)
@@ -62,6 +62,8 @@ func TestNoSecretsOnDisk(t *testing.T) {
 	if err := k.Passwd(intPass, TestKDF); err != nil { // old and new seals both on disk for a while
 		t.Fatal(err)
 	}
+	auditKey := bytes.Clone(k.audit.key)
+	secrets = append(secrets, auditKey, []byte(hex.EncodeToString(auditKey)), []byte(base64.StdEncoding.EncodeToString(auditKey)))
 	if err := k.Close(); err != nil {
 		t.Fatal(err)
 	}
