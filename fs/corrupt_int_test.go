@@ -32,7 +32,13 @@ func flipByte(t *testing.T, path string, off int64) {
 }
 
 func TestCorruptChunk(t *testing.T) {
-	tm := newTestMount(t)
+	for _, chunk := range []int{envelope.MinChunkSize, envelope.DefaultChunkSize} {
+		t.Run(fmt.Sprintf("chunk=%d", chunk), func(t *testing.T) { testCorruptChunk(t, chunk) })
+	}
+}
+
+func testCorruptChunk(t *testing.T, chunk int) {
+	tm := newTestMount(t, func(o *Options) { o.ChunkSize = chunk })
 	c := tm.chunk
 	want := plaintext(3 * c)
 	for _, name := range []string{"three", "other"} {

@@ -68,6 +68,7 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 		h.of.mu.RLock()
 		defer h.of.mu.RUnlock()
 	}
+	h.of.written.Store(true)
 	n, err := h.of.ef.WriteAt(data, off)
 	if err != nil {
 		return uint32(n), h.n.r.fail(err, h.plain())
@@ -81,6 +82,9 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 // asynchronous release, and keeps the mtime of the last data write. Data
 // writes need no flushing: they reach the backing file before returning.
 func (h *handle) Flush(ctx context.Context) syscall.Errno {
+	if !h.of.written.Swap(false) {
+		return 0
+	}
 	h.of.mu.Lock()
 	defer h.of.mu.Unlock()
 	if err := h.of.keepMtime(h.of.ef.Flush); err != nil {
@@ -135,6 +139,7 @@ func (h *handle) ensureWritable() syscall.Errno {
 func (h *handle) truncate(size int64) syscall.Errno {
 	h.of.mu.Lock()
 	defer h.of.mu.Unlock()
+	h.of.written.Store(true)
 	if err := h.of.ef.Truncate(size); err != nil {
 		return h.n.r.fail(err, h.plain())
 	}
@@ -155,6 +160,7 @@ func (h *handle) Allocate(ctx context.Context, off uint64, size uint64, mode uin
 	}
 	h.of.mu.Lock()
 	defer h.of.mu.Unlock()
+	h.of.written.Store(true)
 	cur := h.of.ef.Size()
 	start := min(int64(off), cur)
 	err := h.of.b.Preallocate(h.cipherOff(start), h.cipherOff(end)-h.cipherOff(start))

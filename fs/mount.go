@@ -50,7 +50,8 @@ func closeFuseOnExec() {
 }
 
 // fuseOptions returns the go-fuse settings of a mount (tests mount with
-// them too).
+// them too). With Options.Debug, go-fuse logs every request at
+// slog.LevelDebug on Options.Logger.
 //
 // Timeouts are 1 s for entries, attributes and negative entries: safe,
 // because while mounted kmsfs is the only writer of CipherDir.

@@ -84,6 +84,9 @@ func (r *root) openBacking(rel string, write bool) (*backing, *stat, error) {
 // The caller must release it.
 func (n *node) acquire(ctx context.Context, write bool) (*openFile, syscall.Errno) {
 	plain, rel, errno := n.paths()
+	if errno != 0 {
+		plain = "(unlinked)"
+	}
 	if n.key != (fileKey{}) {
 		if of := n.r.files.ref(n.key); of != nil {
 			return n.ready(of, write, plain)

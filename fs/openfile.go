@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -138,6 +139,9 @@ type openFile struct {
 	// changes and syncs, so that "write at the current size" is atomic and
 	// a sync sees no concurrent write.
 	mu sync.RWMutex
+	// written is set by every change of contents or size, and cleared by
+	// Flush: a close(2) after mere reads has nothing to commit.
+	written atomic.Bool
 }
 
 // isReady reports whether of finished opening, without waiting.

@@ -22,7 +22,8 @@ type Options struct {
 	// AllowOther lets other users use the mount; the kernel then checks
 	// permissions (default_permissions), as on a local disk.
 	AllowOther bool
-	// Debug logs every FUSE request (go-fuse's debug output).
+	// Debug logs every FUSE request (go-fuse's debug output) on Logger at
+	// slog.LevelDebug.
 	Debug bool
 	// Logger receives warnings (a corrupt chunk with its plaintext path and
 	// index, a file that is not a kmsfs file). It never receives secrets.

@@ -160,6 +160,7 @@ func (n *node) truncate(ctx context.Context, h *handle, size int64, plain string
 	}
 	of.mu.Lock()
 	defer of.mu.Unlock()
+	of.written.Store(true)
 	if err := of.ef.Truncate(size); err != nil {
 		return n.r.fail(err, plain)
 	}
