@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"syscall"
 
@@ -83,6 +84,9 @@ func (d *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 			continue
 		}
 		name, err := d.r.names.decode(d.dir, de.Name)
+		if errors.Is(err, errSkipName) {
+			continue
+		}
 		if err != nil {
 			d.r.fail(err, join(d.plain, de.Name))
 			continue

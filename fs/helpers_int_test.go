@@ -121,6 +121,7 @@ type testMount struct {
 	logs   *logBuf
 	chunk  int
 	root   *root
+	names  nameCodec // if set, replaces the identity codec before mounting
 }
 
 // mountOpt adjusts the Options of a test mount.
@@ -151,6 +152,26 @@ func newTestMount(t testing.TB, opts ...mountOpt) *testMount {
 	return tm
 }
 
+// newTestMountNames is newTestMount with a name codec.
+func newTestMountNames(t testing.TB, names nameCodec) *testMount {
+	t.Helper()
+	requireFUSE(t)
+	dir := t.TempDir()
+	tm := &testMount{mnt: filepath.Join(dir, "mnt"), cipher: filepath.Join(dir, "cipher"), keys: newTestKeys(t), logs: &logBuf{}, names: names}
+	for _, d := range []string{tm.mnt, tm.cipher} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := Options{
+		CipherDir: tm.cipher, Keys: tm.keys, ChunkSize: envelope.MinChunkSize,
+		Logger: slog.New(slog.NewTextHandler(tm.logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	tm.chunk = o.chunkSize()
+	tm.mountWith(t, o)
+	return tm
+}
+
 func (tm *testMount) mountWith(t testing.TB, o Options) {
 	t.Helper()
 	root, err := NewRoot(o)
@@ -158,6 +179,9 @@ func (tm *testMount) mountWith(t testing.TB, o Options) {
 		t.Fatal(err)
 	}
 	tm.root = root.(*node).r
+	if tm.names != nil {
+		tm.root.names = tm.names
+	}
 	fo := fuseOptions(&o)
 	fo.PanicHandler = func(v any) fuse.Status {
 		t.Errorf("panic in a FUSE handler: %v\n%s", v, debug.Stack())

@@ -191,6 +191,11 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 		return nil, nil, 0, n.r.fail(err, plain)
 	}
 	st, of, err := n.initNew(ctx, f, mode)
+	if err == nil {
+		if err = n.r.made(plain, rel); err != nil {
+			n.r.release(of, plain)
+		}
+	}
 	if err != nil {
 		_ = unix.Unlink(n.r.abs(rel))
 		return nil, nil, 0, n.r.fail(err, plain)

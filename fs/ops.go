@@ -17,6 +17,9 @@ func (n *node) made(ctx context.Context, plain, rel string, out *fuse.EntryOut, 
 	var st stat
 	err := n.preserveOwner(ctx, p)
 	if err == nil {
+		err = n.r.made(plain, rel)
+	}
+	if err == nil {
 		err = lstatAt(p, &st)
 	}
 	if err != nil {
@@ -125,11 +128,7 @@ func (n *node) Link(ctx context.Context, target gofs.InodeEmbedder, name string,
 	if err := unix.Link(n.r.abs(trel), n.r.abs(rel)); err != nil {
 		return nil, n.r.fail(err, tplain)
 	}
-	var st stat
-	if err := lstatAt(n.r.abs(rel), &st); err != nil {
-		return nil, n.r.fail(err, plain)
-	}
-	return n.newChild(ctx, &st, plain, out), 0
+	return n.made(ctx, plain, rel, out, unix.Unlink)
 }
 
 var _ = (gofs.NodeUnlinker)((*node)(nil))
@@ -158,6 +157,7 @@ func (n *node) remove(name string, rm func(string) error) syscall.Errno {
 	if err := rm(n.r.abs(rel)); err != nil {
 		return n.r.fail(err, plain)
 	}
+	n.r.gone(plain, rel)
 	return 0
 }
 
@@ -178,13 +178,21 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 	if errno != 0 {
 		return errno
 	}
-	_, nrel, errno := np.child(newName)
+	nplain, nrel, errno := np.child(newName)
 	if errno != 0 {
 		return errno
 	}
 	err := unix.Renameat2(unix.AT_FDCWD, n.r.abs(rel), unix.AT_FDCWD, n.r.abs(nrel), uint(flags))
 	if err != nil {
 		return n.r.fail(err, plain)
+	}
+	if flags&unix.RENAME_EXCHANGE == 0 {
+		// Both names still exist after an exchange; otherwise the old
+		// one is gone and the new one made.
+		n.r.gone(plain, rel)
+		if err := n.r.made(nplain, nrel); err != nil {
+			n.r.fail(err, nplain)
+		}
 	}
 	return 0
 }
