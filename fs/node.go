@@ -7,7 +7,6 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
-	"golang.org/x/sys/unix"
 )
 
 // node is a file, directory, symlink or special file of the mount. It
@@ -186,17 +185,4 @@ var _ = (gofs.NodeCopyFileRanger)((*node)(nil))
 func (n *node) CopyFileRange(ctx context.Context, fhIn gofs.FileHandle, offIn uint64, out *gofs.Inode,
 	fhOut gofs.FileHandle, offOut uint64, size uint64, flags uint64) (uint32, syscall.Errno) {
 	return 0, syscall.ENOTSUP
-}
-
-// preserveOwner gives a file created at path the caller's uid and gid, as
-// a local disk would, when we run as root (otherwise we cannot).
-func (n *node) preserveOwner(ctx context.Context, path string) error {
-	if !n.r.asRoot {
-		return nil
-	}
-	caller, ok := fuse.FromContext(ctx)
-	if !ok {
-		return nil
-	}
-	return unix.Lchown(path, int(caller.Uid), int(caller.Gid))
 }

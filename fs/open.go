@@ -205,20 +205,24 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	return ch, h, 0, 0
 }
 
-// initNew gives a just-made empty backing file its owner, mode and
-// envelope, and registers its open state.
+// initNew gives a just-made empty backing file its envelope (a fresh data
+// key), owner and mode, and registers its open state.
 func (n *node) initNew(ctx context.Context, f *os.File, mode uint32) (*stat, *openFile, error) {
 	b := &backing{f: f, writable: true}
-	if n.r.asRoot {
-		if caller, ok := fuse.FromContext(ctx); ok {
-			if err := f.Chown(int(caller.Uid), int(caller.Gid)); err != nil {
-				b.close()
-				return nil, nil, err
-			}
-		}
-	}
+	ef, err := envelope.Create(context.WithoutCancel(ctx), b, n.r.keys, n.r.chunk)
 	var st stat
-	if err := fixMode(f, &st, mode); err != nil {
+	if err == nil {
+		// After the header write, which changed size, blocks and times:
+		// the kernel caches these attributes.
+		err = fstatFd(int(f.Fd()), &st)
+	}
+	if err == nil {
+		err = n.r.claim(ctx, int(f.Fd()), "", &st, mode, true)
+	}
+	if err != nil {
+		if ef != nil {
+			ef.Close()
+		}
 		b.close()
 		return nil, nil, err
 	}
@@ -226,52 +230,12 @@ func (n *node) initNew(ctx context.Context, f *os.File, mode uint32) (*stat, *op
 	if !created {
 		// Impossible: the inode is new. Refuse rather than share.
 		n.r.files.release(of)
+		ef.Close()
 		b.close()
 		return nil, nil, syscall.EIO
 	}
-	ef, err := envelope.Create(context.WithoutCancel(ctx), b, n.r.keys, n.r.chunk)
-	n.r.files.finish(of, ef, err)
-	if err == nil {
-		// Stat again: the kernel caches these attributes, and writing the
-		// header changed the size, blocks and times.
-		err = fstatFd(int(f.Fd()), &st)
-	}
-	if err != nil {
-		n.r.files.release(of)
-		return nil, nil, err
-	}
+	n.r.files.finish(of, ef, nil)
 	return &st, of, nil
-}
-
-// fixMode sets the exact permission bits asked for (our own umask must not
-// apply on top of the caller's, which the kernel already applied) and
-// stats f.
-func fixMode(f *os.File, st *stat, mode uint32) error {
-	if err := fstatFd(int(f.Fd()), st); err != nil {
-		return err
-	}
-	if st.Mode&07777 == mode&07777 {
-		return nil
-	}
-	if err := f.Chmod(os.FileMode(mode&0777) | unixModeBits(mode)); err != nil {
-		return err
-	}
-	return fstatFd(int(f.Fd()), st)
-}
-
-// unixModeBits converts setuid, setgid and sticky bits to os.FileMode.
-func unixModeBits(mode uint32) os.FileMode {
-	var m os.FileMode
-	if mode&syscall.S_ISUID != 0 {
-		m |= os.ModeSetuid
-	}
-	if mode&syscall.S_ISGID != 0 {
-		m |= os.ModeSetgid
-	}
-	if mode&syscall.S_ISVTX != 0 {
-		m |= os.ModeSticky
-	}
-	return m
 }
 
 // createExisting serves a Create whose name turned out to exist (the

@@ -271,10 +271,16 @@ func (t *openTable) release(of *openFile) error {
 	}
 	<-of.ready
 	var err error
-	if of.ef != nil {
+	switch {
+	case of.ef == nil:
+	case of.written.Load():
+		// Written since the last flush (mmap writeback after close):
+		// Close commits the size floor.
 		of.mu.Lock()
 		err = of.keepMtime(of.ef.Close)
 		of.mu.Unlock()
+	default:
+		err = of.ef.Close()
 	}
 	err = errors.Join(err, of.b.close())
 	t.mu.Lock()

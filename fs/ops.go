@@ -9,24 +9,33 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// made finishes the creation of a non-regular child at rel: it gives it
-// the caller as owner, stats it and returns its inode. On failure undo
+// entry finishes the creation of a non-regular child at rel: it stats it,
+// lets fix give it owner and mode (nil for a hard link, which must keep
+// its owner), tells the name codec and returns its inode. On failure undo
 // removes it again.
-func (n *node) made(ctx context.Context, plain, rel string, out *fuse.EntryOut, undo func(string) error) (*gofs.Inode, syscall.Errno) {
+func (n *node) entry(ctx context.Context, plain, rel string, out *fuse.EntryOut, undo func(string) error, fix func(p string, st *stat) error) (*gofs.Inode, syscall.Errno) {
 	p := n.r.abs(rel)
 	var st stat
-	err := n.preserveOwner(ctx, p)
-	if err == nil {
-		err = n.r.made(plain, rel)
+	err := lstatAt(p, &st)
+	if err == nil && fix != nil {
+		err = fix(p, &st)
 	}
 	if err == nil {
-		err = lstatAt(p, &st)
+		err = n.r.made(plain, rel)
 	}
 	if err != nil {
 		_ = undo(p)
 		return nil, n.r.fail(err, plain)
 	}
 	return n.newChild(ctx, &st, plain, out), 0
+}
+
+// claimer returns the fix for entry that gives a new entry the caller as
+// owner and, with setMode, exactly mode.
+func (n *node) claimer(ctx context.Context, mode uint32, setMode bool) func(string, *stat) error {
+	return func(p string, st *stat) error {
+		return n.r.claim(ctx, -1, p, st, mode, setMode)
+	}
 }
 
 var _ = (gofs.NodeMkdirer)((*node)(nil))
@@ -39,30 +48,13 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 	if errno != 0 {
 		return nil, errno
 	}
-	p := n.r.abs(rel)
-	if err := unix.Mkdir(p, mode&07777); err != nil {
+	if err := unix.Mkdir(n.r.abs(rel), mode&07777); err != nil {
 		return nil, n.r.fail(err, plain)
 	}
-	// mkdir(2) applied our umask on top of the caller's: set the exact mode,
-	// keeping a setgid bit inherited from the parent.
-	if err := exactMode(p, mode); err != nil {
-		_ = unix.Rmdir(p)
-		return nil, n.r.fail(err, plain)
-	}
-	return n.made(ctx, plain, rel, out, unix.Rmdir)
-}
-
-// exactMode sets the permission bits of path to those of mode, if our
-// umask took some away.
-func exactMode(path string, mode uint32) error {
-	var st unix.Stat_t
-	if err := unix.Lstat(path, &st); err != nil {
-		return err
-	}
-	if st.Mode&0777 == mode&0777 {
-		return nil
-	}
-	return unix.Chmod(path, st.Mode&07000|mode&0777)
+	// Keep a setgid bit the new directory inherited from its parent.
+	return n.entry(ctx, plain, rel, out, unix.Rmdir, func(p string, st *stat) error {
+		return n.r.claim(ctx, -1, p, st, mode|st.Mode&syscall.S_ISGID, true)
+	})
 }
 
 var _ = (gofs.NodeMknoder)((*node)(nil))
@@ -77,15 +69,10 @@ func (n *node) Mknod(ctx context.Context, name string, mode, rdev uint32, out *f
 	if errno != 0 {
 		return nil, errno
 	}
-	p := n.r.abs(rel)
-	if err := unix.Mknod(p, mode, int(rdev)); err != nil {
+	if err := unix.Mknod(n.r.abs(rel), mode, int(rdev)); err != nil {
 		return nil, n.r.fail(err, plain)
 	}
-	if err := exactMode(p, mode); err != nil {
-		_ = unix.Unlink(p)
-		return nil, n.r.fail(err, plain)
-	}
-	return n.made(ctx, plain, rel, out, unix.Unlink)
+	return n.entry(ctx, plain, rel, out, unix.Unlink, n.claimer(ctx, mode, true))
 }
 
 var _ = (gofs.NodeSymlinker)((*node)(nil))
@@ -102,7 +89,7 @@ func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 	if err := unix.Symlink(target, n.r.abs(rel)); err != nil {
 		return nil, n.r.fail(err, plain)
 	}
-	return n.made(ctx, plain, rel, out, unix.Unlink)
+	return n.entry(ctx, plain, rel, out, unix.Unlink, n.claimer(ctx, 0, false))
 }
 
 var _ = (gofs.NodeLinker)((*node)(nil))
@@ -128,7 +115,7 @@ func (n *node) Link(ctx context.Context, target gofs.InodeEmbedder, name string,
 	if err := unix.Link(n.r.abs(trel), n.r.abs(rel)); err != nil {
 		return nil, n.r.fail(err, tplain)
 	}
-	return n.made(ctx, plain, rel, out, unix.Unlink)
+	return n.entry(ctx, plain, rel, out, unix.Unlink, nil)
 }
 
 var _ = (gofs.NodeUnlinker)((*node)(nil))

@@ -24,7 +24,8 @@ type root struct {
 	names    nameCodec
 	reserved map[string]bool // backing names hidden at the root
 	readOnly bool
-	asRoot   bool // we run as uid 0 and so give new files the caller's owner
+	asRoot   bool   // we run as uid 0 and so give new files the caller's owner
+	egid     uint32 // our gid, which new files get unless a setgid directory decides
 	log      *slog.Logger
 	files    *openTable
 	warned   *onceSet
@@ -66,7 +67,7 @@ func newRoot(opts Options) (*root, error) {
 	r := &root{
 		dir: dir, dirfd: dirfd, dev: uint64(st.Dev), chunk: opts.chunkSize(),
 		keys: opts.Keys, names: identityNames{}, reserved: map[string]bool{},
-		readOnly: opts.ReadOnly, asRoot: os.Getuid() == 0, log: opts.logger(),
+		readOnly: opts.ReadOnly, asRoot: os.Geteuid() == 0, egid: uint32(os.Getegid()), log: opts.logger(),
 		files: newOpenTable(), warned: newOnceSet(4096),
 	}
 	for _, n := range opts.ReservedNames {
