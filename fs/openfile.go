@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -169,8 +170,7 @@ func (of *openFile) keepMtime(fn func() error) error {
 		if fstatFd(fd, &after) != nil || after.Mtim == before.Mtim {
 			return nil
 		}
-		ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, unix.Timespec(before.Mtim)}
-		return unix.UtimesNanoAt(fd, "", ts, unix.AT_EMPTY_PATH)
+		return futimens(fd, &[2]unix.Timespec{{Nsec: unix.UTIME_OMIT}, unix.Timespec(before.Mtim)})
 	})
 	return err
 }
@@ -288,4 +288,14 @@ func (t *openTable) release(of *openFile) error {
 	t.mu.Unlock()
 	close(of.closed)
 	return err
+}
+
+// futimens sets the times of an open file: utimensat(fd, NULL, ts, 0),
+// which unlike AT_EMPTY_PATH also works before Linux 5.8.
+func futimens(fd int, ts *[2]unix.Timespec) error {
+	_, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(ts)), 0, 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
 }

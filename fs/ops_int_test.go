@@ -336,3 +336,35 @@ func TestReservedNames(t *testing.T) {
 		t.Errorf("reserved names apply at the root only: %v", err)
 	}
 }
+
+// TestMtimeSetBeforeClose: a program (cp -p) that writes, sets the mtime
+// on the descriptor and closes must see its mtime, although closing
+// commits the grown size to the header.
+func TestMtimeSetBeforeClose(t *testing.T) {
+	tm := newTestMount(t)
+	f, err := os.Create(tm.path("f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(plaintext(3*tm.chunk + 5)); err != nil {
+		t.Fatal(err)
+	}
+	mtime := time.Date(2010, 1, 2, 3, 4, 5, 600, time.UTC)
+	ts := []unix.Timespec{unix.NsecToTimespec(mtime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
+	if err := unix.UtimesNanoAt(int(f.Fd()), "", ts, unix.AT_EMPTY_PATH); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tm.waitReleased(t)
+	for _, p := range []string{tm.path("f"), tm.cpath("f")} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !fi.ModTime().Equal(mtime) {
+			t.Errorf("%s: mtime %v, want %v", p, fi.ModTime(), mtime)
+		}
+	}
+}

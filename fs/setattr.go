@@ -49,9 +49,7 @@ func (t fdTarget) chown(uid, gid int) error {
 }
 
 func (t fdTarget) utimens(ts []unix.Timespec) error {
-	return t.b.withFd(func(fd int) error {
-		return unix.UtimesNanoAt(fd, "", ts, unix.AT_EMPTY_PATH)
-	})
+	return t.b.withFd(func(fd int) error { return futimens(fd, (*[2]unix.Timespec)(ts)) })
 }
 
 var _ = (gofs.NodeSetattrer)((*node)(nil))
