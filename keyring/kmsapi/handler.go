@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"mime"
 	"net/http"
 	"strconv"
@@ -47,6 +48,8 @@ type handler struct {
 // until SigV4 verification exists.
 func NewHandler(svc keyring.Service, opts HandlerOptions) http.Handler {
 	h := &handler{ops: operations(svc), maxBody: opts.MaxBodyBytes, log: opts.Logger}
+	maps.Copy(h.ops, backupOps(svc))
+	maps.Copy(h.ops, auditOps(svc))
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes
 	}
@@ -134,7 +137,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) (any, error) {
 	if !ok {
 		return nil, unknownOperation(target)
 	}
-	body, err := readBody(w, r, h.maxBody)
+	body, err := readBody(w, r, h.bodyLimit(target))
 	defer clear(body)
 	if err != nil {
 		return nil, err
