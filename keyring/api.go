@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -89,8 +91,13 @@ var errorTypes = []struct {
 	{ErrUnsupported, "UnsupportedOperationException"},
 	{ErrWrongPassphrase, "AccessDeniedException"},
 	{ErrLocked, "DependencyTimeoutException"},
-	{ErrVersionRetired, "KMSInvalidStateException"},
+	// Not an AWS name: a kmsfs client must tell a retired version (rewrap
+	// first) from a disabled key; AWS SDKs see an unknown client error.
+	{ErrVersionRetired, "KmsfsKeyVersionRetiredException"},
 	{ErrInternal, "KMSInternalException"},
+	// Protocol errors a server answers for malformed requests.
+	{ErrUnsupported, "UnknownOperationException"},
+	{ErrValidation, "SerializationException"},
 }
 
 // ErrorType returns the AWS KMS exception name for err, and whether it is a
@@ -152,8 +159,15 @@ func (t EpochTime) MarshalJSON() ([]byte, error) {
 	if t.IsZero() {
 		return []byte("null"), nil
 	}
-	s := float64(t.UnixNano()) / 1e9
-	return strconv.AppendFloat(nil, s, 'f', -1, 64), nil
+	// Milliseconds, as AWS sends them: exact in decimal, unlike a float64
+	// of nanoseconds.
+	ms := t.UnixMilli()
+	b := strconv.AppendInt(nil, ms/1000, 10)
+	if frac := ms % 1000; frac != 0 {
+		b = append(b, '.')
+		b = append(b, strings.TrimRight(fmt.Sprintf("%03d", frac), "0")...)
+	}
+	return b, nil
 }
 
 // UnmarshalJSON accepts epoch seconds as an integer or a float.

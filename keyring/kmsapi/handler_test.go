@@ -155,9 +155,7 @@ var sentinelCases = []struct {
 	{keyring.ErrUnsupported, "UnsupportedOperationException", 400, keyring.ErrUnsupported},
 	{keyring.ErrWrongPassphrase, "AccessDeniedException", 400, keyring.ErrWrongPassphrase},
 	{keyring.ErrLocked, "DependencyTimeoutException", 400, keyring.ErrLocked},
-	// keyring/api.go maps ErrVersionRetired to the same AWS name as
-	// ErrInvalidState, so the client can only recover the latter.
-	{keyring.ErrVersionRetired, "KMSInvalidStateException", 400, keyring.ErrInvalidState},
+	{keyring.ErrVersionRetired, "KmsfsKeyVersionRetiredException", 400, keyring.ErrVersionRetired},
 	{keyring.ErrInternal, "KMSInternalException", 500, keyring.ErrInternal},
 	{errors.New("boom"), "KMSInternalException", 500, keyring.ErrInternal},
 }
