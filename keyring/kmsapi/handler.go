@@ -48,6 +48,7 @@ type handler struct {
 // until SigV4 verification exists.
 func NewHandler(svc keyring.Service, opts HandlerOptions) http.Handler {
 	h := &handler{ops: operations(svc), maxBody: opts.MaxBodyBytes, log: opts.Logger}
+	maps.Copy(h.ops, versionOps(svc))
 	maps.Copy(h.ops, backupOps(svc))
 	maps.Copy(h.ops, auditOps(svc))
 	if h.maxBody <= 0 {
