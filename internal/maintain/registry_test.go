@@ -1,0 +1,71 @@
+package maintain_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/kmsfs/kmsfs/internal/maintain"
+)
+
+func TestRegistry(t *testing.T) {
+	base := t.TempDir()
+	kr := filepath.Join(base, "keyring")
+	if got, err := maintain.KnownVolumes(kr); err != nil || len(got) != 0 {
+		t.Fatalf("empty registry: %v, %v", got, err)
+	}
+	var dirs []string
+	for i := range 8 {
+		d := filepath.Join(base, fmt.Sprintf("vol%d", i))
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, d)
+	}
+	// Concurrent registrations, twice each and by another spelling, lose
+	// nothing and add nothing twice.
+	var wg sync.WaitGroup
+	for _, d := range dirs {
+		for _, spelling := range []string{d, d + "/", d + "/../" + filepath.Base(d)} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := maintain.RegisterVolume(kr, spelling); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	got, err := maintain.KnownVolumes(kr)
+	if err != nil || !slices.Equal(got, dirs) {
+		t.Fatalf("registry %v, %v; want %v", got, err, dirs)
+	}
+	fi, err := os.Stat(maintain.RegistryPath(kr))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("registry mode %v, %v; want 0600", fi.Mode(), err)
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(base, ".keyring.volumes.tmp*"))
+	if len(leftovers) != 0 {
+		t.Errorf("temporary files left: %v", leftovers)
+	}
+	if err := maintain.RegisterVolume(kr, filepath.Join(base, "missing")); err == nil {
+		t.Error("registered a missing directory")
+	}
+}
+
+func TestRegistryBad(t *testing.T) {
+	kr := filepath.Join(t.TempDir(), "keyring")
+	for _, body := range []string{`{`, `{"a":1}`, `["relative/path"]`, `[1]`} {
+		if err := os.WriteFile(maintain.RegistryPath(kr), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := maintain.KnownVolumes(kr); !errors.Is(err, maintain.ErrBadRegistry) {
+			t.Errorf("registry %q: %v, want ErrBadRegistry", body, err)
+		}
+	}
+}
