@@ -54,12 +54,14 @@ func initAction(c *cli.Context) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
+	conf.SetPlaintextNames() // name encryption is wired into mount next
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	if err := conf.Create(dir); err != nil {
 		return err
 	}
+	registerVolume(c, dir)
 	return printResult(c, conf, fmt.Sprintf("initialised %s with key %s (%s)\nmount it: kmsfs mount %s MOUNTPOINT", dir, meta.KeyId, c.String("key"), dir))
 }
 

@@ -1,7 +1,8 @@
 // Package volume reads and writes the configuration of an encrypted
 // directory (CIPHERDIR/kmsfs.conf): which master key wraps its data keys,
-// the chunk size, and which features are on. The config holds no secret;
-// keys stay in the keyring.
+// the chunk size, which features are on, and the volume's name key wrapped
+// by the master key (docs/NAMES.md §2.1). The config holds no secret in
+// clear; keys stay in the keyring.
 package volume
 
 import (
@@ -19,14 +20,25 @@ import (
 // ConfigName is the config file's name inside CIPHERDIR. The mount hides it.
 const ConfigName = "kmsfs.conf"
 
-// ConfigVersion is the version of the config layout written by this code.
-const ConfigVersion = 1
+// Config versions. Version 1 stores names as they are. Version 2 adds the
+// wrapped name key; a binary that knows only version 1 refuses it instead
+// of mounting an encrypted-names volume with plaintext names.
+const (
+	ConfigVersionPlainNames = 1
+	ConfigVersion           = 2
+)
 
-// Errors returned by Load.
+// Errors returned by Load and the name key functions.
 var (
 	ErrNotInitialised = errors.New("volume: not a kmsfs directory (no " + ConfigName + "; run kmsfs init)")
 	ErrBadConfig      = errors.New("volume: config is invalid")
 	ErrExists         = errors.New("volume: directory is already initialised")
+	// ErrPlaintextNames is returned by NameKey for a volume whose names
+	// are not encrypted: it has no name key.
+	ErrPlaintextNames = errors.New("volume: names are not encrypted on this volume")
+	// ErrNoDir is returned by RewrapNameKey for a config that was neither
+	// loaded from nor written to a directory, so it cannot be saved.
+	ErrNoDir = errors.New("volume: config has no directory to be saved in")
 )
 
 // Config is the JSON content of kmsfs.conf.
@@ -36,25 +48,33 @@ type Config struct {
 	KeyId     string // master key ID (UUID) that wraps new data keys
 	KeyAlias  string `json:",omitempty"` // the alias given at init, for humans
 	ChunkSize int    // plaintext bytes per chunk of every file
-	// PlaintextNames is true when file names are stored as they are.
+	// PlaintextNames is true when file names, symlink targets and xattrs
+	// are stored as they are (kmsfs init --plaintext-names, and every
+	// version 1 volume); false when they are encrypted with the name key.
 	PlaintextNames bool
+	// WrappedNameKey is the volume's name key wrapped by a master key, set when
+	// names are encrypted (docs/NAMES.md §2.1).
+	WrappedNameKey *WrappedKey `json:",omitempty"`
+
+	dir string // where Load read or Create/Save wrote the config
 }
 
-// New returns a config for a fresh volume.
+// New returns a config for a fresh volume with encrypted names. Before it
+// can be written it needs a name key (GenerateNameKey), or plaintext names
+// (SetPlaintextNames).
 func New(keyID, alias string, chunkSize int) (*Config, error) {
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, err
 	}
 	c := &Config{
-		Version:        ConfigVersion,
-		VolumeID:       hex.EncodeToString(id[:]),
-		KeyId:          keyID,
-		KeyAlias:       alias,
-		ChunkSize:      chunkSize,
-		PlaintextNames: true,
+		Version:   ConfigVersion,
+		VolumeID:  hex.EncodeToString(id[:]),
+		KeyId:     keyID,
+		KeyAlias:  alias,
+		ChunkSize: chunkSize,
 	}
-	return c, c.validate()
+	return c, c.validateBase()
 }
 
 // Load reads and checks CIPHERDIR's config.
@@ -71,26 +91,60 @@ func Load(cipherDir string) (*Config, error) {
 	}
 	var c Config
 	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, fmt.Errorf("%s: %w: %v", cipherDir, ErrBadConfig, err)
+		return nil, fmt.Errorf("%s: %w: %w", cipherDir, ErrBadConfig, err)
 	}
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", cipherDir, err)
 	}
+	c.dir = cipherDir
 	return &c, nil
 }
 
-func (c *Config) validate() error {
+// validateBase checks what every config needs, with or without a name key.
+func (c *Config) validateBase() error {
 	switch {
-	case c.Version != ConfigVersion:
+	case c.Version != ConfigVersion && c.Version != ConfigVersionPlainNames:
 		return fmt.Errorf("%w: unsupported version %d", ErrBadConfig, c.Version)
 	case c.KeyId == "":
 		return fmt.Errorf("%w: no KeyId", ErrBadConfig)
 	case c.ChunkSize < envelope.MinChunkSize || c.ChunkSize > envelope.MaxChunkSize || c.ChunkSize&(c.ChunkSize-1) != 0:
 		return fmt.Errorf("%w: chunk size %d is not a power of two in [%d, %d]", ErrBadConfig, c.ChunkSize, envelope.MinChunkSize, envelope.MaxChunkSize)
-	case len(c.VolumeID) != 32:
-		return fmt.Errorf("%w: bad VolumeID", ErrBadConfig)
+	}
+	if _, err := c.volumeID(); err != nil {
+		return err
 	}
 	return nil
+}
+
+// validate checks a complete config: a version 1 volume stores names as
+// they are, an encrypted-names volume has a well-formed wrapped name key
+// and a plaintext-names one has none.
+func (c *Config) validate() error {
+	if err := c.validateBase(); err != nil {
+		return err
+	}
+	switch {
+	case c.Version == ConfigVersionPlainNames && !c.PlaintextNames:
+		return fmt.Errorf("%w: version %d volumes store plaintext names", ErrBadConfig, c.Version)
+	case c.PlaintextNames && c.WrappedNameKey != nil:
+		return fmt.Errorf("%w: plaintext names with a name key", ErrBadConfig)
+	case !c.PlaintextNames && c.WrappedNameKey == nil:
+		return fmt.Errorf("%w: encrypted names without a name key", ErrBadConfig)
+	case c.WrappedNameKey != nil:
+		if _, _, err := c.WrappedNameKey.parse(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// volumeID returns the 16 bytes of VolumeID.
+func (c *Config) volumeID() ([]byte, error) {
+	id, err := hex.DecodeString(c.VolumeID)
+	if err != nil || len(id) != 16 {
+		return nil, fmt.Errorf("%w: bad VolumeID", ErrBadConfig)
+	}
+	return id, nil
 }
 
 // Create writes c as CIPHERDIR's config, refusing to replace an existing one.
@@ -101,15 +155,15 @@ func (c *Config) Create(cipherDir string) error {
 	if _, err := os.Lstat(path); err == nil {
 		return fmt.Errorf("%s: %w", cipherDir, ErrExists)
 	}
-	return c.write(path)
+	return c.write(cipherDir)
 }
 
 // Save replaces CIPHERDIR's config atomically.
 func (c *Config) Save(cipherDir string) error {
-	return c.write(filepath.Join(cipherDir, ConfigName))
+	return c.write(cipherDir)
 }
 
-func (c *Config) write(path string) error {
+func (c *Config) write(cipherDir string) error {
 	if err := c.validate(); err != nil {
 		return err
 	}
@@ -117,6 +171,7 @@ func (c *Config) write(path string) error {
 	if err != nil {
 		return err
 	}
+	path := filepath.Join(cipherDir, ConfigName)
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -136,7 +191,8 @@ func (c *Config) write(path string) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(path))
+	c.dir = cipherDir
+	return syncDir(cipherDir)
 }
 
 func syncDir(dir string) error {
