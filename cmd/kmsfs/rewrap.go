@@ -1,9 +1,184 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
 
-// rewrapCommand is being written; it fails until then.
+	"github.com/google/uuid"
+	"github.com/urfave/cli/v2"
+
+	"github.com/kmsfs/kmsfs/envelope"
+	"github.com/kmsfs/kmsfs/internal/maintain"
+	"github.com/kmsfs/kmsfs/internal/volume"
+	"github.com/kmsfs/kmsfs/keyring"
+)
+
 func rewrapCommand() *cli.Command {
-	return &cli.Command{Name: "rewrap", Usage: "(not yet available)", UsageText: "Example: kmsfs rewrap", Hidden: true,
-		Action: func(*cli.Context) error { return cli.Exit("kmsfs rewrap: not implemented yet", 1) }}
+	return &cli.Command{
+		Name:  "rewrap",
+		Usage: "rewrap every file header of CIPHERDIR under the newest version of its key (or another key)",
+		UsageText: `kmsfs rewrap [--key KEY] [--jobs N] CIPHERDIR
+
+After a key rotation, rewrites the header of every file whose data key is
+wrapped under an older version, touching only headers (crash-safe: a new header
+slot, then fsync). Files already current are counted and left alone, so a run
+that was interrupted (even by kill -9) is finished by running it again.
+With --key, moves the tree to KEY and, once every file succeeded, records KEY
+in kmsfs.conf. While CIPHERDIR is mounted, the work goes through the mount.
+Exits non-zero if any file failed, listing them.
+
+Example: kmsfs key rotate alias/kmsfs && kmsfs rewrap ~/cipher`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "key", Usage: "move the tree to `KEY` (ID, ARN or alias); default: the volume's key"},
+			jobsFlag(),
+		},
+		Action: rewrapAction,
+	}
+}
+
+// rewrapReport is the --json output of kmsfs rewrap.
+type rewrapReport struct {
+	CipherDir      string
+	KeyId          string
+	KeyVersion     uint32
+	Online         bool // through the mount
+	Scanned        int64
+	Rewrapped      int64
+	Current        int64
+	Skipped        int64 // kmsfs metadata, strays, symlinks, special files
+	Failed         int64
+	Failures       []failureJSON
+	ElapsedSeconds float64
+	ConfigUpdated  bool `json:",omitempty"` // --key: kmsfs.conf now names the key
+}
+
+func rewrapAction(c *cli.Context) error {
+	if err := needArgs(c, 1); err != nil {
+		return err
+	}
+	dir := c.Args().First()
+	conf, err := volume.Load(dir)
+	if err != nil {
+		return err
+	}
+	svc, err := openService(c, false)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	keyArg := c.String("key")
+	if keyArg == "" {
+		keyArg = conf.KeyId
+	}
+	meta, target, err := rewrapTarget(c, svc, keyArg)
+	if err != nil {
+		return err
+	}
+	moving := meta.KeyId != conf.KeyId
+	r, ctl, closeR, err := openRewrapper(c, dir, svc)
+	if err != nil {
+		return err
+	}
+	defer closeR()
+	if moving && ctl != nil {
+		if err := ctl.SetVolumeKey(c.Context, meta.KeyId); err != nil {
+			return fmt.Errorf("switching the mount to key %s: %w", meta.KeyId, err)
+		}
+	}
+	registerVolume(c, dir)
+	s, err := runRewrap(c, dir, conf, r, target, ctl != nil)
+	if err != nil {
+		return err
+	}
+	rep := rewrapReport{CipherDir: dir, KeyId: meta.KeyId, KeyVersion: target.Version, Online: ctl != nil,
+		Scanned: s.Scanned - s.Skipped, Rewrapped: s.Changed, Current: s.Current, Skipped: s.Skipped,
+		Failed: s.Failed, Failures: failuresJSON(s), ElapsedSeconds: s.Elapsed.Seconds()}
+	if moving && s.Failed == 0 {
+		if err := moveConfig(conf, dir, meta.KeyId, c.String("key")); err != nil {
+			return err
+		}
+		rep.ConfigUpdated = true
+	}
+	if err := printResult(c, rep, rewrapText(rep, s)); err != nil {
+		return err
+	}
+	return s.Err()
+}
+
+// rewrapTarget resolves KEY and returns its metadata and newest version.
+func rewrapTarget(c *cli.Context, svc keyring.Service, key string) (keyring.KeyMetadata, envelope.KeyRef, error) {
+	out, err := svc.DescribeKey(c.Context, &keyring.KeyIDInput{KeyId: key})
+	if err != nil {
+		return keyring.KeyMetadata{}, envelope.KeyRef{}, err
+	}
+	m := out.KeyMetadata
+	if m.KeyState != keyring.StateEnabled {
+		return m, envelope.KeyRef{}, fmt.Errorf("key %s is %s: %w", key, m.KeyState, keyring.ErrDisabled)
+	}
+	id, err := uuid.Parse(m.KeyId)
+	if err != nil || m.CurrentKeyVersion == 0 {
+		return m, envelope.KeyRef{}, fmt.Errorf("%w: key %q has no usable version", keyring.ErrInternal, m.KeyId)
+	}
+	return m, envelope.KeyRef{KeyID: id, Version: m.CurrentKeyVersion}, nil
+}
+
+// openRewrapper returns the mount's control client when dir is mounted,
+// else a local rewrapper; ctl is nil offline.
+func openRewrapper(c *cli.Context, dir string, svc *service) (r maintain.Rewrapper, ctl *maintain.ControlClient, closeR func(), err error) {
+	ctl, err = dialMount(c, dir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if ctl != nil {
+		return ctl, ctl, func() { ctl.Close() }, nil
+	}
+	local, err := maintain.NewLocal(dir, keysFor(svc), maintain.LocalOptions{})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return local, nil, func() { local.Close() }, nil
+}
+
+// runRewrap rewraps the tree with progress on stderr. Online, files the
+// mount has open are retried until they are closed (up to 15 s).
+func runRewrap(c *cli.Context, dir string, conf *volume.Config, r maintain.Rewrapper, target envelope.KeyRef, online bool) (*maintain.Summary, error) {
+	opts := maintain.Options{Jobs: c.Int("jobs"), Progress: newProgress(c, "rewrap"), Names: namerFor(conf)}
+	if online {
+		opts.Retryable = func(err error) bool { return errors.Is(err, maintain.ErrBusy) }
+	}
+	return maintain.Run(c.Context, dir, maintain.RewrapTask(r, target), opts)
+}
+
+// moveConfig records the tree's new key in kmsfs.conf (atomically).
+func moveConfig(conf *volume.Config, dir, keyID, keyArg string) error {
+	conf.KeyId, conf.KeyAlias = keyID, ""
+	if strings.HasPrefix(keyArg, "alias/") {
+		conf.KeyAlias = keyArg
+	}
+	if err := conf.Save(dir); err != nil {
+		return fmt.Errorf("all files moved to key %s, but updating %s failed (run kmsfs rewrap --key again): %w", keyID, volume.ConfigName, err)
+	}
+	return nil
+}
+
+func rewrapText(rep rewrapReport, s *maintain.Summary) string {
+	var b strings.Builder
+	mode := "offline"
+	if rep.Online {
+		mode = "through the mount"
+	}
+	fmt.Fprintf(&b, "rewrap %s to key %s version %d (%s)\n", rep.CipherDir, rep.KeyId, rep.KeyVersion, mode)
+	fmt.Fprintf(&b, "scanned %s in %s: %d rewrapped, %d already current, %d failed",
+		plural(rep.Scanned, "file"), s.Elapsed.Round(time.Millisecond), rep.Rewrapped, rep.Current, rep.Failed)
+	if rep.Failed > 0 {
+		b.WriteString("\nfailed:\n")
+		writeFailures(&b, s, maintain.MaxListedFailures)
+		b.WriteString("run kmsfs rewrap again once the cause is fixed; files already done are skipped")
+	}
+	if rep.ConfigUpdated {
+		fmt.Fprintf(&b, "\n%s now names key %s", volume.ConfigName, rep.KeyId)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }

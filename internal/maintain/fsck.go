@@ -82,7 +82,7 @@ func (c *Checker) CheckFile(ctx context.Context, rel string, m *Meter) error {
 		return nil // FORMAT.md, "Empty files"
 	case st.Size < envelope.HeaderSize:
 		m.Add(st.Size)
-		return fmt.Errorf("%w: %d-byte file is shorter than the %d-byte header (missing or cut header)", envelope.ErrTruncated, st.Size, envelope.HeaderSize)
+		return shortFile(f, st.Size)
 	}
 	if err := c.checkChunkSize(f); err != nil {
 		m.Add(envelope.PreambleSize)
@@ -95,6 +95,19 @@ func (c *Checker) CheckFile(ctx context.Context, rel string, m *Meter) error {
 		m.Add(st.Size)
 	}
 	return err
+}
+
+// shortFile tells a cut header (the file starts like a kmsfs file) from a
+// small foreign file.
+func shortFile(f *os.File, size int64) error {
+	head := make([]byte, min(size, int64(len(envelope.Magic))))
+	if _, err := f.ReadAt(head, 0); err != nil {
+		return fmt.Errorf("maintain: reading: %w", err)
+	}
+	if string(head) != envelope.Magic[:len(head)] {
+		return fmt.Errorf("%w: %d-byte file", envelope.ErrBadMagic, size)
+	}
+	return fmt.Errorf("%w: %d-byte file is shorter than the %d-byte header (missing or cut header)", envelope.ErrTruncated, size, envelope.HeaderSize)
 }
 
 // checkChunkSize parses the preamble and compares its chunk size with the
