@@ -66,6 +66,7 @@ func mountAction(c *cli.Context) error {
 	if err := checkMountpoint(mnt); err != nil {
 		return err
 	}
+	registerVolume(c, cipherDir)
 	if c.Bool("foreground") {
 		return serve(c, cipherDir, mnt)
 	}
@@ -195,10 +196,16 @@ func serve(c *cli.Context, cipherDir, mnt string) (err error) {
 	if st := meta.KeyMetadata.KeyState; st != keyring.StateEnabled {
 		return fmt.Errorf("volume key %s is %s: %w", conf.KeyId, st, keyring.ErrDisabled)
 	}
+	keys := newVolumeKeys(svc, conf.KeyId)
+	stopControl, err := serveControl(c, cipherDir, svc, keys, logger)
+	if err != nil {
+		return err
+	}
+	defer stopControl()
 	server, err := kfs.Mount(mnt, kfs.Options{
 		CipherDir:     cipherDir,
 		ChunkSize:     conf.ChunkSize,
-		Keys:          keyring.NewKeyService(svc, conf.KeyId),
+		Keys:          keys,
 		ReadOnly:      c.Bool("ro"),
 		AllowOther:    c.Bool("allow-other"),
 		Debug:         c.Bool("debug"),
