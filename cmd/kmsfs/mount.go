@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -129,7 +130,7 @@ func startBackground(c *cli.Context) error {
 	args = append(args, c.Args().Slice()...)
 	cmd := exec.Command(self, args...)
 	cmd.ExtraFiles = []*os.File{passR, readyW}
-	cmd.Env = append(os.Environ(), envReadyFD+"=4")
+	cmd.Env = append(environWithout(envPassphrase, envNewPassphrase), envReadyFD+"=4")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if c.String("log") == "" {
 		cmd.Stderr = os.Stderr
@@ -330,4 +331,18 @@ func umountCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// environWithout returns this process's environment less the named
+// variables, so a passphrase given in the environment stays out of the
+// long-lived serving process (it gets the passphrase through a pipe).
+func environWithout(names ...string) []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(names, name) {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
