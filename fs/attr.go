@@ -81,11 +81,15 @@ func (r *root) stableAttr(st *stat) gofs.StableAttr {
 }
 
 // fillAttr sets out from the backing stat, a regular file's size in
-// plaintext bytes. path is the plaintext path, for logs.
+// plaintext bytes and a symlink's the length of its plaintext target.
+// path is the plaintext path, for logs.
 func (r *root) fillAttr(st *stat, path string, out *fuse.Attr) {
 	out.FromStat(&st.Stat_t)
-	if isReg(st.Mode) {
+	switch st.Mode & syscall.S_IFMT {
+	case syscall.S_IFREG:
 		out.Size = uint64(r.plainSize(&st.Stat_t, path))
+	case syscall.S_IFLNK:
+		out.Size = uint64(r.linkSize(st.Size))
 	}
 }
 

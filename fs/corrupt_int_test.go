@@ -48,7 +48,7 @@ func testCorruptChunk(t *testing.T, chunk int) {
 	}
 	tm.waitReleased(t)
 	// Chunk 1 starts after the header and chunk 0.
-	flipByte(t, tm.cpath("three"), envelope.HeaderSize+int64(c+envelope.ChunkOverhead)+100)
+	flipByte(t, tm.cpath(t, "three"), envelope.HeaderSize+int64(c+envelope.ChunkOverhead)+100)
 
 	f, err := os.Open(tm.path("three"))
 	if err != nil {
@@ -92,10 +92,10 @@ func TestCorruptHeader(t *testing.T) {
 			}
 			tm.waitReleased(t)
 			if tc.off >= 0 {
-				flipByte(t, tm.cpath("f"), tc.off)
+				flipByte(t, tm.cpath(t, "f"), tc.off)
 			} else {
-				flipByte(t, tm.cpath("f"), envelope.PreambleSize+10)
-				flipByte(t, tm.cpath("f"), envelope.PreambleSize+envelope.SlotSize+10)
+				flipByte(t, tm.cpath(t, "f"), envelope.PreambleSize+10)
+				flipByte(t, tm.cpath(t, "f"), envelope.PreambleSize+envelope.SlotSize+10)
 			}
 			_, err := os.ReadFile(tm.path("f"))
 			if tc.name == "slot A" {
@@ -126,7 +126,7 @@ func TestForeignFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		name := "junk" + strings.Repeat("x", n%7)
-		if err := os.WriteFile(tm.cpath(name), junk, 0o644); err != nil {
+		if err := os.WriteFile(tm.cpath(t, name), junk, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := os.Stat(tm.path(name)); err != nil {
@@ -229,13 +229,13 @@ func TestMutatedFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 		tm.waitReleased(t)
-		ct, err := os.ReadFile(tm.cpath(orig))
+		ct, err := os.ReadFile(tm.cpath(t, orig))
 		if err != nil {
 			t.Fatal(err)
 		}
 		for i, bad := range mutations(ct) {
 			name := fmt.Sprintf("m%d-%d", n, i)
-			if err := os.WriteFile(tm.cpath(name), bad, 0o644); err != nil {
+			if err := os.WriteFile(tm.cpath(t, name), bad, 0o644); err != nil {
 				t.Fatal(err)
 			}
 			got, err := os.ReadFile(tm.path(name))

@@ -9,6 +9,8 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
+
+	"github.com/kmsfs/kmsfs/internal/names"
 )
 
 // dirHandle lists a backing directory through the name codec, hiding the
@@ -19,7 +21,7 @@ type dirHandle struct {
 	mu     sync.Mutex
 	statFd int // a second descriptor of the directory, for fstat; -1 once released
 	r      *root
-	dir    string // absolute backing path, for the codec
+	ref    dirRef // the backing directory, for the codec
 	plain  string // plaintext path, for logs
 	isRoot bool
 }
@@ -66,11 +68,19 @@ func (n *node) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle
 		ds.Close()
 		return nil, 0, n.r.fail(err, plain)
 	}
-	return &dirHandle{inner: ld, statFd: sfd, r: n.r, dir: n.r.abs(rel), plain: plain, isRoot: rel == "."}, 0, 0
+	d := &dirHandle{inner: ld, statFd: sfd, r: n.r, ref: n.ref(rel), plain: plain, isRoot: rel == "."}
+	if err := n.r.names.check(d.ref); err != nil && n.r.warned.first("names:"+plain) {
+		// Listed anyway: every entry under a marked name (NAMES.md §8, §9).
+		n.r.log.Warn("kmsfs: directory names cannot be decrypted; entries are listed as "+names.MarkPrefix+"..., new entries are refused",
+			"path", plain, "err", err)
+	}
+	return d, 0, 0
 }
 
-// Readdirent returns the next visible entry, its name decoded. An entry
-// whose name cannot be decoded is skipped and logged.
+// Readdirent returns the next visible entry, its name decoded. The codec
+// hides its own files (errSkipName); any other failure to decode is
+// logged and the entry skipped (the encrypted codec never fails: it lists
+// what it cannot decrypt under a marked name).
 func (d *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
 	for {
 		de, errno := d.inner.Readdirent(ctx)
@@ -83,7 +93,7 @@ func (d *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 		if d.isRoot && d.r.reserved[de.Name] {
 			continue
 		}
-		name, err := d.r.names.decode(d.dir, de.Name)
+		name, err := d.r.names.decode(d.ref, de.Name)
 		if errors.Is(err, errSkipName) {
 			continue
 		}

@@ -6,9 +6,23 @@
 // fs is the only package that imports go-fuse and the only one that returns
 // syscall.Errno. It translates every filesystem operation a program expects
 // from a local disk into operations on the backing directory: names pass
-// through a name codec (identity for now), contents and sizes through
-// package envelope, and everything else (modes, owners, times, links,
-// xattrs, directories) straight to the backing file.
+// through a name codec (encrypted as docs/NAMES.md specifies, or stored as
+// they are on a --plaintext-names volume), symlink targets and user.*
+// xattrs are encrypted with them, contents and sizes go through package
+// envelope, and everything else (modes, owners, times, links, directories)
+// straight to the backing file.
+//
+// # Names
+//
+// Every name crossing the mount goes through one nameCodec (names.go). The
+// encrypted one (encnames.go) encrypts each name with its directory's IV,
+// which the directory's node caches; keeps long names' side files beside
+// their entries; gives each new directory its IV file and removes it with
+// the directory; and lists every entry it cannot decrypt under a marked
+// name (kmsfs-undecryptable~...), so that sync conflict copies and damaged
+// names stay visible and removable. A directory without a usable IV file
+// is listed marked and refuses new entries (EIO, logged): a new IV would
+// orphan every existing name. Logs always name files by plaintext path.
 //
 // # What it refuses
 //

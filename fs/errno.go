@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/kmsfs/kmsfs/envelope"
+	"github.com/kmsfs/kmsfs/internal/names"
 )
 
 // errKind says what, besides the errno, an error deserves: which log line.
@@ -18,6 +19,8 @@ const (
 	kindCorrupt                // a chunk failed authentication or is cut short: warn every time
 	kindForeign                // not a kmsfs file, or a header we cannot read: warn once per file
 	kindKeys                   // the key service refuses or lacks the key: warn once per file
+	kindDirIV                  // a directory's IV file is missing or damaged: warn every time
+	kindMeta                   // a symlink target or xattr value failed authentication: warn every time
 	kindUnknown                // an error we did not expect: warn every time
 )
 
@@ -69,6 +72,23 @@ func errnoOfData(err error) (syscall.Errno, errKind) {
 		return syscall.EPERM, kindPlain
 	case errors.Is(err, errBadName):
 		return syscall.EBADMSG, kindPlain
+	}
+	return errnoOfNames(err)
+}
+
+// errnoOfNames maps the errors of encrypted names (package names).
+func errnoOfNames(err error) (syscall.Errno, errKind) {
+	switch {
+	case errors.Is(err, names.ErrNoDirIV), errors.Is(err, names.ErrBadDirIV):
+		return syscall.EIO, kindDirIV
+	case errors.Is(err, names.ErrUnauthenticated):
+		return syscall.EIO, kindMeta
+	case errors.Is(err, names.ErrTooLong):
+		return syscall.ENAMETOOLONG, kindPlain
+	case errors.Is(err, names.ErrReservedName):
+		return syscall.EPERM, kindPlain
+	case errors.Is(err, names.ErrBadName):
+		return syscall.EINVAL, kindPlain
 	}
 	return syscall.EIO, kindUnknown
 }

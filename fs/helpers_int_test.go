@@ -21,6 +21,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/kmsfs/kmsfs/envelope"
+	"github.com/kmsfs/kmsfs/internal/names"
 	"github.com/kmsfs/kmsfs/internal/testutil"
 )
 
@@ -121,14 +122,46 @@ type testMount struct {
 	logs   *logBuf
 	chunk  int
 	root   *root
-	names  nameCodec // if set, replaces the identity codec before mounting
+	names  nameCodec    // if set, replaces the identity codec before mounting
+	codec  *names.Codec // the encrypted-names codec; nil with plaintext names
 }
 
 // mountOpt adjusts the Options of a test mount.
 type mountOpt func(*Options)
 
+// plainNames mounts with plaintext names (kmsfs init --plaintext-names).
+func plainNames(o *Options) { o.Names = nil }
+
+// nameModes are the two ways a volume stores names, for tests that run
+// in both.
+var nameModes = []struct {
+	name string
+	opt  mountOpt
+}{
+	{"names=encrypted", func(*Options) {}},
+	{"names=plaintext", plainNames},
+}
+
+// newTestCodec returns an encrypted-names codec under a random name key,
+// closed when t ends.
+func newTestCodec(t testing.TB) *names.Codec {
+	t.Helper()
+	key := make([]byte, names.KeySize)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	c, err := names.NewCodec(key)
+	clear(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
 // newTestMount mounts a fresh volume in t.TempDir() and unmounts it when
-// t ends.
+// t ends. Names are encrypted, as on a new volume, unless an option
+// (plainNames) says otherwise.
 func newTestMount(t testing.TB, opts ...mountOpt) *testMount {
 	t.Helper()
 	requireFUSE(t)
@@ -143,13 +176,41 @@ func newTestMount(t testing.TB, opts ...mountOpt) *testMount {
 		CipherDir: tm.cipher, Keys: tm.keys, ChunkSize: envelope.MinChunkSize,
 		Logger:        slog.New(slog.NewTextHandler(tm.logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		ReservedNames: []string{"kmsfs.conf"},
+		Names:         newTestCodec(t),
 	}
 	for _, f := range opts {
 		f(&o)
 	}
+	if o.Names != nil {
+		// What kmsfs init does: the root's IV file.
+		iv, err := names.NewDirIV()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := names.WriteDirIV(tm.cipher, iv); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tm.chunk = o.chunkSize()
 	tm.mountWith(t, o)
 	return tm
+}
+
+// options returns the Options of another mount of tm's volume (same
+// CipherDir, keys, chunk size and names).
+func (tm *testMount) options() Options {
+	return Options{CipherDir: tm.cipher, Keys: tm.keys, ChunkSize: tm.chunk, Names: tm.codec}
+}
+
+// remount mounts tm's volume a second time, at a new mount point, with
+// cold caches and no open state.
+func (tm *testMount) remount(t testing.TB) *testMount {
+	t.Helper()
+	tm2 := &testMount{mnt: t.TempDir(), cipher: tm.cipher, keys: tm.keys, logs: &logBuf{}, chunk: tm.chunk}
+	o := tm.options()
+	o.Logger = slog.New(slog.NewTextHandler(tm2.logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	tm2.mountWith(t, o)
+	return tm2
 }
 
 // newTestMountNames is newTestMount with a name codec.
@@ -179,6 +240,7 @@ func (tm *testMount) mountWith(t testing.TB, o Options) {
 		t.Fatal(err)
 	}
 	tm.root = root.(*node).r
+	tm.codec = o.Names
 	if tm.names != nil {
 		tm.root.names = tm.names
 	}
@@ -202,8 +264,19 @@ func (tm *testMount) mountWith(t testing.TB, o Options) {
 // path returns the mount path of a plaintext name.
 func (tm *testMount) path(name string) string { return filepath.Join(tm.mnt, name) }
 
-// cpath returns the CipherDir path of a plaintext name (identity names).
-func (tm *testMount) cpath(name string) string { return filepath.Join(tm.cipher, name) }
+// cpath returns the CipherDir path of a plaintext path relative to the
+// mount (which need not exist yet), encrypting each name as the mount does.
+func (tm *testMount) cpath(t testing.TB, name string) string {
+	t.Helper()
+	if tm.codec == nil {
+		return filepath.Join(tm.cipher, name)
+	}
+	rel, err := names.NewTree(tm.codec, tm.cipher).CipherPath(name)
+	if err != nil {
+		t.Fatalf("cipher path of %s: %v", name, err)
+	}
+	return filepath.Join(tm.cipher, rel)
+}
 
 // plaintext returns n recognizable bytes: a marker that must never show up
 // in ciphertext, with a counter so chunks differ.

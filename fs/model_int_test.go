@@ -53,21 +53,28 @@ func TestModel(t *testing.T) {
 	if testing.Short() {
 		ops = 500
 	}
-	for _, seed := range []uint64{1, 2, 3} {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			tm := newTestMount(t)
-			if err := os.Mkdir(tm.path("d"), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			m := &modelRun{t: t, tm: tm, rng: rand.New(rand.NewPCG(seed, 0)), names: map[string]*mfile{}, maxSz: 5 * tm.chunk}
-			for i := 0; i < ops && !t.Failed(); i++ {
-				m.step(i)
-			}
-			m.closeAll()
-			m.checkAll()
-			tm.noWarnings(t)
-		})
+	for _, mode := range nameModes {
+		for _, seed := range []uint64{1, 2, 3} {
+			t.Run(fmt.Sprintf("%s/seed=%d", mode.name, seed), func(t *testing.T) {
+				testModel(t, seed, ops, mode.opt)
+			})
+		}
 	}
+}
+
+// testModel runs ops random operations from seed on a fresh mount.
+func testModel(t *testing.T, seed uint64, ops int, opt mountOpt) {
+	tm := newTestMount(t, opt)
+	if err := os.Mkdir(tm.path("d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m := &modelRun{t: t, tm: tm, rng: rand.New(rand.NewPCG(seed, 0)), names: map[string]*mfile{}, maxSz: 5 * tm.chunk}
+	for i := 0; i < ops && !t.Failed(); i++ {
+		m.step(i)
+	}
+	m.closeAll()
+	m.checkAll()
+	tm.noWarnings(t)
 }
 
 func (m *modelRun) name() string { return modelNames[m.rng.IntN(len(modelNames))] }
@@ -263,8 +270,7 @@ func (m *modelRun) readAll(i int) {
 // checkAll compares every name at the end, through the mount and through a
 // second, fresh mount of the same CipherDir (no open state, cold caches).
 func (m *modelRun) checkAll() {
-	fresh := &testMount{mnt: m.t.TempDir(), cipher: m.tm.cipher, keys: m.tm.keys, logs: &logBuf{}, chunk: m.tm.chunk}
-	fresh.mountWith(m.t, Options{CipherDir: m.tm.cipher, Keys: m.tm.keys, ChunkSize: m.tm.chunk})
+	fresh := m.tm.remount(m.t)
 	for _, tm := range []*testMount{m.tm, fresh} {
 		for _, name := range modelNames {
 			got, err := os.ReadFile(filepath.Join(tm.mnt, name))

@@ -9,34 +9,49 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kmsfs/kmsfs/internal/names"
 )
 
 // prefixNames is a test codec: backing names are "x_" + plain name, and a
-// side file "x_<name>.side" is kept per entry (as long names will). Every
-// other backing name is the codec's own.
+// side file "x_<name>.side" is kept per name, written before the entry
+// (as long names do). Every other backing name is the codec's own.
 type prefixNames struct {
 	mu    sync.Mutex
 	calls []string
 }
 
-func (p *prefixNames) encode(dir, plain string) (string, error) { return "x_" + plain, nil }
+func (p *prefixNames) encode(d dirRef, plain string) (string, error) { return "x_" + plain, nil }
 
-func (p *prefixNames) decode(dir, backing string) (string, error) {
+func (p *prefixNames) prepare(d dirRef, plain string) (string, func(), error) {
+	backing := "x_" + plain
+	p.log("prepare " + plain + " " + backing)
+	side := filepath.Join(d.abs, backing+".side")
+	if err := os.WriteFile(side, []byte(plain), 0o600); err != nil {
+		return "", nil, err
+	}
+	return backing, func() {
+		if _, err := os.Lstat(filepath.Join(d.abs, backing)); os.IsNotExist(err) {
+			os.Remove(side)
+		}
+	}, nil
+}
+
+func (p *prefixNames) decode(d dirRef, backing string) (string, error) {
 	if !strings.HasPrefix(backing, "x_") || strings.HasSuffix(backing, ".side") {
 		return "", errSkipName
 	}
 	return strings.TrimPrefix(backing, "x_"), nil
 }
 
-func (p *prefixNames) made(dir, plain, backing string) error {
-	p.log("made " + plain + " " + backing)
-	return os.WriteFile(filepath.Join(dir, backing+".side"), []byte(plain), 0o600)
+func (p *prefixNames) gone(d dirRef, backing string) error {
+	p.log("gone " + backing)
+	return os.Remove(filepath.Join(d.abs, backing+".side"))
 }
 
-func (p *prefixNames) gone(dir, backing string) error {
-	p.log("gone " + backing)
-	return os.Remove(filepath.Join(dir, backing+".side"))
-}
+func (p *prefixNames) initDir(abs string) (*[names.DirIVSize]byte, error) { return nil, nil }
+func (p *prefixNames) clearDir(abs string) (func(), error)                { return nil, unix.ENOTEMPTY }
+func (p *prefixNames) check(d dirRef) error                               { return nil }
 
 func (p *prefixNames) log(s string) {
 	p.mu.Lock()

@@ -16,44 +16,56 @@ type node struct {
 	gofs.Inode
 	r   *root
 	key fileKey // the backing inode of a regular file, from its last stat
+	iv  ivCache // a directory's IV, once read (encrypted names)
 }
 
 // paths returns n's plaintext path (for logs, "/a/b") and its backing path
 // relative to CipherDir ("." for the root). A node no longer reachable from
-// the root (unlinked while open) has no path: ENOENT.
+// the root (unlinked while open) has no path: ENOENT. Each name is encoded
+// with its parent directory, whose node caches the directory's IV.
 func (n *node) paths() (plain, rel string, errno syscall.Errno) {
-	var names []string
+	type step struct {
+		name string
+		dir  *node
+	}
+	var steps []step
 	top := n.Root()
 	for p := n.EmbeddedInode(); p != top; {
 		name, parent := p.Parent()
 		if parent == nil {
 			return "", "", syscall.ENOENT
 		}
-		names = append(names, name)
+		dir, ok := parent.Operations().(*node)
+		if !ok {
+			return "", "", syscall.EIO
+		}
+		steps = append(steps, step{name, dir})
 		p = parent
 	}
-	if len(names) == 0 {
+	if len(steps) == 0 {
 		return "/", ".", 0
 	}
 	var pb, bb strings.Builder
-	dir := n.r.dir
-	for i := len(names) - 1; i >= 0; i-- {
-		enc, err := n.r.names.encode(dir, names[i])
+	abs := n.r.dir
+	for i := len(steps) - 1; i >= 0; i-- {
+		s := steps[i]
+		enc, err := n.r.names.encode(dirRef{abs: abs, iv: &s.dir.iv}, s.name)
 		if err != nil {
-			return "", "", n.r.fail(err, pb.String()+"/"+names[i])
+			return "", "", n.r.fail(err, pb.String()+"/"+s.name)
 		}
-		pb.WriteString("/" + names[i])
+		pb.WriteString("/" + s.name)
 		if bb.Len() > 0 {
 			bb.WriteByte('/')
 		}
 		bb.WriteString(enc)
-		dir += "/" + enc
+		abs += "/" + enc
 	}
 	return pb.String(), bb.String(), 0
 }
 
-// child returns the plaintext and backing relative paths of the child name
-// of directory n. A name reserved by kmsfs at the root is EPERM.
+// child returns the plaintext and backing relative paths of the existing
+// (or looked-up) child name of directory n. A name reserved by kmsfs at
+// the root is EPERM.
 func (n *node) child(name string) (plain, rel string, errno syscall.Errno) {
 	dplain, drel, errno := n.paths()
 	if errno != 0 {
@@ -62,13 +74,43 @@ func (n *node) child(name string) (plain, rel string, errno syscall.Errno) {
 	if !validName(name) {
 		return "", "", syscall.EINVAL
 	}
-	enc, err := n.r.names.encode(n.r.abs(drel), name)
+	enc, err := n.r.names.encode(n.ref(drel), name)
 	if err != nil {
 		return "", "", n.r.fail(err, join(dplain, name))
 	}
+	return n.r.childPaths(dplain, drel, name, enc)
+}
+
+// newName is child for a name about to be made: the codec writes what the
+// name needs first (a long name's side file), and undo reverts that if
+// the entry is not made after all. undo is never nil.
+func (n *node) newName(name string) (plain, rel string, undo func(), errno syscall.Errno) {
+	noop := func() {}
+	dplain, drel, errno := n.paths()
+	if errno != 0 {
+		return "", "", noop, errno
+	}
+	if !validName(name) {
+		return "", "", noop, syscall.EINVAL
+	}
+	enc, undo, err := n.r.names.prepare(n.ref(drel), name)
+	if err != nil {
+		return "", "", noop, n.r.fail(err, join(dplain, name))
+	}
+	plain, rel, errno = n.r.childPaths(dplain, drel, name, enc)
+	if errno != 0 {
+		undo()
+		return "", "", noop, errno
+	}
+	return plain, rel, undo, 0
+}
+
+// childPaths joins a directory's paths and a child's names, refusing the
+// backing names kmsfs keeps for itself at the root.
+func (r *root) childPaths(dplain, drel, name, enc string) (plain, rel string, errno syscall.Errno) {
 	if drel == "." {
-		if n.r.reserved[enc] {
-			return "", "", n.r.fail(errReservedName, join(dplain, name))
+		if r.reserved[enc] {
+			return "", "", r.fail(errReservedName, join(dplain, name))
 		}
 		return "/" + name, enc, 0
 	}
@@ -149,6 +191,8 @@ func (n *node) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut
 
 var _ = (gofs.NodeReadlinker)((*node)(nil))
 
+// Readlink reads the backing symlink and decrypts its target (when names
+// are encrypted). A target that fails authentication is EIO, logged.
 func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	plain, rel, errno := n.paths()
 	if errno != 0 {
@@ -161,7 +205,11 @@ func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 			return nil, n.r.fail(err, plain)
 		}
 		if m < size {
-			return buf[:m], 0
+			target, err := n.r.decodeTarget(buf[:m])
+			if err != nil {
+				return nil, n.r.fail(err, plain)
+			}
+			return target, 0
 		}
 	}
 }

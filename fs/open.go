@@ -179,25 +179,23 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	if errno := n.r.writable(); errno != 0 {
 		return nil, nil, 0, errno
 	}
-	plain, rel, errno := n.child(name)
+	plain, rel, undoName, errno := n.newName(name)
 	if errno != 0 {
 		return nil, nil, 0, errno
 	}
 	f, err := n.r.openat(rel, os.O_RDWR|os.O_CREATE|os.O_EXCL, mode&07777)
 	if errors.Is(err, unix.EEXIST) && flags&syscall.O_EXCL == 0 {
+		undoName()
 		return n.createExisting(ctx, name, flags, out)
 	}
 	if err != nil {
+		undoName()
 		return nil, nil, 0, n.r.fail(err, plain)
 	}
 	st, of, err := n.initNew(ctx, f, mode)
-	if err == nil {
-		if err = n.r.made(plain, rel); err != nil {
-			n.r.release(of, plain)
-		}
-	}
 	if err != nil {
 		_ = unix.Unlink(n.r.abs(rel))
+		undoName()
 		return nil, nil, 0, n.r.fail(err, plain)
 	}
 	ch := n.newChild(ctx, st, plain, out)

@@ -11,23 +11,29 @@ import (
 
 // entry finishes the creation of a non-regular child at rel: it stats it,
 // lets fix give it owner and mode (nil for a hard link, which must keep
-// its owner), tells the name codec and returns its inode. On failure undo
-// removes it again.
-func (n *node) entry(ctx context.Context, plain, rel string, out *fuse.EntryOut, undo func(string) error, fix func(p string, st *stat) error) (*gofs.Inode, syscall.Errno) {
+// its owner) and returns its inode. On failure undo removes it again
+// (and whatever its name needed).
+func (n *node) entry(ctx context.Context, plain, rel string, out *fuse.EntryOut, undo func(), fix func(p string, st *stat) error) (*gofs.Inode, syscall.Errno) {
 	p := n.r.abs(rel)
 	var st stat
 	err := lstatAt(p, &st)
 	if err == nil && fix != nil {
 		err = fix(p, &st)
 	}
-	if err == nil {
-		err = n.r.made(plain, rel)
-	}
 	if err != nil {
-		_ = undo(p)
+		undo()
 		return nil, n.r.fail(err, plain)
 	}
 	return n.newChild(ctx, &st, plain, out), 0
+}
+
+// undoWith returns an undo for entry: remove the backing entry p with rm,
+// then let the name codec drop what the name needed.
+func undoWith(rm func(string) error, p string, name func()) func() {
+	return func() {
+		_ = rm(p)
+		name()
+	}
 }
 
 // claimer returns the fix for entry that gives a new entry the caller as
@@ -40,21 +46,37 @@ func (n *node) claimer(ctx context.Context, mode uint32, setMode bool) func(stri
 
 var _ = (gofs.NodeMkdirer)((*node)(nil))
 
+// Mkdir makes a directory and, with encrypted names, its IV file, before
+// the directory is visible to anyone through the mount.
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	if errno := n.r.writable(); errno != 0 {
 		return nil, errno
 	}
-	plain, rel, errno := n.child(name)
+	plain, rel, undoName, errno := n.newName(name)
 	if errno != 0 {
 		return nil, errno
 	}
-	if err := unix.Mkdir(n.r.abs(rel), mode&07777); err != nil {
+	p := n.r.abs(rel)
+	if err := unix.Mkdir(p, mode&07777); err != nil {
+		undoName()
+		return nil, n.r.fail(err, plain)
+	}
+	undo := undoWith(n.r.rmdir, p, undoName)
+	iv, err := n.r.names.initDir(p)
+	if err != nil {
+		undo()
 		return nil, n.r.fail(err, plain)
 	}
 	// Keep a setgid bit the new directory inherited from its parent.
-	return n.entry(ctx, plain, rel, out, unix.Rmdir, func(p string, st *stat) error {
+	ch, errno := n.entry(ctx, plain, rel, out, undo, func(p string, st *stat) error {
 		return n.r.claim(ctx, -1, p, st, mode|st.Mode&syscall.S_ISGID, true)
 	})
+	if ch != nil && iv != nil {
+		if cn, ok := ch.Operations().(*node); ok {
+			cn.iv.p.Store(iv)
+		}
+	}
+	return ch, errno
 }
 
 var _ = (gofs.NodeMknoder)((*node)(nil))
@@ -65,31 +87,39 @@ func (n *node) Mknod(ctx context.Context, name string, mode, rdev uint32, out *f
 	if errno := n.r.writable(); errno != 0 {
 		return nil, errno
 	}
-	plain, rel, errno := n.child(name)
+	plain, rel, undoName, errno := n.newName(name)
 	if errno != 0 {
 		return nil, errno
 	}
-	if err := unix.Mknod(n.r.abs(rel), mode, int(rdev)); err != nil {
+	p := n.r.abs(rel)
+	if err := unix.Mknod(p, mode, int(rdev)); err != nil {
+		undoName()
 		return nil, n.r.fail(err, plain)
 	}
-	return n.entry(ctx, plain, rel, out, unix.Unlink, n.claimer(ctx, mode, true))
+	return n.entry(ctx, plain, rel, out, undoWith(unix.Unlink, p, undoName), n.claimer(ctx, mode, true))
 }
 
 var _ = (gofs.NodeSymlinker)((*node)(nil))
 
-// Symlink stores the target unchanged.
+// Symlink stores the target, encrypted when names are.
 func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	if errno := n.r.writable(); errno != 0 {
 		return nil, errno
 	}
-	plain, rel, errno := n.child(name)
+	plain, rel, undoName, errno := n.newName(name)
 	if errno != 0 {
 		return nil, errno
 	}
-	if err := unix.Symlink(target, n.r.abs(rel)); err != nil {
+	p := n.r.abs(rel)
+	stored, err := n.r.encodeTarget(target)
+	if err == nil {
+		err = unix.Symlink(stored, p)
+	}
+	if err != nil {
+		undoName()
 		return nil, n.r.fail(err, plain)
 	}
-	return n.entry(ctx, plain, rel, out, unix.Unlink, n.claimer(ctx, 0, false))
+	return n.entry(ctx, plain, rel, out, undoWith(unix.Unlink, p, undoName), n.claimer(ctx, 0, false))
 }
 
 var _ = (gofs.NodeLinker)((*node)(nil))
@@ -108,14 +138,16 @@ func (n *node) Link(ctx context.Context, target gofs.InodeEmbedder, name string,
 	if errno != 0 {
 		return nil, errno
 	}
-	plain, rel, errno := n.child(name)
+	plain, rel, undoName, errno := n.newName(name)
 	if errno != 0 {
 		return nil, errno
 	}
-	if err := unix.Link(n.r.abs(trel), n.r.abs(rel)); err != nil {
+	p := n.r.abs(rel)
+	if err := unix.Link(n.r.abs(trel), p); err != nil {
+		undoName()
 		return nil, n.r.fail(err, tplain)
 	}
-	return n.entry(ctx, plain, rel, out, unix.Unlink, nil)
+	return n.entry(ctx, plain, rel, out, undoWith(unix.Unlink, p, undoName), nil)
 }
 
 var _ = (gofs.NodeUnlinker)((*node)(nil))
@@ -126,8 +158,10 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 
 var _ = (gofs.NodeRmdirer)((*node)(nil))
 
+// Rmdir removes a directory; the name codec removes its own files in it
+// (the IV file) when nothing else is left.
 func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
-	return n.remove(name, unix.Rmdir)
+	return n.remove(name, n.r.rmdir)
 }
 
 func (n *node) remove(name string, rm func(string) error) syscall.Errno {
@@ -144,15 +178,16 @@ func (n *node) remove(name string, rm func(string) error) syscall.Errno {
 	if err := rm(n.r.abs(rel)); err != nil {
 		return n.r.fail(err, plain)
 	}
-	n.r.gone(plain, rel)
+	n.gone(plain, rel)
 	return 0
 }
 
 var _ = (gofs.NodeRenamer)((*node)(nil))
 
 // Rename moves a name, with renameat2 flags (RENAME_NOREPLACE,
-// RENAME_EXCHANGE) passed through. Contents are not bound to names, so
-// nothing is re-encrypted.
+// RENAME_EXCHANGE) passed through. Contents are not bound to names, and a
+// directory's IV moves with it, so nothing is re-encrypted but the name:
+// an entry listed marked (undecryptable) gets a real name this way.
 func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
 	if errno := n.r.writable(); errno != 0 {
 		return errno
@@ -165,21 +200,25 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 	if errno != 0 {
 		return errno
 	}
-	nplain, nrel, errno := np.child(newName)
+	exchange := flags&unix.RENAME_EXCHANGE != 0
+	var nrel string
+	undo := func() {}
+	if exchange {
+		// Both names exist before and after.
+		_, nrel, errno = np.child(newName)
+	} else {
+		_, nrel, undo, errno = np.newName(newName)
+	}
 	if errno != 0 {
 		return errno
 	}
-	err := unix.Renameat2(unix.AT_FDCWD, n.r.abs(rel), unix.AT_FDCWD, n.r.abs(nrel), uint(flags))
+	err := n.r.rename(n.r.abs(rel), n.r.abs(nrel), uint(flags))
 	if err != nil {
+		undo()
 		return n.r.fail(err, plain)
 	}
-	if flags&unix.RENAME_EXCHANGE == 0 {
-		// Both names still exist after an exchange; otherwise the old
-		// one is gone and the new one made.
-		n.r.gone(plain, rel)
-		if err := n.r.made(nplain, nrel); err != nil {
-			n.r.fail(err, nplain)
-		}
+	if !exchange {
+		n.gone(plain, rel)
 	}
 	return 0
 }

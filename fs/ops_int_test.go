@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kmsfs/kmsfs/internal/names"
 )
 
 // TestConcurrentAppend runs two O_APPEND writers on separate descriptors:
@@ -299,42 +302,63 @@ func TestMmapHelperProcess(t *testing.T) {
 }
 
 // TestReservedNames checks that kmsfs's own files in CipherDir cannot be
-// seen, opened or made through the mount.
+// seen, opened or changed through the mount. With plaintext names they
+// cannot be made either; with encrypted names "kmsfs.conf" is an ordinary
+// name, stored encrypted, and the config cannot be reached by its marked
+// name.
 func TestReservedNames(t *testing.T) {
-	tm := newTestMount(t)
-	if err := os.WriteFile(tm.cpath("kmsfs.conf"), []byte("config"), 0o600); err != nil {
-		t.Fatal(err)
+	for _, mode := range nameModes {
+		t.Run(mode.name, func(t *testing.T) {
+			tm := newTestMount(t, mode.opt)
+			conf := filepath.Join(tm.cipher, "kmsfs.conf")
+			if err := os.WriteFile(conf, []byte("config"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(tm.path("visible"), []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if got := listNames(t, tm.mnt); strings.Join(got, ",") != "visible" {
+				t.Errorf("listing = %v, want [visible]", got)
+			}
+			for _, name := range []string{"kmsfs.conf", names.Mark("kmsfs.conf")} {
+				if _, err := os.Stat(tm.path(name)); !os.IsNotExist(err) {
+					t.Errorf("stat %s: %v, want ENOENT", name, err)
+				}
+			}
+			err := os.WriteFile(tm.path("kmsfs.conf"), []byte("evil"), 0o644)
+			if tm.codec == nil && err == nil {
+				t.Errorf("creating a reserved name succeeded")
+			}
+			if tm.codec != nil && err != nil {
+				t.Errorf("creating kmsfs.conf with encrypted names: %v", err)
+			}
+			if b, _ := os.ReadFile(conf); string(b) != "config" {
+				t.Errorf("reserved file changed: %q", b)
+			}
+			if err := os.Mkdir(tm.path("sub"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(tm.path("sub/kmsfs.conf"), []byte("ok"), 0o644); err != nil {
+				t.Errorf("reserved names apply at the root only: %v", err)
+			}
+			tm.noWarnings(t)
+		})
 	}
-	if err := os.WriteFile(tm.path("visible"), []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ents, err := os.ReadDir(tm.mnt)
+}
+
+// listNames returns the sorted names in dir.
+func listNames(t testing.TB, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
+	var out []string
 	for _, e := range ents {
-		names = append(names, e.Name())
+		out = append(out, e.Name())
 	}
-	sort.Strings(names)
-	if strings.Join(names, ",") != "visible" {
-		t.Errorf("listing = %v, want [visible]", names)
-	}
-	if _, err := os.Stat(tm.path("kmsfs.conf")); !os.IsNotExist(err) {
-		t.Errorf("stat reserved: %v, want ENOENT", err)
-	}
-	if err := os.WriteFile(tm.path("kmsfs.conf"), []byte("evil"), 0o644); err == nil {
-		t.Errorf("creating a reserved name succeeded")
-	}
-	if b, _ := os.ReadFile(tm.cpath("kmsfs.conf")); string(b) != "config" {
-		t.Errorf("reserved file changed: %q", b)
-	}
-	if err := os.Mkdir(tm.path("sub"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(tm.path("sub/kmsfs.conf"), []byte("ok"), 0o644); err != nil {
-		t.Errorf("reserved names apply at the root only: %v", err)
-	}
+	sort.Strings(out)
+	return out
 }
 
 // TestMtimeSetBeforeClose: a program (cp -p) that writes, sets the mtime
@@ -358,7 +382,7 @@ func TestMtimeSetBeforeClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	tm.waitReleased(t)
-	for _, p := range []string{tm.path("f"), tm.cpath("f")} {
+	for _, p := range []string{tm.path("f"), tm.cpath(t, "f")} {
 		fi, err := os.Stat(p)
 		if err != nil {
 			t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/kmsfs/kmsfs/envelope"
+	"github.com/kmsfs/kmsfs/internal/names"
 )
 
 // Options configures a mount. CipherDir and Keys are required.
@@ -29,6 +30,12 @@ type Options struct {
 	// index, a file that is not a kmsfs file). It never receives secrets.
 	// nil discards them.
 	Logger *slog.Logger
+	// Names encrypts file and directory names, symlink targets and user.*
+	// xattrs (docs/NAMES.md) when set; nil stores them as they are (a
+	// volume made with --plaintext-names). It must match the volume: the
+	// caller builds it from the volume's name key, keeps owning it, and
+	// closes it after unmounting.
+	Names *names.Codec
 	// ReservedNames are files at the root of CipherDir that kmsfs itself
 	// uses (the volume config, ...): they are hidden from listings and
 	// lookups, and cannot be created through the mount.

@@ -65,7 +65,7 @@ func TestOwnership(t *testing.T) {
 		{"sgid/dir", syscall.S_IFDIR | 0o775 | syscall.S_ISGID, 77},
 	} {
 		var st syscall.Stat_t
-		if err := syscall.Lstat(tm.cpath(tc.name), &st); err != nil {
+		if err := syscall.Lstat(tm.cpath(t, tc.name), &st); err != nil {
 			t.Errorf("%s: %v", tc.name, err)
 			continue
 		}
@@ -74,10 +74,10 @@ func TestOwnership(t *testing.T) {
 		}
 	}
 	var st syscall.Stat_t
-	if err := syscall.Lstat(tm.cpath("link"), &st); err != nil || st.Uid != 4321 {
+	if err := syscall.Lstat(tm.cpath(t, "link"), &st); err != nil || st.Uid != 4321 {
 		t.Errorf("symlink: uid %d, %v", st.Uid, err)
 	}
-	if err := syscall.Lstat(tm.cpath("hard"), &st); err != nil || st.Uid != 4321 {
+	if err := syscall.Lstat(tm.cpath(t, "hard"), &st); err != nil || st.Uid != 4321 {
 		t.Errorf("hard link: uid %d, %v", st.Uid, err)
 	}
 	tm.noWarnings(t)

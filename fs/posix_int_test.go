@@ -16,21 +16,23 @@ var posixExcluded = map[string]string{
 }
 
 // TestPosix runs go-fuse's POSIX conformance suite against a fresh mount per
-// case.
+// case, with encrypted and with plaintext names.
 func TestPosix(t *testing.T) {
 	names := make([]string, 0, len(posixtest.All))
 	for name := range posixtest.All {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	for _, name := range names {
-		t.Run(name, func(t *testing.T) {
-			if why, ok := posixExcluded[name]; ok {
-				t.Skip(why)
-			}
-			tm := newTestMount(t)
-			posixtest.All[name](t, tm.mnt)
-			tm.noWarnings(t)
-		})
+	for _, mode := range nameModes {
+		for _, name := range names {
+			t.Run(mode.name+"/"+name, func(t *testing.T) {
+				if why, ok := posixExcluded[name]; ok {
+					t.Skip(why)
+				}
+				tm := newTestMount(t, mode.opt)
+				posixtest.All[name](t, tm.mnt)
+				tm.noWarnings(t)
+			})
+		}
 	}
 }

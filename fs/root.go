@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kmsfs/kmsfs/envelope"
+	"github.com/kmsfs/kmsfs/internal/names"
 )
 
 // root is the state of one mounted volume, shared by all its nodes.
@@ -22,6 +23,7 @@ type root struct {
 	chunk    int
 	keys     envelope.KeyService
 	names    nameCodec
+	nc       *names.Codec    // nil with plaintext names; else symlink targets and xattrs are encrypted too
 	reserved map[string]bool // backing names hidden at the root
 	readOnly bool
 	asRoot   bool   // we run as uid 0 and so give new files the caller's owner
@@ -73,6 +75,9 @@ func newRoot(opts Options) (*root, error) {
 	for _, n := range opts.ReservedNames {
 		r.reserved[n] = true
 	}
+	if opts.Names != nil {
+		r.names, r.nc = encNames{c: opts.Names}, opts.Names
+	}
 	return r, nil
 }
 
@@ -91,6 +96,11 @@ func (r *root) fail(err error, path string) syscall.Errno {
 		if r.warned.first(path) {
 			r.log.Warn("kmsfs: key service refused the file's key", "path", path, "err", err)
 		}
+	case kindDirIV:
+		r.log.Warn("kmsfs: directory IV file missing or damaged: not creating entries in it (a new IV would orphan every name; restore "+
+			names.DirIVFile+" or move the entries out)", "path", path, "err", err)
+	case kindMeta:
+		r.log.Warn("kmsfs: symlink target or xattr value failed authentication", "path", path, "err", err)
 	case kindUnknown:
 		r.log.Warn("kmsfs: unexpected error", "path", path, "err", err)
 	}

@@ -10,20 +10,28 @@ import (
 )
 
 func TestRoundTrip(t *testing.T) {
-	for _, chunk := range []int{envelope.MinChunkSize, envelope.DefaultChunkSize} {
-		tm := newTestMount(t, func(o *Options) { o.ChunkSize = chunk })
-		for _, size := range []int{0, 1, chunk - 1, chunk, chunk + 1, 3*chunk + 7} {
-			t.Run(fmt.Sprintf("chunk=%d,len=%d", chunk, size), func(t *testing.T) {
-				name := fmt.Sprintf("f%d", size)
-				want := plaintext(size)
-				if err := os.WriteFile(tm.path(name), want, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				checkFile(t, tm, name, want)
-			})
+	for _, mode := range nameModes {
+		for _, chunk := range []int{envelope.MinChunkSize, envelope.DefaultChunkSize} {
+			testRoundTrip(t, mode.name, chunk, mode.opt)
 		}
-		tm.noWarnings(t)
 	}
+}
+
+// testRoundTrip writes and checks files of the edge sizes of chunk on one
+// mount.
+func testRoundTrip(t *testing.T, mode string, chunk int, opt mountOpt) {
+	tm := newTestMount(t, opt, func(o *Options) { o.ChunkSize = chunk })
+	for _, size := range []int{0, 1, chunk - 1, chunk, chunk + 1, 3*chunk + 7} {
+		t.Run(fmt.Sprintf("%s,chunk=%d,len=%d", mode, chunk, size), func(t *testing.T) {
+			name := fmt.Sprintf("f%d", size)
+			want := plaintext(size)
+			if err := os.WriteFile(tm.path(name), want, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			checkFile(t, tm, name, want)
+		})
+	}
+	tm.noWarnings(t)
 }
 
 // checkFile checks name's contents and stat size through the mount, and
@@ -44,7 +52,7 @@ func checkFile(t *testing.T, tm *testMount, name string, want []byte) {
 	if fi.Size() != int64(len(want)) {
 		t.Errorf("stat size %d, want %d", fi.Size(), len(want))
 	}
-	ct, err := os.ReadFile(tm.cpath(name))
+	ct, err := os.ReadFile(tm.cpath(t, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,8 +79,7 @@ func TestStatWithoutOpen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tm2 := &testMount{mnt: t.TempDir(), cipher: tm.cipher, keys: tm.keys, logs: &logBuf{}, chunk: c}
-	tm2.mountWith(t, Options{CipherDir: tm.cipher, Keys: tm.keys, ChunkSize: c})
+	tm2 := tm.remount(t)
 	for _, n := range sizes {
 		fi, err := os.Stat(tm2.path(fmt.Sprint(n)))
 		if err != nil {

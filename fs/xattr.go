@@ -3,20 +3,40 @@ package fs
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
 	"strings"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"golang.org/x/sys/unix"
+
+	"github.com/kmsfs/kmsfs/internal/names"
 )
 
-// Extended attributes: only the user.* namespace is offered, stored on the
-// backing file unchanged. Other namespaces belong to the backing
-// filesystem (security labels, ACLs of CipherDir) and must not leak
-// through or be set from the mount. Answering them without a syscall also
-// keeps the kernel's security.capability check on every write cheap.
+// Extended attributes: only the user.* namespace is offered. Other
+// namespaces belong to the backing filesystem (security labels, ACLs of
+// CipherDir) and must not leak through or be set from the mount.
+// Answering them without a syscall also keeps the kernel's
+// security.capability check on every write cheap.
+//
+// With plaintext names, user.* attributes are stored on the backing file
+// unchanged. With encrypted names (docs/NAMES.md §11, §12) "user.NAME" is
+// stored as "user.kmsfs." || base64url(EME(NAME)), and its value sealed
+// with AES-GCM bound to NAME and to the file's binding ID: 16 random bytes
+// in the backing attribute xattrIDName, made when the file gets its first
+// attribute. The ID is per backing inode, so hard links share it, and it
+// survives truncation and rewrites (the envelope file ID does not: a
+// truncation to zero gives the file a new one).
 
-const userPrefix = "user."
+const (
+	userPrefix = "user."
+	// xattrIDName holds a file's xattr binding ID (docs/NAMES.md §12).
+	// It is outside names.XattrPrefix, so listings never show it.
+	xattrIDName = "user.kmsfs-id"
+	xattrIDSize = 16
+)
 
 var (
 	_ = (gofs.NodeGetxattrer)((*node)(nil))
@@ -25,25 +45,66 @@ var (
 	_ = (gofs.NodeListxattrer)((*node)(nil))
 )
 
-func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+// errNoXattrID means a file has encrypted attribute values but no binding
+// ID to check them against: they cannot be authenticated.
+var errNoXattrID = fmt.Errorf("fs: xattr binding ID missing or damaged: %w", names.ErrUnauthenticated)
+
+// xattrPath returns the backing path and plaintext path of n for an xattr
+// call on attr, or ENODATA for a namespace the mount does not offer.
+func (n *node) xattrPath(attr string) (p, plain string, errno syscall.Errno) {
 	if !strings.HasPrefix(attr, userPrefix) {
-		return 0, syscall.ENODATA
+		return "", "", syscall.ENODATA
 	}
 	plain, rel, errno := n.paths()
 	if errno != 0 {
+		return "", "", errno
+	}
+	return n.r.abs(rel), plain, 0
+}
+
+// diskXattr returns the backing name of the user.* attribute attr.
+func (r *root) diskXattr(attr string) (string, error) {
+	if r.nc == nil {
+		return attr, nil
+	}
+	return r.nc.EncryptXattrName(strings.TrimPrefix(attr, userPrefix))
+}
+
+func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	p, plain, errno := n.xattrPath(attr)
+	if errno != 0 {
 		return 0, errno
 	}
-	sz, err := unix.Lgetxattr(n.r.abs(rel), attr, dest)
-	if err == unix.ERANGE {
-		// Tell the kernel the size it needs.
-		if sz, err = unix.Lgetxattr(n.r.abs(rel), attr, nil); err == nil {
-			return uint32(sz), syscall.ERANGE
-		}
+	disk, err := n.r.diskXattr(attr)
+	if err != nil {
+		return 0, syscall.ENODATA // no such name can be stored
+	}
+	value, err := lgetxattrAll(p, disk)
+	if err == nil && n.r.nc != nil {
+		value, err = n.r.openXattr(p, attr, value)
 	}
 	if err != nil {
 		return 0, n.r.fail(err, plain)
 	}
-	return uint32(sz), 0
+	if len(dest) == 0 {
+		return uint32(len(value)), 0 // a size query
+	}
+	if len(dest) < len(value) {
+		return uint32(len(value)), syscall.ERANGE
+	}
+	return uint32(copy(dest, value)), 0
+}
+
+// openXattr authenticates and decrypts the stored value of attr.
+func (r *root) openXattr(p, attr string, sealed []byte) ([]byte, error) {
+	id, err := lgetxattrAll(p, xattrIDName)
+	if errors.Is(err, unix.ENODATA) || err == nil && len(id) != xattrIDSize {
+		return nil, errNoXattrID
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r.nc.OpenXattrValue(id, strings.TrimPrefix(attr, userPrefix), sealed)
 }
 
 func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
@@ -53,34 +114,85 @@ func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uin
 	if !strings.HasPrefix(attr, userPrefix) {
 		return syscall.EOPNOTSUPP
 	}
-	plain, rel, errno := n.paths()
+	p, plain, errno := n.xattrPath(attr)
 	if errno != 0 {
 		return errno
 	}
-	if err := unix.Lsetxattr(n.r.abs(rel), attr, data, int(flags)); err != nil {
+	disk, err := n.r.diskXattr(attr)
+	if errors.Is(err, names.ErrTooLong) {
+		return syscall.ERANGE // what Linux says for a name too long
+	}
+	if err == nil && n.r.nc != nil {
+		data, err = n.r.sealXattr(p, attr, data)
+	}
+	if err == nil {
+		err = unix.Lsetxattr(p, disk, data, int(flags))
+	}
+	if err != nil {
 		return n.r.fail(err, plain)
 	}
 	return 0
+}
+
+// sealXattr encrypts value for attr on the backing file p, giving the
+// file its binding ID first if it has none (or a damaged one, whose
+// values are unreadable anyway).
+func (r *root) sealXattr(p, attr string, value []byte) ([]byte, error) {
+	id, err := xattrID(p)
+	if err != nil {
+		return nil, err
+	}
+	return r.nc.SealXattrValue(id, strings.TrimPrefix(attr, userPrefix), value)
+}
+
+// xattrID returns p's binding ID, making one if needed. Two racing
+// setxattr calls agree on one ID (XATTR_CREATE).
+func xattrID(p string) ([]byte, error) {
+	id, err := lgetxattrAll(p, xattrIDName)
+	switch {
+	case err == nil && len(id) == xattrIDSize:
+		return id, nil
+	case err != nil && !errors.Is(err, unix.ENODATA):
+		return nil, err
+	}
+	flags := unix.XATTR_CREATE
+	if err == nil {
+		flags = unix.XATTR_REPLACE // damaged
+	}
+	id = make([]byte, xattrIDSize)
+	_, _ = rand.Read(id) // never fails (crypto/rand.Read doc)
+	err = unix.Lsetxattr(p, xattrIDName, id, flags)
+	if errors.Is(err, unix.EEXIST) {
+		if id, err = lgetxattrAll(p, xattrIDName); err == nil && len(id) != xattrIDSize {
+			err = errNoXattrID
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return id, nil
 }
 
 func (n *node) Removexattr(ctx context.Context, attr string) syscall.Errno {
 	if errno := n.r.writable(); errno != 0 {
 		return errno
 	}
-	if !strings.HasPrefix(attr, userPrefix) {
-		return syscall.ENODATA
-	}
-	plain, rel, errno := n.paths()
+	p, plain, errno := n.xattrPath(attr)
 	if errno != 0 {
 		return errno
 	}
-	if err := unix.Lremovexattr(n.r.abs(rel), attr); err != nil {
+	disk, err := n.r.diskXattr(attr)
+	if err != nil {
+		return syscall.ENODATA
+	}
+	if err := unix.Lremovexattr(p, disk); err != nil {
 		return n.r.fail(err, plain)
 	}
 	return 0
 }
 
-// Listxattr lists the user.* names. An empty dest asks for the size.
+// Listxattr lists the user.* names (decrypted). An empty dest asks for
+// the size.
 func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
 	plain, rel, errno := n.paths()
 	if errno != 0 {
@@ -90,14 +202,52 @@ func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errn
 	if err != nil {
 		return 0, n.r.fail(err, plain)
 	}
-	names := filterUser(all)
+	list := n.r.userXattrs(all)
 	if len(dest) == 0 {
-		return uint32(len(names)), 0
+		return uint32(len(list)), 0
 	}
-	if len(dest) < len(names) {
-		return uint32(len(names)), syscall.ERANGE
+	if len(dest) < len(list) {
+		return uint32(len(list)), syscall.ERANGE
 	}
-	return uint32(copy(dest, names)), 0
+	return uint32(copy(dest, list)), 0
+}
+
+// userXattrs returns the NUL-terminated user.* names a program sees in the
+// backing list: with encrypted names, the decryptable ones, decrypted.
+func (r *root) userXattrs(list []byte) []byte {
+	var out []byte
+	for _, name := range bytes.Split(list, []byte{0}) {
+		switch {
+		case !bytes.HasPrefix(name, []byte(userPrefix)):
+		case r.nc == nil:
+			out = append(append(out, name...), 0)
+		default:
+			if plain, err := r.nc.DecryptXattrName(string(name)); err == nil {
+				out = append(append(append(out, userPrefix...), plain...), 0)
+			}
+		}
+	}
+	return out
+}
+
+// lgetxattrAll reads the whole value of attribute name of path, retrying
+// while it grows under us.
+func lgetxattrAll(path, name string) ([]byte, error) {
+	for {
+		sz, err := unix.Lgetxattr(path, name, nil)
+		if err != nil {
+			return nil, err
+		}
+		buf := make([]byte, sz)
+		sz, err = unix.Lgetxattr(path, name, buf)
+		if errors.Is(err, unix.ERANGE) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return buf[:sz], nil
+	}
 }
 
 // listXattr returns the NUL-separated names of path's attributes, retrying
@@ -110,7 +260,7 @@ func listXattr(path string) ([]byte, error) {
 		}
 		buf := make([]byte, sz)
 		sz, err = unix.Llistxattr(path, buf)
-		if err == unix.ERANGE {
+		if errors.Is(err, unix.ERANGE) {
 			continue
 		}
 		if err != nil {
@@ -118,14 +268,4 @@ func listXattr(path string) ([]byte, error) {
 		}
 		return buf[:sz], nil
 	}
-}
-
-func filterUser(list []byte) []byte {
-	var out []byte
-	for _, name := range bytes.Split(list, []byte{0}) {
-		if bytes.HasPrefix(name, []byte(userPrefix)) {
-			out = append(append(out, name...), 0)
-		}
-	}
-	return out
 }
