@@ -70,9 +70,14 @@ func fsckAction(c *cli.Context) error {
 		}
 		fmt.Fprintf(c.App.ErrWriter, "kmsfs fsck: note: %s is mounted; files written meanwhile may be reported wrongly\n", dir)
 	}
+	nameKeyErr := checkNameKeyUnwraps(c, conf, svc)
 	s, err := runFsck(c, dir, conf, svc)
 	if err != nil {
 		return err
+	}
+	if nameKeyErr != nil {
+		s.Failed++
+		s.Failures = append([]maintain.Failure{{Path: volume.ConfigName, Err: nameKeyErr}}, s.Failures...)
 	}
 	rep := fsckReport{CipherDir: dir, Quick: c.Bool("quick"), Files: s.Scanned - s.Skipped, Clean: s.Current,
 		Problems: s.Failed, Failures: failuresJSON(s), Skipped: s.Skipped, Bytes: s.Bytes,
@@ -84,6 +89,20 @@ func fsckAction(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("kmsfs fsck: %s: %s with problems", dir, plural(s.Failed, "file")), exitIntegrity)
 	}
 	return nil
+}
+
+// checkNameKeyUnwraps checks that the volume's name key (encrypted names)
+// unwraps, as every file header's DEK must; it prints the problem at once.
+func checkNameKeyUnwraps(c *cli.Context, conf *volume.Config, svc *service) error {
+	if conf.PlaintextNames {
+		return nil
+	}
+	key, err := conf.NameKey(c.Context, keyring.NewKeyService(svc, conf.KeyId))
+	clear(key)
+	if err != nil && !c.Bool("json") {
+		fmt.Fprintf(c.App.Writer, "%s: %s\n", volume.ConfigName, problemText(err))
+	}
+	return err
 }
 
 // runFsck checks the tree; each problem is printed on stdout as it is

@@ -52,6 +52,9 @@ type rewrapReport struct {
 	Failures       []failureJSON
 	ElapsedSeconds float64
 	ConfigUpdated  bool `json:",omitempty"` // --key: kmsfs.conf now names the key
+	// NameKeyRewrapped: the volume's name key (encrypted names) in
+	// kmsfs.conf was rewrapped too.
+	NameKeyRewrapped bool `json:",omitempty"`
 }
 
 func rewrapAction(c *cli.Context) error {
@@ -88,13 +91,18 @@ func rewrapAction(c *cli.Context) error {
 		}
 	}
 	registerVolume(c, dir)
+	ks := keyring.NewKeyService(svc, meta.KeyId)
+	nameKey, err := conf.RewrapNameKey(c.Context, ks, ks)
+	if err != nil {
+		return fmt.Errorf("%s: rewrapping the name key: %w", volume.ConfigName, err)
+	}
 	s, err := runRewrap(c, dir, conf, r, target, ctl != nil)
 	if err != nil {
 		return err
 	}
 	rep := rewrapReport{CipherDir: dir, KeyId: meta.KeyId, KeyVersion: target.Version, Online: ctl != nil,
 		Scanned: s.Scanned - s.Skipped, Rewrapped: s.Changed, Current: s.Current, Skipped: s.Skipped,
-		Failed: s.Failed, Failures: failuresJSON(s), ElapsedSeconds: s.Elapsed.Seconds()}
+		Failed: s.Failed, Failures: failuresJSON(s), ElapsedSeconds: s.Elapsed.Seconds(), NameKeyRewrapped: nameKey}
 	if moving && s.Failed == 0 {
 		if err := moveConfig(conf, dir, meta.KeyId, c.String("key")); err != nil {
 			return err
@@ -176,6 +184,9 @@ func rewrapText(rep rewrapReport, s *maintain.Summary) string {
 		b.WriteString("\nfailed:\n")
 		writeFailures(&b, s, maintain.MaxListedFailures)
 		b.WriteString("run kmsfs rewrap again once the cause is fixed; files already done are skipped")
+	}
+	if rep.NameKeyRewrapped {
+		fmt.Fprintf(&b, "\nthe name key in %s was rewrapped too", volume.ConfigName)
 	}
 	if rep.ConfigUpdated {
 		fmt.Fprintf(&b, "\n%s now names key %s", volume.ConfigName, rep.KeyId)

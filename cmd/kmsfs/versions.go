@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/kmsfs/kmsfs/internal/maintain"
+	"github.com/kmsfs/kmsfs/internal/volume"
 	"github.com/kmsfs/kmsfs/keyring"
 	"github.com/kmsfs/kmsfs/keyring/kmsapi"
 )
@@ -208,6 +209,20 @@ func scanVolume(c *cli.Context, svc *service, m keyring.KeyMetadata, n uint32, d
 		found.add(filepath.Join(dir, f.Path), f.Err)
 	}
 	found.count += s.Failed - int64(len(s.Failures)) // beyond the listed ones
+	return checkNameKey(dir, m.KeyId, n, found)
+}
+
+// checkNameKey adds dir's kmsfs.conf to found if its wrapped name key
+// (encrypted names) is under a version of keyID below n: every name of the
+// volume would become unreadable.
+func checkNameKey(dir, keyID string, n uint32, found *behindList) error {
+	conf, err := volume.Load(dir)
+	if err != nil {
+		return err
+	}
+	if wk := conf.WrappedNameKey; !conf.PlaintextNames && wk != nil && wk.KeyId == keyID && wk.Version < n {
+		found.add(filepath.Join(dir, volume.ConfigName), fmt.Errorf("%w: the name key is wrapped under version %d", maintain.ErrBehind, wk.Version))
+	}
 	return nil
 }
 
