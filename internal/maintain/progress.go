@@ -13,9 +13,9 @@ import (
 // as a bar redrawn in place, with files/s and an ETA; otherwise as a plain
 // line every interval, which logs and CI output keep readable.
 //
-// The total is not known until the walk ends, so that a tree of millions
-// of files is never listed in memory first: until then lines show the
-// count found so far with a "+".
+// A tree of millions of files is never listed in memory first: [Run]
+// counts it in a second, cheap walk (SetTotal) beside the work, and until
+// that ends lines show the count found so far with a "+".
 type Progress struct {
 	w        io.Writer
 	label    string
@@ -23,8 +23,8 @@ type Progress struct {
 	interval time.Duration
 	now      func() time.Time
 
-	found, done, nbytes atomic.Int64
-	walked              atomic.Bool
+	found, done, nbytes, total atomic.Int64
+	walked                     atomic.Bool // the total is known
 
 	mu      sync.Mutex // serialises output
 	start   time.Time
@@ -64,8 +64,14 @@ func NewProgress(w io.Writer, label string, o ProgressOptions) *Progress {
 // Found counts n more entries found by the walk.
 func (p *Progress) Found(n int64) { p.found.Add(n) }
 
-// WalkDone says the walk has ended: the total is now known.
-func (p *Progress) WalkDone() { p.walked.Store(true) }
+// WalkDone says the walk has ended: what it found is the total.
+func (p *Progress) WalkDone() { p.SetTotal(p.found.Load()) }
+
+// SetTotal says how many entries there are in all.
+func (p *Progress) SetTotal(n int64) {
+	p.total.Store(n)
+	p.walked.Store(true)
+}
 
 // Done counts n more entries finished.
 func (p *Progress) Done(n int64) { p.done.Add(n) }
@@ -146,17 +152,22 @@ func (p *Progress) clearLocked() {
 // Snapshot is the state of a run at one moment.
 type Snapshot struct {
 	Done, Found int64
-	TotalKnown  bool // the walk has ended: Found is the total
+	TotalKnown  bool // Found is the total
 	Bytes       int64
 	Elapsed     time.Duration
 }
 
-// Snapshot returns the current state.
+// Snapshot returns the current state. Once the total is known, Found is
+// the total (or what the walk found, if the tree grew since it was counted).
 func (p *Progress) Snapshot() Snapshot {
-	return Snapshot{
+	s := Snapshot{
 		Done: p.done.Load(), Found: p.found.Load(), TotalKnown: p.walked.Load(),
 		Bytes: p.nbytes.Load(), Elapsed: p.now().Sub(p.start),
 	}
+	if s.TotalKnown {
+		s.Found = max(s.Found, p.total.Load())
+	}
+	return s
 }
 
 // barWidth is the number of cells of the terminal bar.

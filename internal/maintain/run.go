@@ -118,6 +118,9 @@ func Run(ctx context.Context, root string, task Task, opts Options) (*Summary, e
 	if r.progress != nil {
 		r.progress.Start()
 		defer r.progress.Stop()
+		countCtx, stopCount := context.WithCancel(ctx)
+		defer stopCount()
+		go countTree(countCtx, root, r.progress)
 	}
 	walkErr := r.runPass(ctx, func(out chan<- Entry) error {
 		return Walk(ctx, root, func(e Entry) error {
@@ -140,6 +143,17 @@ func Run(ctx context.Context, root string, task Task, opts Options) (*Summary, e
 	}
 	r.sum.Elapsed = time.Since(start)
 	return &r.sum, walkErr
+}
+
+// countTree counts the entries below root and tells p the total: the work
+// walk moves at the pace of the jobs, so only a walk of its own learns the
+// total early enough for an ETA. Directory listings are cheap next to the
+// per-file work, and the second walk finds them cached.
+func countTree(ctx context.Context, root string, p *Progress) {
+	var n int64
+	if Walk(ctx, root, func(Entry) error { n++; return nil }) == nil {
+		p.SetTotal(n)
+	}
 }
 
 // runner is the state of one Run.
@@ -195,13 +209,14 @@ func (r *runner) runPass(ctx context.Context, produce func(chan<- Entry) error) 
 
 // handle runs the task on e and records the result.
 func (r *runner) handle(ctx context.Context, e Entry) {
-	before := r.meter.Load()
+	var m Meter // this entry's bytes: other workers add to r.meter meanwhile
 	out, err := Skipped, e.Err
 	if err == nil {
-		out, err = r.task(ctx, e, &r.meter)
+		out, err = r.task(ctx, e, &m)
 	}
+	r.meter.Add(m.Load())
 	if r.progress != nil {
-		r.progress.Bytes(r.meter.Load() - before)
+		r.progress.Bytes(m.Load())
 	}
 	if err != nil && r.retryFn(err) && ctx.Err() == nil {
 		r.mu.Lock()

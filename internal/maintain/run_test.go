@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -254,4 +255,29 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestRunBytes counts each entry's bytes once, however many workers
+// report at the same time.
+func TestRunBytes(t *testing.T) {
+	names := make([]string, 64)
+	for i := range names {
+		names[i] = fmt.Sprintf("f%02d", i)
+	}
+	dir := makeTree(t, names)
+	p := maintain.NewProgress(io.Discard, "t", maintain.ProgressOptions{Interval: time.Hour})
+	task := func(_ context.Context, _ maintain.Entry, m *maintain.Meter) (maintain.Outcome, error) {
+		for range 100 {
+			m.Add(1)
+			time.Sleep(10 * time.Microsecond)
+		}
+		return maintain.Current, nil
+	}
+	s, err := maintain.Run(context.Background(), dir, task, maintain.Options{Jobs: 8, Progress: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Bytes != 6400 || p.Snapshot().Bytes != 6400 {
+		t.Errorf("bytes: summary %d, progress %d; want 6400", s.Bytes, p.Snapshot().Bytes)
+	}
 }
