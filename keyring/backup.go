@@ -133,8 +133,11 @@ func bundleKeyOf(e *keyEntry) bundleKey {
 		bk.DeletionDate = &d
 	}
 	for _, v := range r.Versions {
-		bk.Versions = append(bk.Versions, bundleVersion{Version: v.Version, Created: v.Created,
-			RotationType: v.RotationType, Material: bytes.Clone(e.material[v.Version])})
+		bv := bundleVersion{Version: v.Version, Created: v.Created, RotationType: v.RotationType}
+		if v.Sealed != nil { // destroyed versions leave the keyring for good
+			bv.Material = bytes.Clone(e.material[v.Version])
+		}
+		bk.Versions = append(bk.Versions, bv)
 	}
 	return bk
 }

@@ -376,8 +376,8 @@ func (k *Keyring) resealAll(kek []byte) ([]*keyRecord, error) {
 		rec := e.rec.clone()
 		for i := range rec.Versions {
 			m, ok := e.material[rec.Versions[i].Version]
-			if !ok {
-				continue
+			if !ok || rec.Versions[i].Sealed == nil {
+				continue // destroyed: never bring material back to disk
 			}
 			sealed, err := sealKEK(k.opts.Rand, kek, m, versionAAD(rec.ID, rec.Versions[i].Version))
 			if err != nil {

@@ -254,13 +254,19 @@ func usable(rec *keyRecord) error {
 // mutate applies fn to a copy of a key's record, persists it and then
 // publishes it, holding k.mu exclusively throughout. It audits op.
 func (k *Keyring) mutate(ctx context.Context, op, keyID string, fn func(rec *keyRecord, now time.Time) error) (*keyRecord, error) {
+	return k.mutateThen(ctx, op, keyID, fn, nil)
+}
+
+// mutateThen is mutate that also runs published (if not nil) on the entry
+// right after the record is published, still under the exclusive lock.
+func (k *Keyring) mutateThen(ctx context.Context, op, keyID string, fn func(rec *keyRecord, now time.Time) error, published func(e *keyEntry)) (*keyRecord, error) {
 	now := k.now()
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.closed {
 		return nil, ErrClosed
 	}
-	rec, err := k.mutateLocked(ctx, keyID, now, fn)
+	rec, err := k.mutateLocked(ctx, keyID, now, fn, published)
 	ar := AuditRecord{Op: op, KeyId: keyID}
 	if rec != nil {
 		ar.KeyId, ar.KeyVersion = rec.ID.String(), rec.current()
@@ -269,7 +275,7 @@ func (k *Keyring) mutate(ctx context.Context, op, keyID string, fn func(rec *key
 	return rec, err
 }
 
-func (k *Keyring) mutateLocked(ctx context.Context, keyID string, now time.Time, fn func(*keyRecord, time.Time) error) (*keyRecord, error) {
+func (k *Keyring) mutateLocked(ctx context.Context, keyID string, now time.Time, fn func(*keyRecord, time.Time) error, published func(*keyEntry)) (*keyRecord, error) {
 	e, err := k.useLocked(ctx, keyID, now)
 	if err != nil {
 		return nil, err
@@ -282,6 +288,9 @@ func (k *Keyring) mutateLocked(ctx context.Context, keyID string, now time.Time,
 		return nil, err
 	}
 	e.rec = rec
+	if published != nil {
+		published(e)
+	}
 	return rec, nil
 }
 

@@ -161,9 +161,13 @@ func (r *keyRecord) oldestAvailable() uint32 {
 // DestroyVersionsBelow deletes the material of every version below v, for
 // good (as Vault's trim). v must not exceed the minimum decryption version,
 // so only versions that are already retired can be destroyed.
+//
+// The cached material is zeroed in the same critical section that persists
+// the record: were k.mu released in between, a Passwd could reseal, or an
+// ExportKeyring copy, a version that is already gone from disk.
 func (k *Keyring) DestroyVersionsBelow(ctx context.Context, keyID string, v uint32) error {
 	var destroyed []uint32
-	rec, err := k.mutate(ctx, "DestroyVersionsBelow", keyID, func(rec *keyRecord, _ time.Time) error {
+	_, err := k.mutateThen(ctx, "DestroyVersionsBelow", keyID, func(rec *keyRecord, _ time.Time) error {
 		if v > rec.MinDecrypt {
 			return fmt.Errorf("%w: version %d is above the minimum decryption version %d", ErrValidation, v, rec.MinDecrypt)
 		}
@@ -174,23 +178,13 @@ func (k *Keyring) DestroyVersionsBelow(ctx context.Context, keyID string, v uint
 			}
 		}
 		return nil
-	})
-	if err != nil {
-		return err
-	}
-	k.forgetMaterial(rec.ID.String(), destroyed)
-	return nil
+	}, func(e *keyEntry) { e.forget(destroyed) })
+	return err
 }
 
-// forgetMaterial zeroes and drops cached version keys once their sealed
-// copies are gone from disk.
-func (k *Keyring) forgetMaterial(keyID string, versions []uint32) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	e, err := k.lookup(keyID)
-	if err != nil {
-		return
-	}
+// forget zeroes and drops cached version keys once their sealed copies are
+// gone from disk. The caller holds k.mu exclusively.
+func (e *keyEntry) forget(versions []uint32) {
 	for _, v := range versions {
 		zero(e.material[v])
 		delete(e.material, v)
