@@ -114,7 +114,7 @@ func TestImportConflictRefused(t *testing.T) {
 			bundle = resealBundle(t, bundle, func(p *bundlePayload) {
 				tc.edit(&p.Keys[0])
 				extra := bundleKeyOf(&keyEntry{rec: &keyRecord{ID: newID, State: StateEnabled, MinDecrypt: 1,
-					Versions: []versionRecord{{Version: 1}}}, material: map[uint32][]byte{1: bytes.Repeat([]byte{9}, materialSize)}})
+					Versions: []versionRecord{{Version: 1, Sealed: []byte("not destroyed")}}}, material: map[uint32][]byte{1: bytes.Repeat([]byte{9}, materialSize)}})
 				p.Keys = append(p.Keys, extra)
 				p.Aliases = append(p.Aliases, bundleAlias{Name: "alias/new", Target: newID})
 			})
