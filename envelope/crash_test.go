@@ -3,6 +3,9 @@ package envelope_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/kmsfs/kmsfs/envelope"
@@ -10,24 +13,39 @@ import (
 	"github.com/kmsfs/kmsfs/envelope/internal/testkms"
 )
 
+// slotFile records every header slot write (the file contents after it)
+// and every sync, to replay a rewrap step by step.
+type slotFile struct {
+	*memfile.File
+	ops   []string
+	snaps [][]byte // contents after each slot write, in order
+}
+
+func (s *slotFile) WriteAt(p []byte, off int64) (int, error) {
+	n, err := s.File.WriteAt(p, off)
+	if off >= envelope.PreambleSize && off < envelope.HeaderSize {
+		s.ops = append(s.ops, fmt.Sprintf("slot %c", 'A'+(off-envelope.PreambleSize)/envelope.SlotSize))
+		s.snaps = append(s.snaps, s.File.Bytes())
+	}
+	return n, err
+}
+
+func (s *slotFile) Sync() error { s.ops = append(s.ops, "sync"); return s.File.Sync() }
+
 // rewrapped returns a sample file before and after a completed rewrap from
-// master key version 1 to 2, and which slot position the rewrap wrote.
-func rewrapped(t *testing.T) (kms *testkms.Service, before, after, plain []byte, pos int) {
+// master key version 1 to 2, and the recorded slot writes.
+func rewrapped(t *testing.T) (kms *testkms.Service, before, after, plain []byte, rec *slotFile) {
 	t.Helper()
 	kms = newKMS(t, 2)
 	kms.SetCurrent(1)
 	before, plain = sample(t, kms, true)
-	b := memfile.New(before)
+	rec = &slotFile{File: memfile.New(before)}
 	kms.SetCurrent(2)
-	changed, old, nw, err := envelope.RewrapFile(bg, b, kms, kms, true)
+	changed, old, nw, err := envelope.RewrapFile(bg, rec, kms, kms, true)
 	if err != nil || !changed || old.Version != 1 || nw.Version != 2 {
 		t.Fatalf("RewrapFile = %v, %v, %v, %v", changed, old, nw, err)
 	}
-	h, err := envelope.ReadHeader(bg, b, kms)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kms, before, b.Bytes(), plain, h.Slot
+	return kms, before, rec.Bytes(), plain, rec
 }
 
 func slotRange(pos int) (int, int) {
@@ -35,33 +53,134 @@ func slotRange(pos int) (int, int) {
 	return start, start + envelope.SlotSize
 }
 
-// TestTornSlotWrite simulates a crash in the middle of a header rewrite:
-// the slot being written holds a mix of its old and new bytes (cut at
-// every 8 bytes, new prefix or new suffix). The file must open with either
-// the old or the new key version and intact data.
-func TestTornSlotWrite(t *testing.T) {
-	kms, before, after, plain, pos := rewrapped(t)
+// v1Unwraps reports whether the wrapped DEK in slot pos of ct unwraps
+// under master key version 1, whatever the slot claims: what a holder of a
+// leaked v1 could do with the file.
+func v1Unwraps(t *testing.T, ct []byte, pos int) bool {
+	t.Helper()
 	start, end := slotRange(pos)
-	if !bytes.Equal(before[:start], after[:start]) || !bytes.Equal(before[end:], after[end:]) {
-		t.Fatal("rewrap wrote outside the non-current slot")
+	if isAllZero(ct[start:end]) {
+		return false
 	}
-	for cut := 0; cut <= envelope.SlotSize; cut += 8 {
-		for _, newPrefix := range []bool{true, false} {
-			torn := bytes.Clone(before)
-			if newPrefix {
-				copy(torn[start:start+cut], after[start:start+cut])
-			} else {
-				copy(torn[start+cut:end], after[start+cut:end])
+	s, err := envelope.ParseSlot(ct[start:end])
+	if err != nil {
+		return false
+	}
+	onlyV1 := testkms.New(testKeyID, map[uint32][]byte{1: masterKey(1)}, 1)
+	ref := envelope.KeyRef{KeyID: testKeyID, Version: 1}
+	_, err = onlyV1.UnwrapKey(bg, ref, s.WrappedKey, ct[:envelope.PreambleSize])
+	return err == nil
+}
+
+func isAllZero(b []byte) bool { return !slices.ContainsFunc(b, func(c byte) bool { return c != 0 }) }
+
+// TestRewrapLeavesNoOldWrap: after a rewrap from v1 to v2, through either
+// entry point, neither slot unwraps under v1 and both name v2 (FORMAT.md
+// §5.3), so destroying v1 after "rewrap everything" revokes it. A file
+// left with a v1 slot by an earlier rewrap is cleaned by rewrapping again.
+func TestRewrapLeavesNoOldWrap(t *testing.T) {
+	rewrapOnline := func(kms *testkms.Service, b *memfile.File) error {
+		f, err := envelope.Open(bg, b, kms, tc4k)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if changed, err := f.Rewrap(bg, kms); err != nil || !changed {
+			return fmt.Errorf("Rewrap = %v, %v", changed, err)
+		}
+		return nil
+	}
+	rewrapOffline := func(sync bool) func(*testkms.Service, *memfile.File) error {
+		return func(kms *testkms.Service, b *memfile.File) error {
+			if changed, _, nw, err := envelope.RewrapFile(bg, b, kms, kms, sync); err != nil || !changed || nw.Version != 2 {
+				return fmt.Errorf("RewrapFile = %v, %v, %v", changed, nw, err)
 			}
-			f, err := envelope.Open(bg, memfile.New(torn), kms, tc4k)
-			if err != nil {
-				t.Fatalf("cut %d (new prefix %v): %v", cut, newPrefix, err)
+			return nil
+		}
+	}
+	_, before, after, _, _ := rewrapped(t)
+	// An earlier rewrap that wrote only the non-current slot: slot B of
+	// after (generation 4, v2, current) over before, whose slot A
+	// (generation 3) still wraps under v1.
+	legacy := bytes.Clone(before)
+	start, end := slotRange(1)
+	copy(legacy[start:end], after[start:end])
+	for _, tc := range []struct {
+		name   string
+		start  []byte
+		rewrap func(*testkms.Service, *memfile.File) error
+	}{
+		{"File.Rewrap", before, rewrapOnline},
+		{"RewrapFile sync", before, rewrapOffline(true)},
+		{"RewrapFile nosync", before, rewrapOffline(false)},
+		{"File.Rewrap of a stale file", legacy, rewrapOnline},
+		{"RewrapFile of a stale file", legacy, rewrapOffline(true)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kms := newKMS(t, 2)
+			b := memfile.New(tc.start)
+			if err := tc.rewrap(kms, b); err != nil {
+				t.Fatal(err)
 			}
-			if v := f.KeyRef().Version; v != 1 && v != 2 {
-				t.Errorf("cut %d: key version %d", cut, v)
+			ct := b.Bytes()
+			for pos := range 2 {
+				start, end := slotRange(pos)
+				s, err := envelope.ParseSlot(ct[start:end])
+				if err != nil || s.KeyRef.Version != 2 {
+					t.Errorf("slot %c: %+v, %v; want key version 2", 'A'+pos, s.KeyRef, err)
+				}
+				if v1Unwraps(t, ct, pos) {
+					t.Errorf("slot %c still unwraps under v1", 'A'+pos)
+				}
 			}
-			mustEqual(t, "torn slot", readAll(t, f), plain)
-			f.Close()
+			if changed, _, _, err := envelope.RewrapFile(bg, b, kms, kms, true); err != nil || changed {
+				t.Errorf("second RewrapFile = %v, %v; want nothing to do", changed, err)
+			}
+		})
+	}
+}
+
+// TestTornSlotWrite simulates a crash in the middle of each slot write of
+// a rewrap: the slot being written holds a mix of its old and new bytes
+// (cut at every 8 bytes, new prefix or new suffix). The file must open
+// with intact data; once the first write was synced, with v2 and without
+// needing v1 at all (a torn mirror has the lower generation, so it is
+// never tried before the synced slot).
+func TestTornSlotWrite(t *testing.T) {
+	kms, before, _, plain, rec := rewrapped(t)
+	if got := strings.Join(rec.ops, ","); got != "slot B,sync,slot A,sync" {
+		t.Fatalf("rewrap wrote %q, want slot B,sync,slot A,sync", got)
+	}
+	onlyV2 := testkms.New(testKeyID, map[uint32][]byte{2: masterKey(2)}, 2)
+	steps := [][]byte{before, rec.snaps[0], rec.snaps[1]}
+	for step, pos := range []int{1, 0} {
+		old, nw := steps[step], steps[step+1]
+		start, end := slotRange(pos)
+		if !bytes.Equal(old[:start], nw[:start]) || !bytes.Equal(old[end:], nw[end:]) {
+			t.Fatalf("write %d changed bytes outside slot %c", step, 'A'+pos)
+		}
+		for cut := 0; cut <= envelope.SlotSize; cut += 8 {
+			for _, newPrefix := range []bool{true, false} {
+				torn := bytes.Clone(old)
+				if newPrefix {
+					copy(torn[start:start+cut], nw[start:start+cut])
+				} else {
+					copy(torn[start+cut:end], nw[start+cut:end])
+				}
+				ks := kms
+				if step == 1 {
+					ks = onlyV2 // the synced first write holds v2
+				}
+				f, err := envelope.Open(bg, memfile.New(torn), ks, tc4k)
+				if err != nil {
+					t.Fatalf("write %d, cut %d (new prefix %v): %v", step, cut, newPrefix, err)
+				}
+				if v := f.KeyRef().Version; v != 2 && (step == 1 || v != 1) {
+					t.Errorf("write %d, cut %d: key version %d", step, cut, v)
+				}
+				mustEqual(t, "torn slot", readAll(t, f), plain)
+				f.Close()
+			}
 		}
 	}
 }
@@ -120,8 +239,9 @@ func TestCompletedRewrite(t *testing.T) {
 	mustEqual(t, "after rewrap", readAll(t, f), plain)
 }
 
-// TestRewrapOnline rotates twice through File.Rewrap: slots alternate, the
-// generation climbs, and an unchanged version writes nothing.
+// TestRewrapOnline rotates twice through File.Rewrap: both slots are
+// written each time, the generation climbs, and an unchanged version
+// writes nothing.
 func TestRewrapOnline(t *testing.T) {
 	kms := newKMS(t, 3)
 	kms.SetCurrent(1)
@@ -152,6 +272,8 @@ func TestRewrapOnline(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Each rewrap commits the other slot and mirrors it into the old
+		// one with the generation below: slots alternate as before.
 		if h.KeyRef.Version != v || h.Generation != uint64(v) || h.Slot != int(v-1)%2 {
 			t.Errorf("after v%d: %+v", v, h)
 		}
@@ -196,4 +318,47 @@ func TestFailedSlotWrite(t *testing.T) {
 		t.Errorf("after retry: %+v", h)
 	}
 	f.Close()
+}
+
+// TestFailedMirrorWrite: if the second slot write of a rewrap fails, the
+// new slot is current and the error is returned; a later rewrap to the
+// same version overwrites the slot that still holds the old wrap.
+func TestFailedMirrorWrite(t *testing.T) {
+	kms := newKMS(t, 2)
+	kms.SetCurrent(1)
+	b := &memfile.File{}
+	f, err := envelope.Create(bg, b, kms, tc4k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt([]byte("data"), 0); err != nil {
+		t.Fatal(err)
+	}
+	slotA, _ := slotRange(0)
+	b.FailWrite = func(p []byte, off int64) error {
+		if off == int64(slotA) {
+			return memfile.ErrInjected
+		}
+		return nil
+	}
+	kms.SetCurrent(2)
+	if _, err := f.Rewrap(bg, kms); !errors.Is(err, memfile.ErrInjected) {
+		t.Fatalf("Rewrap with a failing mirror write: %v", err)
+	}
+	if f.KeyRef().Version != 2 || !v1Unwraps(t, b.Bytes(), 0) {
+		t.Fatalf("after the failed mirror: KeyRef %v, slot A v1 %v", f.KeyRef(), v1Unwraps(t, b.Bytes(), 0))
+	}
+	b.FailWrite = nil
+	if changed, err := f.Rewrap(bg, kms); err != nil || !changed {
+		t.Fatalf("retry: %v, %v", changed, err)
+	}
+	for pos := range 2 {
+		if v1Unwraps(t, b.Bytes(), pos) {
+			t.Errorf("slot %c still unwraps under v1 after the retry", 'A'+pos)
+		}
+	}
+	if changed, err := f.Rewrap(bg, kms); err != nil || changed {
+		t.Errorf("third Rewrap = %v, %v; want nothing to do", changed, err)
+	}
 }

@@ -16,6 +16,12 @@ type header struct {
 	keys     *fileKeys
 	slot     Slot // the current valid slot
 	pos      int  // where slot lives: 0 = slot A, 1 = slot B
+	// otherClean records that the slot position other than pos holds no
+	// wrap of the DEK but one under slot.KeyRef (it is empty, or it
+	// authenticated under the same key reference). A rewrap overwrites a
+	// position that is not clean, so that no slot keeps a wrap under a
+	// retired master key version (FORMAT.md §5.3).
+	otherClean bool
 }
 
 // slotOffset is the file offset of slot position pos (0 = A, 1 = B).
@@ -48,7 +54,7 @@ func newHeader(ctx context.Context, w KeyWrapper, chunkSize int, rand io.Reader)
 		clear(dek)
 		return nil, nil, err
 	}
-	h := &header{pre: pre, preBytes: preBytes, keys: keys}
+	h := &header{pre: pre, preBytes: preBytes, keys: keys, otherClean: true} // slot B stays empty
 	raw := make([]byte, HeaderSize)
 	copy(raw, preBytes)
 	h.slot = Slot{Generation: 1, KeyRef: ref, WrappedKey: wrapped}
@@ -72,23 +78,70 @@ func (h *header) sealSlot(s *Slot, dst []byte) error {
 
 // commit writes next as the new current slot: generation current+1, in the
 // position that does NOT hold the current slot, so that a torn write can
-// only damage the slot that is not in use (FORMAT.md, "Rewriting the
-// header"). It does not sync. On error the in-memory state is unchanged.
+// only damage the slot that is not in use (FORMAT.md §4.5). It does not
+// sync. On error the in-memory state is unchanged, except that the
+// position written to no longer counts as clean.
 func (h *header) commit(w io.WriterAt, next Slot) error {
 	if h.slot.Generation == math.MaxUint64 {
 		return fmt.Errorf("%w: slot generation exhausted", ErrBadHeader)
 	}
 	next.Generation = h.slot.Generation + 1
 	pos := 1 - h.pos
+	if err := h.writeSlot(w, &next, pos); err != nil {
+		return err
+	}
+	// The old current slot becomes the other one; it wraps the DEK under
+	// the new key reference only if the reference did not change.
+	h.otherClean = h.slot.KeyRef == next.KeyRef
+	h.slot, h.pos = next, pos
+	return nil
+}
+
+// mirror copies the current slot into the other position with generation
+// current-1, so that both slots wrap the DEK under the current key
+// reference (FORMAT.md §4.5, §5.3). The lower generation keeps the current
+// slot current: a torn mirror write never outranks it, so a crash cannot
+// make a reader try a slot naming the old key version first. The caller
+// has synced the current slot, and the current generation is at least 2
+// (mirror follows a commit).
+func (h *header) mirror(w io.WriterAt) error {
+	if h.slot.Generation < 2 {
+		return fmt.Errorf("%w: no generation below %d to mirror into", ErrBadHeader, h.slot.Generation)
+	}
+	s := h.slot
+	s.Generation--
+	if err := h.writeSlot(w, &s, 1-h.pos); err != nil {
+		return err
+	}
+	h.otherClean = true
+	return nil
+}
+
+// writeSlot seals s and writes it at position pos. A failed write marks
+// the other position unclean: a torn write may have left anything there.
+func (h *header) writeSlot(w io.WriterAt, s *Slot, pos int) error {
 	raw := make([]byte, SlotSize)
-	if err := h.sealSlot(&next, raw); err != nil {
+	if err := h.sealSlot(s, raw); err != nil {
 		return err
 	}
 	if _, err := w.WriteAt(raw, slotOffset(pos)); err != nil {
+		h.otherClean = false
 		return fmt.Errorf("envelope: writing header slot %s: %w", slotName(pos), err)
 	}
-	h.slot, h.pos = next, pos
 	return nil
+}
+
+// cleanOther reports whether b, the raw slot at the position that is not
+// current, can hold no wrap of the DEK but one under the current key
+// reference: it is empty, or it authenticates and names that reference.
+// A slot under another reference, or one that does not authenticate (a
+// torn write may keep an old wrapped DEK intact), is not clean.
+func (h *header) cleanOther(b []byte) bool {
+	if isZero(b) {
+		return true
+	}
+	s, err := ParseSlot(b)
+	return err == nil && s.KeyRef == h.slot.KeyRef && h.keys.verifySlotMAC(h.preBytes, b)
 }
 
 // loadHeader reads and authenticates the header of a ciphertext file of
@@ -132,6 +185,8 @@ func parseHeader(ctx context.Context, raw []byte, u KeyUnwrapper) (*header, erro
 			return nil, err
 		}
 		if h != nil {
+			other := 1 - h.pos
+			h.otherClean = h.cleanOther(raw[slotOffset(other):slotOffset(other+1)])
 			return h, h.checkSlot()
 		}
 	}

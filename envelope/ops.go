@@ -174,9 +174,11 @@ func (f *File) Close() error {
 }
 
 // Rewrap wraps the file's DEK again with w and, if w used a different
-// master key version than the current slot names, writes the new wrapping
-// as a new header slot and syncs (FORMAT.md, "Rewriting the header"). The
-// body is not touched. w also becomes the wrapper for a header created
+// master key version than the current slot names (or the other slot may
+// still hold an older wrap), writes the new wrapping into both header
+// slots, one after the other with a sync after each (FORMAT.md §4.5,
+// §5.3): afterwards no slot holds the DEK wrapped under the old version.
+// The body is not touched. w also becomes the wrapper for a header created
 // later (after Truncate(0)). It reports whether the header changed.
 func (f *File) Rewrap(ctx context.Context, w KeyWrapper) (changed bool, err error) {
 	f.mu.RLock()
@@ -197,17 +199,31 @@ func (f *File) Rewrap(ctx context.Context, w KeyWrapper) (changed bool, err erro
 	return true, f.syncBacking()
 }
 
-// rewrapHeader wraps h's DEK with w and commits the new wrapping if the key
-// version differs. It does not sync.
+// rewrapHeader wraps h's DEK with w. If w used another key reference than
+// the current slot names, or the other slot may still hold an older wrap,
+// it writes the new wrapping into both slots, so that no slot keeps the
+// DEK wrapped under the old master key version (FORMAT.md §5.3): first as
+// a new current slot in the other position, synced so that it is the valid
+// slot whatever happens next, then as a mirror over the old current slot.
+// It does not sync after the mirror; the caller does.
 func rewrapHeader(ctx context.Context, h *header, b Backing, w KeyWrapper) (bool, error) {
 	ref, wrapped, err := w.WrapKey(ctx, h.keys.dek, h.preBytes)
 	if err != nil {
 		return false, fmt.Errorf("envelope: rewrapping data key: %w", err)
 	}
-	if ref == h.slot.KeyRef {
+	if ref == h.slot.KeyRef && h.otherClean {
 		return false, nil
 	}
 	next := h.slot
 	next.KeyRef, next.WrappedKey = ref, wrapped
-	return true, h.commit(b, next)
+	if err := h.commit(b, next); err != nil {
+		return false, err
+	}
+	if h.otherClean {
+		return true, nil // the old current slot was already under ref
+	}
+	if err := b.Sync(); err != nil { // FORMAT.md §4.5: the new slot first
+		return true, fmt.Errorf("envelope: syncing backing file: %w", err)
+	}
+	return true, h.mirror(b)
 }

@@ -33,9 +33,13 @@ func ReadHeader(ctx context.Context, b Backing, u KeyUnwrapper) (*Header, error)
 
 // RewrapFile rewraps the DEK of the ciphertext file in b with w, touching
 // only the header (for `kmsfs rewrap`, with the file not open elsewhere).
-// It unwraps with ks, wraps with w, and writes a new slot if the key
-// version changed, syncing if sync is set. An empty file has nothing to
-// rewrap: changed is false and the refs are zero.
+// It unwraps with ks, wraps with w, and if the key version changed (or the
+// other slot may still hold an older wrap) writes the new wrapping into
+// both slots, so that no slot keeps the old one (FORMAT.md §5.3). It
+// always syncs between the two slot writes, because the second overwrites
+// the slot that was valid before; sync adds a final sync after the second
+// (callers that sync anyway, after restoring times, pass false). An empty
+// file has nothing to rewrap: changed is false and the refs are zero.
 func RewrapFile(ctx context.Context, b Backing, ks KeyService, w KeyWrapper, sync bool) (changed bool, old, new KeyRef, err error) {
 	size, err := backingSize(b)
 	if err != nil || size == 0 {
