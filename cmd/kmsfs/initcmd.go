@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/kmsfs/kmsfs/envelope"
+	"github.com/kmsfs/kmsfs/internal/names"
 	"github.com/kmsfs/kmsfs/internal/volume"
 	"github.com/kmsfs/kmsfs/keyring"
 )
@@ -19,15 +20,19 @@ func initCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "init",
 		Usage: "make CIPHERDIR an encrypted directory (creating the keyring and default key if needed)",
-		UsageText: `kmsfs init [--key KEY] [--chunk-size BYTES] CIPHERDIR
+		UsageText: `kmsfs init [--key KEY] [--chunk-size BYTES] [--plaintext-names] CIPHERDIR
 
-Writes CIPHERDIR/kmsfs.conf (no secrets: the key ID and chunk size).
-Without --key, uses alias/kmsfs, creating it and the keyring if missing.
+Writes CIPHERDIR/kmsfs.conf (the key ID, the chunk size and the volume's
+name key wrapped by the master key: nothing in clear) and the root's
+kmsfs.diriv. File names, symlink targets and xattrs are encrypted unless
+--plaintext-names is given. Without --key, uses alias/kmsfs, creating it
+and the keyring if missing.
 
 Example: kmsfs init ~/cipher`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "key", Usage: "master key (ID, ARN or alias) for this directory", Value: defaultAlias},
 			&cli.IntFlag{Name: "chunk-size", Usage: "plaintext bytes per chunk, a power of two from 4096 to 1048576", Value: envelope.DefaultChunkSize},
+			&cli.BoolFlag{Name: "plaintext-names", Usage: "store file names, symlink targets and xattrs unencrypted (readable by older kmsfs)"},
 		},
 		Action: initAction,
 	}
@@ -54,9 +59,18 @@ func initAction(c *cli.Context) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	conf.SetPlaintextNames() // name encryption is wired into mount next
+	if c.Bool("plaintext-names") {
+		conf.SetPlaintextNames()
+	} else if err := conf.GenerateNameKey(c.Context, keyring.NewKeyService(svc, meta.KeyId)); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
+	}
+	if !conf.PlaintextNames {
+		if err := writeRootIV(dir); err != nil {
+			return err
+		}
 	}
 	if err := conf.Create(dir); err != nil {
 		return err
@@ -83,4 +97,20 @@ func initKey(c *cli.Context, svc keyring.Service, key string) (keyring.KeyMetada
 	}
 	err = svc.CreateAlias(c.Context, &keyring.AliasInput{AliasName: defaultAlias, TargetKeyId: created.KeyMetadata.KeyId})
 	return created.KeyMetadata, err
+}
+
+// writeRootIV gives a new volume's root directory its IV file
+// (docs/NAMES.md §3), before the config that makes it a volume. One left
+// by an init that failed after writing it is kept: nothing is named under
+// it yet.
+func writeRootIV(dir string) error {
+	iv, err := names.NewDirIV()
+	if err != nil {
+		return err
+	}
+	err = names.WriteDirIV(dir, iv)
+	if errors.Is(err, names.ErrDirIVExists) {
+		_, err = names.ReadDirIV(dir)
+	}
+	return err
 }
