@@ -18,7 +18,9 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/kmsfs/kmsfs/envelope"
 	kfs "github.com/kmsfs/kmsfs/fs"
+	"github.com/kmsfs/kmsfs/internal/names"
 	"github.com/kmsfs/kmsfs/internal/volume"
 	"github.com/kmsfs/kmsfs/keyring"
 	"github.com/kmsfs/kmsfs/keyring/kmsapi"
@@ -198,6 +200,13 @@ func serve(c *cli.Context, cipherDir, mnt string) (err error) {
 		return fmt.Errorf("volume key %s is %s: %w", conf.KeyId, st, keyring.ErrDisabled)
 	}
 	keys := newVolumeKeys(svc, conf.KeyId)
+	codec, err := nameCodec(c.Context, conf, keys)
+	if err != nil {
+		return err
+	}
+	if codec != nil {
+		defer codec.Close()
+	}
 	stopControl, err := serveControl(c, cipherDir, svc, keys, logger)
 	if err != nil {
 		return err
@@ -211,6 +220,7 @@ func serve(c *cli.Context, cipherDir, mnt string) (err error) {
 		AllowOther:    c.Bool("allow-other"),
 		Debug:         c.Bool("debug"),
 		Logger:        logger,
+		Names:         codec,
 		ReservedNames: []string{volume.ConfigName, volume.ConfigName + ".tmp"},
 	})
 	if err != nil {
@@ -220,6 +230,21 @@ func serve(c *cli.Context, cipherDir, mnt string) (err error) {
 	go unmountOnSignal(c.Context, server, mnt, logger)
 	server.Wait()
 	return nil
+}
+
+// nameCodec returns the codec of conf's encrypted names, from its name
+// key unwrapped by ks (and zeroed once the codec holds its sub-keys), or
+// nil for a volume with plaintext names.
+func nameCodec(ctx context.Context, conf *volume.Config, ks envelope.KeyService) (*names.Codec, error) {
+	if conf.PlaintextNames {
+		return nil, nil
+	}
+	key, err := conf.NameKey(ctx, ks)
+	if err != nil {
+		return nil, fmt.Errorf("volume name key: %w", err)
+	}
+	defer clear(key)
+	return names.NewCodec(key)
 }
 
 type unmounter interface{ Unmount() error }
