@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -108,15 +109,50 @@ func demoShow(w io.Writer, cipher, plain string) error {
 		return err
 	}
 	fmt.Fprintf(w, "$ cat %s\n%s", filepath.Join(plain, name), got)
-	raw, err := os.ReadFile(filepath.Join(cipher, name))
+	backing, err := backingFile(cipher, filepath.Join(plain, name))
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "$ hexdump %s   (%d bytes of ciphertext for %d of plaintext)\n%s",
-		filepath.Join(cipher, name), len(raw), len(msg), hex.Dump(raw[:min(len(raw), 160)]))
+	fmt.Fprintf(w, "$ ls %s   (names are encrypted too)\n", cipher)
+	if ents, err := os.ReadDir(cipher); err == nil {
+		for _, e := range ents {
+			fmt.Fprintf(w, "%s\n", e.Name())
+		}
+	}
+	raw, err := os.ReadFile(backing)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "$ hexdump %s   (%s: %d bytes of ciphertext for %d of plaintext)\n%s",
+		backing, name, len(raw), len(msg), hex.Dump(raw[:min(len(raw), 160)]))
 	if bytes.Contains(raw, msg[:16]) {
-		return fmt.Errorf("demo: plaintext found in %s", filepath.Join(cipher, name))
+		return fmt.Errorf("demo: plaintext found in %s", backing)
 	}
 	fmt.Fprintln(w, "the plaintext does not appear anywhere in the ciphertext file.")
 	return nil
+}
+
+// backingFile returns the file in cipher that holds the mounted file
+// plainPath. Names in cipher are encrypted, so it is found by inode
+// number: the mount reports the backing file's.
+func backingFile(cipher, plainPath string) (string, error) {
+	var want syscall.Stat_t
+	if err := syscall.Stat(plainPath, &want); err != nil {
+		return "", err
+	}
+	found := ""
+	err := filepath.WalkDir(cipher, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || found != "" || !d.Type().IsRegular() {
+			return err
+		}
+		var st syscall.Stat_t
+		if syscall.Stat(p, &st) == nil && st.Ino == want.Ino {
+			found = p
+		}
+		return nil
+	})
+	if err == nil && found == "" {
+		err = fmt.Errorf("demo: no file in %s has the inode of %s", cipher, plainPath)
+	}
+	return found, err
 }
