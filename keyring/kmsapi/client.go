@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -48,11 +49,21 @@ func NewClient(baseURL string, hc *http.Client) *Client {
 // Dial connects to the server listening on socketPath (see [SocketPath]) and
 // checks that it answers. When nothing listens there it returns an error
 // wrapping [ErrNotRunning], so the caller may open the keyring directly.
+//
+// Dial trusts only a server of this user or root, as the server trusts only
+// such clients: the socket file must be a socket owned by the effective uid
+// or root, and every connection's peer (SO_PEERCRED, the process that
+// listens) must run as one of them too. Anything else fails with
+// [ErrUntrustedServer] before a request is sent, so an impostor socket in a
+// directory others can write never receives a data key or a passphrase.
 func Dial(socketPath string) (*Client, error) {
+	euid := uint32(os.Geteuid())
+	if err := checkSocketFile(socketPath, euid); err != nil {
+		return nil, err
+	}
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socketPath)
+			return dialTrusted(ctx, socketPath, euid)
 		},
 		MaxIdleConnsPerHost: 4,
 		IdleConnTimeout:     time.Minute,
@@ -71,6 +82,55 @@ func Dial(socketPath string) (*Client, error) {
 		return nil, fmt.Errorf("%w: %s: %w", ErrNotRunning, socketPath, errno)
 	}
 	return nil, fmt.Errorf("kmsapi: dial %s: %w", socketPath, err)
+}
+
+// checkSocketFile refuses a path that is not a socket owned by euid or
+// root. A missing path is [ErrNotRunning].
+func checkSocketFile(path string, euid uint32) error {
+	info, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%w: %s: %w", ErrNotRunning, path, err)
+	case err != nil:
+		return fmt.Errorf("kmsapi: dial %s: %w", path, err)
+	case info.Mode()&fs.ModeSocket == 0:
+		return fmt.Errorf("%w: %s is not a socket", ErrUntrustedServer, path)
+	}
+	owner, ok := fileOwner(info)
+	switch {
+	case !ok:
+		return fmt.Errorf("%w: %s: owner unknown on this platform", ErrUntrustedServer, path)
+	case !peerAllowed(owner, euid):
+		return fmt.Errorf("%w: %s is owned by uid %d", ErrUntrustedServer, path, owner)
+	}
+	return nil
+}
+
+// dialTrusted connects to path and keeps the connection only if the
+// listening process runs as euid or root. The socket file's owner was
+// checked already, but the file can be replaced between that check and
+// the connect; the kernel's record of the peer cannot.
+func dialTrusted(ctx context.Context, path string, euid uint32) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return nil, err
+	}
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		c.Close()
+		return nil, fmt.Errorf("%w: %s: not a unix connection", ErrUntrustedServer, path)
+	}
+	uid, err := peerUID(uc)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("%w: %s: %w", ErrUntrustedServer, path, err)
+	}
+	if !peerAllowed(uid, euid) {
+		c.Close()
+		return nil, fmt.Errorf("%w: %s is served by uid %d", ErrUntrustedServer, path, uid)
+	}
+	return c, nil
 }
 
 // Close releases the client's idle connections.

@@ -25,8 +25,12 @@
 //
 // The unix socket is the only authenticated transport: it is created with
 // mode 0600 and every connection is checked with SO_PEERCRED, admitting only
-// the server's effective uid and root. The handler itself does not verify
-// AWS SigV4 signatures, so serving it over TCP is for tests only.
+// the server's effective uid and root. [Dial] applies the same rule the
+// other way round: it talks only to a socket owned by its own effective uid
+// or root and served by a process of one of them (SO_PEERCRED again), so a
+// socket planted by another user never receives data keys or passphrases.
+// The handler itself does not verify AWS SigV4 signatures, so serving it
+// over TCP is for tests only.
 //
 // Messages this package writes never contain plaintexts or keys; request and
 // response buffers that held them are cleared after use (best effort).

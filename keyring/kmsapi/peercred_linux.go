@@ -2,7 +2,9 @@ package kmsapi
 
 import (
 	"fmt"
+	"io/fs"
 	"net"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -26,4 +28,13 @@ func peerUID(c *net.UnixConn) (uint32, error) {
 		return 0, fmt.Errorf("kmsapi: peer credentials: %w", err)
 	}
 	return cred.Uid, nil
+}
+
+// fileOwner returns the uid that owns a file, from its Lstat result.
+func fileOwner(info fs.FileInfo) (uint32, bool) {
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return st.Uid, true
 }

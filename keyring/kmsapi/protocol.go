@@ -47,6 +47,11 @@ var (
 	ErrSocketInUse = errors.New("kmsapi: socket is in use by a running server")
 	// ErrProtocol means a response did not follow the KMS JSON protocol.
 	ErrProtocol = errors.New("kmsapi: response does not follow the KMS JSON protocol")
+	// ErrUntrustedServer means [Dial] refused a socket because it is not a
+	// socket, is owned by neither this user nor root, or is served by a
+	// process of another user: requests carry plaintext data keys and
+	// passphrases, which only the keyring's owner (or root) may receive.
+	ErrUntrustedServer = errors.New("kmsapi: the socket is not served by this user or root")
 )
 
 // errorBody is the JSON body of every error response.

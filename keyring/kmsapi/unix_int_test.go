@@ -2,6 +2,7 @@ package kmsapi
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -117,4 +118,71 @@ func TestExceptionName(t *testing.T) {
 			t.Errorf("exceptionName(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
+}
+
+// TestCheckSocketFile covers what Dial refuses before it connects. The
+// owner cases need root to chown; the re-exec test TestUntrustedServer
+// covers a live server of another user.
+func TestCheckSocketFile(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "k.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.sock")
+	if err := os.Symlink(sock, link); err != nil {
+		t.Fatal(err)
+	}
+	euid := uint32(os.Geteuid())
+	tests := []struct {
+		name string
+		path string
+		want error
+	}{
+		{"own socket", sock, nil},
+		{"missing", filepath.Join(dir, "none"), ErrNotRunning},
+		{"regular file", file, ErrUntrustedServer},
+		{"symlink to a socket", link, ErrUntrustedServer},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkSocketFile(tt.path, euid)
+			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
+				t.Fatalf("checkSocketFile: %v, want %v", err, tt.want)
+			}
+		})
+	}
+	if euid != 0 {
+		t.Skip("needs root to chown the socket to another user")
+	}
+	t.Run("owned by another user", func(t *testing.T) {
+		if err := os.Lchown(sock, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		if err := checkSocketFile(sock, 0); !errors.Is(err, ErrUntrustedServer) {
+			t.Fatalf("checkSocketFile: %v, want ErrUntrustedServer", err)
+		}
+	})
+}
+
+// TestDialTrustedOwnServer checks the per-connection peer check admits
+// this process's own listener.
+func TestDialTrustedOwnServer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := dialTrusted(t.Context(), path, uint32(os.Geteuid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
 }

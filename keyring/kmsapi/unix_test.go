@@ -1,6 +1,7 @@
 package kmsapi_test
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -289,4 +290,105 @@ func copyTestBinary(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return bin
+}
+
+const serverHelperEnv = "KMSAPI_TEST_SERVER_SOCKET"
+
+// TestServerHelper is not a test: TestUntrustedServer runs the test binary
+// with it as another user, to serve a socket from a process of another uid.
+// It serves until its stdin closes.
+func TestServerHelper(t *testing.T) {
+	path := os.Getenv(serverHelperEnv)
+	if path == "" {
+		t.Skip("helper process for TestUntrustedServer")
+	}
+	s, err := kmsapi.ListenUnix(path, kmsapi.NewHandler(fakeWithOutputs(), kmsapi.HandlerOptions{}))
+	if err != nil {
+		fmt.Printf("server-result: %v\n", err)
+		return
+	}
+	defer s.Close()
+	fmt.Printf("server-result: listening uid=%d\n", os.Getuid())
+	io.Copy(io.Discard, os.Stdin)
+}
+
+// TestUntrustedServer starts a server as uid 65534 and checks that the
+// client (root) refuses it, before sending anything: first because the
+// socket file belongs to uid 65534, then, with the file chowned to root,
+// because SO_PEERCRED names uid 65534 as the listening process.
+func TestUntrustedServer(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to start a server under another uid; checkSocketFile is unit-tested in unix_int_test.go")
+	}
+	dir := worldReadableDir(t)
+	srvDir := filepath.Join(dir, "srv")
+	if err := os.Mkdir(srvDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(srvDir, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(srvDir, "keyring.sock")
+	stop := startForeignServer(t, copyTestBinary(t, dir), path)
+	defer stop()
+
+	if c, err := kmsapi.Dial(path); !errors.Is(err, kmsapi.ErrUntrustedServer) {
+		if c != nil {
+			c.Close()
+		}
+		t.Fatalf("Dial of a socket owned by uid 65534: %v, want ErrUntrustedServer", err)
+	}
+	if err := os.Lchown(path, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := kmsapi.Dial(path); !errors.Is(err, kmsapi.ErrUntrustedServer) {
+		if c != nil {
+			c.Close()
+		}
+		t.Fatalf("Dial of a root-owned socket served by uid 65534: %v, want ErrUntrustedServer", err)
+	}
+}
+
+// startForeignServer runs TestServerHelper as uid 65534 serving path and
+// returns once it listens; stop ends it.
+func startForeignServer(t *testing.T, bin, path string) (stop func()) {
+	t.Helper()
+	cmd := exec.Command(bin, "-test.run=^TestServerHelper$", "-test.v")
+	cmd.Dir = filepath.Dir(bin)
+	cmd.Env = append(os.Environ(), serverHelperEnv+"="+path)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stop = func() {
+		stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("server helper: %v", err)
+		}
+	}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "server-result: listening") {
+			go io.Copy(io.Discard, stdout)
+			return stop
+		}
+		if strings.HasPrefix(line, "server-result:") {
+			break
+		}
+	}
+	stdin.Close()
+	cmd.Process.Kill()
+	cmd.Wait()
+	t.Fatalf("server helper did not start: %s", sc.Text())
+	return nil
 }
