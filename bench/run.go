@@ -1,9 +1,11 @@
 package bench
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -31,7 +33,12 @@ type Result struct {
 	// are empty for the baselines themselves.
 	Baseline string  `json:"baseline,omitempty"`
 	Ratio    float64 `json:"ratio,omitempty"`
-	Failed   bool    `json:"failed,omitempty"`
+	// Rounds is how many times the suite ran; Spread is the range of its
+	// throughput over those rounds as a fraction of MBPerSec: a noise
+	// gauge (0.30 means the fastest round was 30% above the slowest).
+	Rounds int     `json:"rounds"`
+	Spread float64 `json:"spread,omitempty"`
+	Failed bool    `json:"failed,omitempty"`
 }
 
 // BaselineOf returns the name of the raw AES-GCM suite whose throughput
@@ -98,33 +105,77 @@ func Select(suites []Suite, filter *regexp.Regexp) ([]Suite, error) {
 	return out, nil
 }
 
-// Run runs suites one after another through testing.Benchmark (each for
-// the default benchmark time, 1 s) and calls report, if not nil, after
-// each, so that a long run shows progress. A failed suite is reported with
-// Failed set; Run then continues and finally returns ErrFailed naming it.
-func Run(suites []Suite, report func(Result)) ([]Result, error) {
-	results := make([]Result, 0, len(suites))
-	byName := map[string]Result{}
-	var failed []string
-	for _, s := range suites {
-		r := measure(s)
-		if base, ok := byName[r.Baseline]; ok {
-			r.Ratio = ratio(r, base)
+// Run runs suites through testing.Benchmark, each for the default
+// benchmark time (1 s), in count rounds (at least one) of every suite in
+// turn: on a shared machine load comes and goes, so each suite is measured
+// count times, each time next to its baseline. A suite's Result is its
+// median round by ns/op, with Ratio the median of its per-round ratios
+// and Spread the range of its rounds' throughput.
+//
+// report, if not nil, is called for each suite during the last round, so
+// that a long run shows progress. A failed suite is reported with Failed
+// set; Run then continues and finally returns ErrFailed naming it.
+func Run(suites []Suite, count int, report func(Result)) ([]Result, error) {
+	n := max(count, 1)
+	rounds := make([][]Result, len(suites)) // rounds[i][k]: suite i in round k
+	for k := range n {
+		round := make([]Result, len(suites))
+		for i, s := range suites {
+			round[i] = measure(s)
+			fillRatios(round[:i+1])
+			rounds[i] = append(rounds[i], round[i])
+			if k == n-1 && report != nil {
+				report(summarize(rounds[i]))
+			}
 		}
-		if r.Failed {
-			failed = append(failed, s.Name)
-		}
-		results = append(results, r)
-		byName[r.Name] = r
-		if report != nil {
-			report(r)
+		fillRatios(round)
+		for i := range suites {
+			rounds[i][k] = round[i]
 		}
 	}
-	fillRatios(results)
+	results := make([]Result, len(suites))
+	var failed []string
+	for i, s := range suites {
+		results[i] = summarize(rounds[i])
+		if results[i].Failed {
+			failed = append(failed, s.Name)
+		}
+	}
 	if len(failed) > 0 {
 		return results, fmt.Errorf("%w: %s", ErrFailed, strings.Join(failed, ", "))
 	}
 	return results, nil
+}
+
+// summarize turns the rounds of one suite into its Result: failed if any
+// round failed, else the median round with the median ratio.
+func summarize(rs []Result) Result {
+	for _, r := range rs {
+		if r.Failed {
+			return r
+		}
+	}
+	byTime := slices.Clone(rs)
+	slices.SortFunc(byTime, func(x, y Result) int { return cmp.Compare(x.NsPerOp, y.NsPerOp) })
+	out := byTime[(len(byTime)-1)/2]
+	out.Rounds = len(rs)
+	out.Ratio = median(rs, func(r Result) float64 { return r.Ratio })
+	if m := out.MBPerSec; m > 0 && len(rs) > 1 {
+		// byTime is sorted by time, so by throughput in reverse.
+		out.Spread = (byTime[0].MBPerSec - byTime[len(byTime)-1].MBPerSec) / m
+	}
+	return out
+}
+
+// median returns the median of f over rs (the lower middle for an even
+// count).
+func median(rs []Result, f func(Result) float64) float64 {
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = f(r)
+	}
+	slices.Sort(v)
+	return v[(len(v)-1)/2]
 }
 
 // measure runs one suite. testing.Benchmark returns a zero result when the
@@ -155,8 +206,8 @@ func ratio(r, base Result) float64 {
 	return r.MBPerSec / base.MBPerSec
 }
 
-// fillRatios sets the ratios of suites that ran before their baseline
-// (not the case in Suites order, but Run does not depend on it).
+// fillRatios sets the ratio of every suite in one round whose baseline is
+// in the round too, wherever it ran.
 func fillRatios(results []Result) {
 	byName := map[string]Result{}
 	for _, r := range results {

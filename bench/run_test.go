@@ -95,7 +95,7 @@ func TestRunRatios(t *testing.T) {
 		{"Other", instant(0)},
 	}
 	var reported []string
-	results, err := Run(suites, func(r Result) { reported = append(reported, r.Name) })
+	results, err := Run(suites, 1, func(r Result) { reported = append(reported, r.Name) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestRunRatios(t *testing.T) {
 		t.Errorf("reported %q, want %q", reported, want)
 	}
 	base, env, other := results[0], results[1], results[2]
-	if base.Iterations == 0 || base.MBPerSec <= 0 || base.Ratio != 0 || base.Baseline != "" {
+	if base.Iterations == 0 || base.MBPerSec <= 0 || base.Ratio != 0 || base.Baseline != "" || base.Rounds != 1 || base.Spread != 0 {
 		t.Errorf("baseline result %+v", base)
 	}
 	if env.Baseline != "GCM/Seal/4K" || env.Ratio <= 0 || env.Ratio != env.MBPerSec/base.MBPerSec {
@@ -120,7 +120,7 @@ func TestRunRatioAfterBaseline(t *testing.T) {
 	results, err := Run([]Suite{
 		{"Envelope/OpenChunk/4K", instant(1 << 10)},
 		{"GCM/Open/4K", instant(1 << 10)},
-	}, nil)
+	}, 2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestRunFailure(t *testing.T) {
 			}
 		}},
 		{"Envelope/SealChunk/4K", instant(1)},
-	}, nil)
+	}, 1, nil)
 	if !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), "GCM/Seal/4K") {
 		t.Fatalf("err = %v, want ErrFailed naming GCM/Seal/4K", err)
 	}
@@ -146,6 +146,54 @@ func TestRunFailure(t *testing.T) {
 	}
 	if results[1].Failed || results[1].Ratio != 0 {
 		t.Errorf("suite after a failed baseline: %+v (want no ratio)", results[1])
+	}
+}
+
+// TestRunRounds: every suite runs count times, reports once, and its
+// result is the median round.
+func TestRunRounds(t *testing.T) {
+	calls := map[string]int{}
+	counted := func(name string, n int64) Suite {
+		return Suite{name, func(b *testing.B) {
+			if b.N == 1 { // testing.Benchmark's first probe of every measurement
+				calls[name]++
+			}
+			instant(n)(b)
+		}}
+	}
+	var reported int
+	results, err := Run([]Suite{counted("GCM/Seal/64K", 64<<10), counted("Stream/Writer/64K", 32<<10)}, 3,
+		func(Result) { reported++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls["GCM/Seal/64K"] != 3 || calls["Stream/Writer/64K"] != 3 || reported != 2 {
+		t.Errorf("calls %v, reported %d; want 3 measurements each, 2 reports", calls, reported)
+	}
+	for _, r := range results {
+		if r.Rounds != 3 || r.Spread < 0 || r.MBPerSec <= 0 {
+			t.Errorf("result %+v", r)
+		}
+	}
+	if r := results[1]; r.Ratio <= 0 || r.Baseline != "GCM/Seal/64K" {
+		t.Errorf("no ratio: %+v", r)
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	rs := []Result{
+		{Name: "x", NsPerOp: 30, MBPerSec: 100, Ratio: 0.5},
+		{Name: "x", NsPerOp: 10, MBPerSec: 300, Ratio: 0.9, AllocsPerOp: 7},
+		{Name: "x", NsPerOp: 20, MBPerSec: 150, Ratio: 0.7, AllocsPerOp: 3},
+	}
+	got := summarize(rs)
+	want := Result{Name: "x", NsPerOp: 20, MBPerSec: 150, Ratio: 0.7, AllocsPerOp: 3, Rounds: 3, Spread: (300.0 - 100) / 150}
+	if got != want {
+		t.Errorf("summarize = %+v, want %+v", got, want)
+	}
+	rs[1].Failed = true
+	if got := summarize(rs); !got.Failed {
+		t.Errorf("a failed round must fail the suite: %+v", got)
 	}
 }
 

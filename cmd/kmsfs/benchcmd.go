@@ -16,17 +16,20 @@ func benchCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "bench",
 		Usage: "measure in-memory encryption throughput against raw AES-256-GCM",
-		UsageText: `kmsfs bench [--filter REGEX] [--json]
+		UsageText: `kmsfs bench [--filter REGEX] [--count N] [--json]
 
 Runs the benchmarks of package bench, about a second each, in memory: no
 disk, no FUSE, no keyring. Each envelope benchmark is compared with raw
 AES-256-GCM on the same chunk size, measured in the same run (a filter
-always keeps those baselines). For numbers through a real mount, see
+always keeps those baselines). On a busy machine, use --count 5: every
+benchmark then runs 5 times, interleaved, and the median is shown with
+the spread of the rounds. For numbers through a real mount, see
 bench/mount.sh and docs/PERFORMANCE.md.
 
-Example: kmsfs bench --filter 'SealChunk/64K'`,
+Example: kmsfs bench --filter 'SealChunk/64K' --count 5`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "filter", Usage: "run only benchmarks whose name matches `REGEX`"},
+			&cli.IntFlag{Name: "count", Value: 1, Usage: "run every benchmark `N` times and show the median"},
 			&cli.BoolFlag{Name: "json", Usage: "print the machine and results as JSON"},
 		},
 		Action: benchAction,
@@ -43,6 +46,10 @@ func benchAction(c *cli.Context) error {
 	if err := needArgs(c, 0); err != nil {
 		return err
 	}
+	count := c.Int("count")
+	if count < 1 {
+		return usageError{fmt.Sprintf("bench --count %d: want at least 1", count)}
+	}
 	suites, err := selectSuites(c.String("filter"))
 	if err != nil {
 		return err
@@ -50,7 +57,7 @@ func benchAction(c *cli.Context) error {
 	w := c.App.Writer
 	m := bench.ReadMachine()
 	if c.Bool("json") {
-		results, err := bench.Run(suites, nil)
+		results, err := bench.Run(suites, count, nil)
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		if jerr := enc.Encode(benchReport{m, results}); jerr != nil {
@@ -58,8 +65,8 @@ func benchAction(c *cli.Context) error {
 		}
 		return err
 	}
-	writeMachine(w, m, len(suites))
-	_, err = bench.Run(suites, func(r bench.Result) { writeResult(w, r) })
+	writeMachine(w, m, len(suites), count)
+	_, err = bench.Run(suites, count, func(r bench.Result) { writeResult(w, r) })
 	return err
 }
 
@@ -80,9 +87,9 @@ func selectSuites(filter string) ([]bench.Suite, error) {
 }
 
 // benchRow is the layout of the result table, shared by its header and rows.
-const benchRow = "%-30s %10s %12s %10s  %s\n"
+const benchRow = "%-30s %10s %8s %12s %10s  %s\n"
 
-func writeMachine(w io.Writer, m bench.Machine, n int) {
+func writeMachine(w io.Writer, m bench.Machine, n, count int) {
 	aes := "no: expect slow GCM"
 	if m.AES {
 		aes = "yes"
@@ -90,13 +97,16 @@ func writeMachine(w io.Writer, m bench.Machine, n int) {
 	fmt.Fprintf(w, "cpu:     %s (AES instructions: %s)\n", m.CPU, aes)
 	fmt.Fprintf(w, "cores:   %d, GOMAXPROCS %d\n", m.NumCPU, m.GOMAXPROCS)
 	fmt.Fprintf(w, "go:      %s %s, kernel %s\n", m.GoVersion, m.Platform, m.Kernel)
-	fmt.Fprintf(w, "running: %d benchmark(s), about 1 s each, in memory\n\n", n)
-	fmt.Fprintf(w, benchRow, "benchmark", "MB/s", "ns/op", "allocs/op", "vs raw AES-GCM")
+	fmt.Fprintf(w, "running: %d benchmark(s) x %d round(s), about 1 s each, in memory\n", n, count)
+	if count > 1 {
+		fmt.Fprintf(w, "         median round shown; spread = (fastest - slowest) / median MB/s\n")
+	}
+	fmt.Fprintf(w, "\n"+benchRow, "benchmark", "MB/s", "spread", "ns/op", "allocs/op", "vs raw AES-GCM")
 }
 
 func writeResult(w io.Writer, r bench.Result) {
 	if r.Failed {
-		fmt.Fprintf(w, benchRow, r.Name, "FAILED", "-", "-",
+		fmt.Fprintf(w, benchRow, r.Name, "FAILED", "-", "-", "-",
 			fmt.Sprintf("see: go test -run '^$' -bench 'Suites/%s$' ./bench", r.Name))
 		return
 	}
@@ -107,6 +117,10 @@ func writeResult(w io.Writer, r bench.Result) {
 	case r.Baseline == "":
 		vs = "(baseline)"
 	}
-	fmt.Fprintf(w, benchRow, r.Name, fmt.Sprintf("%.1f", r.MBPerSec),
+	spread := "-"
+	if r.Rounds > 1 {
+		spread = fmt.Sprintf("%.0f%%", 100*r.Spread)
+	}
+	fmt.Fprintf(w, benchRow, r.Name, fmt.Sprintf("%.1f", r.MBPerSec), spread,
 		fmt.Sprintf("%.0f", r.NsPerOp), fmt.Sprint(r.AllocsPerOp), vs)
 }

@@ -32,9 +32,10 @@ func TestBenchText(t *testing.T) {
 		`(?m)^cpu: +\S.* \(AES instructions: (yes|no.*)\)$`,
 		`(?m)^cores: +\d+, GOMAXPROCS \d+$`,
 		`(?m)^go: +go\S* \S+/\S+, kernel \S+$`,
-		`(?m)^benchmark +MB/s +ns/op +allocs/op +vs raw AES-GCM$`,
-		`(?m)^GCM/Seal/4K +\d+\.\d +\d+ +\d+ +\(baseline\)$`,
-		`(?m)^Envelope/SealChunk/4K +\d+\.\d +\d+ +\d+ +\d+\.\d\dx GCM/Seal/4K$`,
+		`(?m)^running: 2 benchmark\(s\) x 1 round\(s\)`,
+		`(?m)^benchmark +MB/s +spread +ns/op +allocs/op +vs raw AES-GCM$`,
+		`(?m)^GCM/Seal/4K +\d+\.\d +- +\d+ +\d+ +\(baseline\)$`,
+		`(?m)^Envelope/SealChunk/4K +\d+\.\d +- +\d+ +\d+ +\d+\.\d\dx GCM/Seal/4K$`,
 	} {
 		if !regexp.MustCompile(re).MatchString(out) {
 			t.Errorf("output does not match %s:\n%s", re, out)
@@ -64,7 +65,7 @@ func TestBenchJSON(t *testing.T) {
 		t.Fatalf("results %+v, want the suite and its baseline", rep.Results)
 	}
 	base, env := rep.Results[0], rep.Results[1]
-	if base.Name != "GCM/Open/4K" || base.MBPerSec <= 0 || base.Iterations <= 0 {
+	if base.Name != "GCM/Open/4K" || base.MBPerSec <= 0 || base.Iterations <= 0 || base.Rounds != 1 {
 		t.Errorf("baseline %+v", base)
 	}
 	if env.Name != "Envelope/OpenChunk/4K" || env.Baseline != base.Name || env.Ratio <= 0 || env.NsPerOp <= 0 {
@@ -80,7 +81,8 @@ func TestBenchUsageErrors(t *testing.T) {
 		{"bad regexp", []string{"bench", "--filter", "("}},
 		{"no match", []string{"bench", "--filter", "^nothing$"}},
 		{"argument", []string{"bench", "extra"}},
-		{"unknown flag", []string{"bench", "--count", "3"}},
+		{"unknown flag", []string{"bench", "--benchtime", "3s"}},
+		{"zero count", []string{"bench", "--count", "0"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, _, code := runKmsfs(t, tc.args...); code != exitUsage {
