@@ -46,7 +46,7 @@ func TestHeaderKeyRefs(t *testing.T) {
 		err  error
 	}{
 		{"fresh", fresh, maintain.SlotRefs{Newest: v1, All: []envelope.KeyRef{v1, v1}}, nil}, // Close committed the size floor to slot B
-		{"rewrapped", rewrapped, maintain.SlotRefs{Newest: v2, All: []envelope.KeyRef{v2, v1}}, nil},
+		{"rewrapped", rewrapped, maintain.SlotRefs{Newest: v2, All: []envelope.KeyRef{v2, v2}}, nil}, // mirrored into both slots
 		{"empty", empty, maintain.SlotRefs{}, envelope.ErrNoHeader},
 		{"short", short, maintain.SlotRefs{}, envelope.ErrTruncated},
 		{"foreign", foreign, maintain.SlotRefs{}, envelope.ErrBadMagic},

@@ -169,13 +169,14 @@ func (l *Local) checkKept(f *os.File, rel string, want envelope.KeyRef) error {
 }
 
 // rewrapOpen rewraps the open file f (stat st) to target with ks. A file
-// whose newest slot already names target is confirmed with one unwrap and
-// left alone, so that a rerun costs no wrap and no write per file.
+// already done (see done) is confirmed with one unwrap and left alone, so
+// that a rerun costs no wrap and no write per file; any other goes to
+// envelope.RewrapFile, which writes the new wrap into both slots.
 func rewrapOpen(ctx context.Context, f *os.File, st *unix.Stat_t, ks envelope.KeyService, target envelope.KeyRef) (Result, error) {
 	if st.Size == 0 {
 		return Result{}, nil // FORMAT.md, "Empty files": no header
 	}
-	if refs, err := HeaderKeyRefs(f); err == nil && refs.Newest == target {
+	if done(f, target) {
 		h, err := envelope.ReadHeader(ctx, f, ks)
 		if err != nil {
 			return Result{}, err
@@ -196,6 +197,33 @@ func rewrapOpen(ctx context.Context, f *os.File, st *unix.Stat_t, ks envelope.Ke
 		return Result{}, fmt.Errorf("maintain: syncing %s: %w", f.Name(), err)
 	}
 	return Result{Changed: true, Old: old, New: new}, nil
+}
+
+// done reports whether both header slots of f are empty or name target,
+// read structurally: then, once the current slot authenticates under
+// target, no slot can hold a wrap under another key version (FORMAT.md
+// §4.5, §5.3), and there is nothing to rewrite. envelope itself also
+// requires the non-current slot's MAC; a slot that names target but
+// fails its MAC could hold another version's wrap only if one 256-byte
+// write tore inside its first 224 bytes, which sector-atomic storage does
+// not do (slot A lies inside sector 0; sector 1 starts at slot B's MAC).
+// An unparseable slot is not done: it goes to RewrapFile, which cleans it.
+func done(f *os.File, target envelope.KeyRef) bool {
+	raw := make([]byte, envelope.HeaderSize)
+	if _, err := f.ReadAt(raw, 0); err != nil {
+		return false
+	}
+	for pos := range 2 {
+		off := envelope.PreambleSize + pos*envelope.SlotSize
+		b := raw[off : off+envelope.SlotSize]
+		if isZero(b) {
+			continue
+		}
+		if s, err := envelope.ParseSlot(b); err != nil || s.KeyRef != target {
+			return false
+		}
+	}
+	return true
 }
 
 // restoreTimes puts back the atime and mtime of st after a header-only

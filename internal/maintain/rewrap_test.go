@@ -259,3 +259,71 @@ func TestLocalBadPath(t *testing.T) {
 		t.Error("RewrapFile followed a symlink")
 	}
 }
+
+// TestLocalRewrapCleansStaleSlot: a file whose current slot is under the
+// target but whose other slot still wraps the DEK under the old version
+// (rewrapped by a writer that did not mirror, FORMAT.md §4.5) is not
+// current: a rerun rewrites it so that no slot keeps the old wrap.
+func TestLocalRewrapCleansStaleSlot(t *testing.T) {
+	k := newKMS(t)
+	dir := t.TempDir()
+	p := writeFile(t, k.keys(), dir, "f", content(1, 5000))
+	before, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := k.rotate(t)
+	l := newLocal(t, dir, k, maintain.LocalOptions{})
+	if res, err := l.RewrapFile(context.Background(), "f", v2); err != nil || !res.Changed {
+		t.Fatalf("first rewrap: %+v, %v", res, err)
+	}
+	// Put back the old slot that is now the mirror: its generation is below
+	// the current one, and it authenticates under version 1.
+	after, _ := os.ReadFile(p)
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for pos := range 2 {
+		off := envelope.PreambleSize + pos*envelope.SlotSize
+		s, err := envelope.ParseSlot(after[off : off+envelope.SlotSize])
+		if err != nil {
+			t.Fatal(err)
+		}
+		old, err := envelope.ParseSlot(before[off : off+envelope.SlotSize])
+		if err == nil && old.Generation == s.Generation && old.KeyRef.Version == 1 {
+			if _, err := f.WriteAt(before[off:off+envelope.SlotSize], int64(off)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	f.Close()
+	refs, err := maintain.HeaderKeyRefs(mustOpen(t, p))
+	if err != nil || refs.Newest != v2 || len(refs.All) != 2 || refs.All[1].Version != 1 {
+		t.Fatalf("could not stage a stale slot: %+v, %v", refs, err)
+	}
+	res, err := l.RewrapFile(context.Background(), "f", v2)
+	if err != nil || !res.Changed || res.New != v2 {
+		t.Fatalf("rewrap of a file with a stale slot: %+v, %v; want it rewritten", res, err)
+	}
+	refs, err = maintain.HeaderKeyRefs(mustOpen(t, p))
+	if err != nil || len(refs.All) != 2 || refs.All[0] != v2 || refs.All[1] != v2 {
+		t.Errorf("slots after cleaning: %+v, %v; want both under v2", refs, err)
+	}
+	if res, err := l.RewrapFile(context.Background(), "f", v2); err != nil || res.Changed {
+		t.Errorf("third rewrap: %+v, %v; want nothing to do", res, err)
+	}
+	if got := readFile(t, k.keys(), p); !bytes.Equal(got, content(1, 5000)) {
+		t.Error("contents changed")
+	}
+}
+
+func mustOpen(t *testing.T, p string) *os.File {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
