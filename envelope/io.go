@@ -121,7 +121,10 @@ func (f *File) putBuf(bp *[]byte, dirty bool) {
 
 // WriteAt writes plaintext at off. Writing past the end extends the file;
 // the chunks skipped over are holes. Before overwriting anything it
-// preallocates the ciphertext range if the backing is a Preallocator.
+// preallocates the ciphertext range if the backing is a Preallocator. If
+// an extending write fails, the file keeps its old size, on disk too; any
+// failed write may have changed whole chunks of its range inside the old
+// size.
 func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	end, err := f.checkWrite(off, int64(len(p)))
 	if err != nil || len(p) == 0 {
@@ -172,7 +175,7 @@ func (f *File) writeWithin(p []byte, off int64) error {
 	}
 	mask := f.lockStripes(span, true)
 	defer f.unlockStripes(mask, true)
-	return f.sealSpan(span, f.size, f.size, p, off)
+	return f.sealSpan(span, f.size, f.size, p, off, nil)
 }
 
 // extend writes p at off where off+len(p) is past the end. The caller
@@ -192,40 +195,94 @@ func (f *File) extend(p []byte, off int64) error {
 // with p at off (p may be nil). The caller holds mu exclusively.
 //
 // If the old last chunk is partial and lies before span, it is padded
-// with zeros first, because only the last chunk may be short (FORMAT.md,
-// "Chunks"); doing it first means a crash in between leaves a valid,
+// with zeros first, because only the last chunk may be short (FORMAT.md
+// §6.1); doing it first means a crash in between leaves a valid,
 // zero-extended file. Chunks between the old end and span stay holes.
+//
+// If anything fails, undoGrow puts the file back to its old size, so that
+// a short write (EIO, EDQUOT, a disk without fallocate) leaves no torn
+// tail behind; f.size is never raised from the backing's state.
 func (f *File) grow(span chunker.Span, newSize int64, p []byte, off int64) error {
 	old := f.size
-	lastOld := f.layout.NumChunks(old) - 1
-	err := f.preallocate(span.First, span.Last, newSize)
-	if err == nil && old%int64(f.layout.ChunkSize) != 0 && lastOld < span.First {
-		err = f.preallocate(lastOld, lastOld, newSize)
-		if err == nil {
-			err = f.sealChunk(lastOld, old, newSize, nil, 0)
-		}
-	}
-	if err == nil {
-		err = f.sealSpan(span, old, newSize, p, off)
-	}
-	if err != nil {
-		f.resyncSize()
-		return err
+	save := f.newTailSave(old, span.First)
+	defer f.releaseTailSave(save)
+	if err := f.growChunks(span, old, newSize, p, off, save); err != nil {
+		return f.undoGrow(old, save, err)
 	}
 	f.size = newSize
 	return nil
 }
 
-// resyncSize resets the in-memory size from the backing after a failed
-// extending write, so that it matches what reached the ciphertext file.
-func (f *File) resyncSize() {
-	s, err := backingSize(f.b)
+// growChunks does the writes of grow.
+func (f *File) growChunks(span chunker.Span, old, newSize int64, p []byte, off int64, save *tailSave) error {
+	if err := f.preallocate(span.First, span.Last, newSize); err != nil {
+		return err
+	}
+	if old%int64(f.layout.ChunkSize) != 0 && save.index < span.First {
+		if err := f.preallocate(save.index, save.index, newSize); err != nil {
+			return err
+		}
+		if err := f.sealChunk(save.index, old, newSize, nil, 0, save); err != nil {
+			return err
+		}
+	}
+	return f.sealSpan(span, old, newSize, p, off, save)
+}
+
+// tailSave keeps the plaintext of the old last chunk of a growing file,
+// read just before the grow overwrites that chunk in place, so that a
+// failed grow can put it back. Other chunks inside the old size that a
+// failed write covered hold the old or the new data, or, if their own
+// write tore, fail to authenticate, as after any failed write inside the
+// file (FORMAT.md §9).
+type tailSave struct {
+	index int64
+	bp    *[]byte // pooled; the plaintext sits at (*bp)[NonceSize:], ready to seal
+	n     int     // plaintext bytes saved; 0 until sealChunk saved them
+}
+
+// newTailSave returns a tailSave for the last chunk of a file of size
+// bytes growing by a span that starts at chunk first, or nil if the grow
+// does not rewrite that chunk: there is none, or it is full and before
+// first. A partial last chunk is always rewritten (padded, or extended).
+func (f *File) newTailSave(size, first int64) *tailSave {
+	last := f.layout.NumChunks(size) - 1
+	if last < 0 || (size%int64(f.layout.ChunkSize) == 0 && last < first) {
+		return nil
+	}
+	return &tailSave{index: last, bp: f.bufs.Get()}
+}
+
+func (f *File) releaseTailSave(s *tailSave) {
+	if s != nil {
+		f.putBuf(s.bp, true)
+	}
+}
+
+// of returns s if it is the save for chunk i, else nil.
+func (s *tailSave) of(i int64) *tailSave {
+	if s != nil && s.index == i {
+		return s
+	}
+	return nil
+}
+
+// undoGrow puts the file back to its old size after a failed grow: it
+// cuts the backing to the old ciphertext size (the header stays, even for
+// old == 0) and re-seals the saved old last chunk, which the grow may have
+// overwritten in place. It returns cause, joined with any error of its own.
+func (f *File) undoGrow(old int64, save *tailSave, cause error) error {
+	cs, err := f.layout.CipherSize(old)
+	if err == nil {
+		err = f.b.Truncate(cs)
+	}
+	if err == nil && save != nil && save.n > 0 {
+		err = f.writeSealed(save.index, *save.bp, save.n)
+	}
 	if err != nil {
-		return
+		return errors.Join(cause, fmt.Errorf("envelope: undoing a failed write: %w", err))
 	}
-	if plain, _ := PlaintextSize(s, f.layout.ChunkSize); plain >= f.size {
-		f.size = plain
-	}
+	return cause
 }
 
 // preallocate reserves the ciphertext of chunks [first, last] of a file of
@@ -247,21 +304,24 @@ func (f *File) preallocate(first, last, size int64) error {
 	return nil
 }
 
-// sealSpan seals every chunk of span in parallel.
-func (f *File) sealSpan(span chunker.Span, oldSize, newSize int64, p []byte, off int64) error {
+// sealSpan seals every chunk of span in parallel. save, if not nil, is
+// handed to the chunk it belongs to.
+func (f *File) sealSpan(span chunker.Span, oldSize, newSize int64, p []byte, off int64, save *tailSave) error {
 	if span.Count() == 1 {
-		return f.sealChunk(span.First, oldSize, newSize, p, off)
+		return f.sealChunk(span.First, oldSize, newSize, p, off, save.of(span.First))
 	}
 	return f.pipe.Run(context.Background(), int(span.Count()), func(k int) error {
-		return f.sealChunk(span.First+int64(k), oldSize, newSize, p, off)
+		i := span.First + int64(k)
+		return f.sealChunk(i, oldSize, newSize, p, off, save.of(i))
 	})
 }
 
 // sealChunk rewrites chunk i of a file going from oldSize to newSize
 // bytes: old content where kept, p where [off, off+len(p)) covers the
 // chunk, zeros elsewhere. It reads and decrypts the old chunk only if some
-// of its bytes survive (read-modify-write).
-func (f *File) sealChunk(i, oldSize, newSize int64, p []byte, off int64) error {
+// of its bytes survive (read-modify-write), or if save asks for a copy of
+// them.
+func (f *File) sealChunk(i, oldSize, newSize int64, p []byte, off int64, save *tailSave) error {
 	start := i * int64(f.layout.ChunkSize)
 	newLen := f.layout.ChunkLen(i, newSize)
 	oldLen := f.layout.ChunkLen(i, oldSize)
@@ -271,12 +331,8 @@ func (f *File) sealChunk(i, oldSize, newSize int64, p []byte, off int64) error {
 	buf := *bp
 	pt := buf[NonceSize : NonceSize+max(newLen, oldLen)]
 	keep := min(oldLen, newLen)
-	if keep > 0 && (lo > 0 || hi < keep) {
-		stored, err := f.readStored(i, oldLen, buf)
-		if err == nil {
-			_, err = f.openStored(i, stored, oldSize)
-		}
-		if err != nil {
+	if keep > 0 && (lo > 0 || hi < keep || save != nil) {
+		if err := f.loadOld(i, oldLen, oldSize, buf, save); err != nil {
 			f.putBuf(bp, true)
 			return err
 		}
@@ -294,6 +350,20 @@ func (f *File) sealChunk(i, oldSize, newSize int64, p []byte, off int64) error {
 	}
 	err := f.writeSealed(i, buf, newLen)
 	f.putBuf(bp, err != nil)
+	return err
+}
+
+// loadOld reads chunk i (n plaintext bytes in a file of size bytes) and
+// decrypts it in place, so its plaintext is at buf[NonceSize:]; with save
+// set it also keeps a copy there.
+func (f *File) loadOld(i int64, n int, size int64, buf []byte, save *tailSave) error {
+	stored, err := f.readStored(i, n, buf)
+	if err == nil {
+		_, err = f.openStored(i, stored, size)
+	}
+	if err == nil && save != nil {
+		save.n = copy((*save.bp)[NonceSize:], buf[NonceSize:NonceSize+n])
+	}
 	return err
 }
 

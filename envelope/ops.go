@@ -64,7 +64,7 @@ func (f *File) truncateShrink(size int64) error {
 	if f.layout.ChunkLen(last, size) < f.layout.ChunkLen(last, f.size) {
 		err := f.preallocate(last, last, size) // copy-on-write filesystems need fresh space
 		if err == nil {
-			err = f.sealChunk(last, f.size, size, nil, size)
+			err = f.sealChunk(last, f.size, size, nil, size, nil)
 		}
 		if err != nil {
 			return err
