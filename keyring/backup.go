@@ -38,8 +38,13 @@ type ExportKeyringOutput struct {
 // ImportKeyringInput restores a bundle into this keyring (kmsfs extension;
 // KmsfsService.ImportKeyring on the wire).
 type ImportKeyringInput struct {
-	Bundle     []byte
-	Passphrase []byte // the bundle's
+	// KeyringPassphrase must unlock this keyring, as for an export: an
+	// import can add a key whose material the caller knows and repoint an
+	// alias (the filesystem's) at it, so a process that merely reaches the
+	// socket of a mount must not be able to do it.
+	KeyringPassphrase []byte
+	Bundle            []byte
+	Passphrase        []byte // the bundle's
 	// ReplaceAliases repoints an alias that exists here with another
 	// target to the bundle's target, instead of refusing the import.
 	ReplaceAliases bool `json:",omitempty"`
@@ -156,10 +161,15 @@ func bundleKeyOf(e *keyEntry) bundleKey {
 //   - an alias that is not here is added; one that points elsewhere here
 //     fails the import with [ErrAlreadyExists] unless in.ReplaceAliases.
 //
-// A wrong bundle passphrase fails with [ErrWrongPassphrase], an altered or
-// malformed bundle with [ErrBundleCorrupt]. The keyring's own audit log is
-// kept; the import is recorded in it.
+// A wrong keyring or bundle passphrase fails with [ErrWrongPassphrase] (the
+// keyring's is checked first), an altered or malformed bundle with
+// [ErrBundleCorrupt]. The keyring's own audit log is kept; the import is
+// recorded in it.
 func (k *Keyring) ImportKeyring(ctx context.Context, in *ImportKeyringInput) (*ImportKeyringOutput, error) {
+	if err := k.checkPassphrase(in.KeyringPassphrase); err != nil {
+		k.auditSync(ctx, AuditRecord{Op: "ImportKeyring"}, err)
+		return nil, err
+	}
 	p, err := openBundle(in.Bundle, in.Passphrase)
 	if err != nil {
 		k.auditSync(ctx, AuditRecord{Op: "ImportKeyring"}, err)

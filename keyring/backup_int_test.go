@@ -119,7 +119,7 @@ func TestImportConflictRefused(t *testing.T) {
 				p.Aliases = append(p.Aliases, bundleAlias{Name: "alias/new", Target: newID})
 			})
 			before := keyringState(k)
-			_, err = k.ImportKeyring(ctx, &ImportKeyringInput{Bundle: bundle, Passphrase: intBundlePass})
+			_, err = k.ImportKeyring(ctx, &ImportKeyringInput{KeyringPassphrase: intPass, Bundle: bundle, Passphrase: intBundlePass})
 			if !errors.Is(err, ErrAlreadyExists) || !strings.Contains(err.Error(), id) {
 				t.Fatalf("ImportKeyring: %v, want ErrAlreadyExists naming %s", err, id)
 			}

@@ -26,7 +26,7 @@ func (env *testEnv) export() []byte {
 }
 
 func (env *testEnv) importBundle(b []byte, replace bool) (*keyring.ImportKeyringOutput, error) {
-	return env.kr.ImportKeyring(ctxb(), &keyring.ImportKeyringInput{Bundle: b, Passphrase: bundlePass, ReplaceAliases: replace})
+	return env.kr.ImportKeyring(ctxb(), &keyring.ImportKeyringInput{KeyringPassphrase: testPass, Bundle: b, Passphrase: bundlePass, ReplaceAliases: replace})
 }
 
 // state is everything a key listing shows, to compare two keyrings.
@@ -363,7 +363,7 @@ func TestBundlePassphrases(t *testing.T) {
 	src := newEnv(t)
 	src.createKey()
 	bundle := src.export()
-	_, err := src.kr.ImportKeyring(ctxb(), &keyring.ImportKeyringInput{Bundle: bundle, Passphrase: []byte("wrong")})
+	_, err := src.kr.ImportKeyring(ctxb(), &keyring.ImportKeyringInput{KeyringPassphrase: testPass, Bundle: bundle, Passphrase: []byte("wrong")})
 	wantErr(t, "import with a wrong bundle passphrase", err, keyring.ErrWrongPassphrase)
 	_, err = src.kr.ExportKeyring(ctxb(), &keyring.ExportKeyringInput{KeyringPassphrase: []byte("wrong"), Passphrase: bundlePass, KDF: keyring.TestKDF})
 	wantErr(t, "export with a wrong keyring passphrase", err, keyring.ErrWrongPassphrase)
@@ -464,4 +464,31 @@ func TestImportConcurrentUse(t *testing.T) {
 		t.Fatalf("after the merge: version %d", m.CurrentKeyVersion)
 	}
 	must(t, dst.kr.VerifyAudit(ctxb()))
+}
+
+// TestImportNeedsKeyringPassphrase imports a bundle (a key with known
+// material and an alias) without, or with a wrong, keyring passphrase:
+// the import is refused before the bundle is opened, changes nothing, and
+// is audited as denied.
+func TestImportNeedsKeyringPassphrase(t *testing.T) {
+	src := newEnv(t)
+	id := src.createKey()
+	must(t, src.kr.CreateAlias(ctxb(), &keyring.AliasInput{AliasName: "alias/kmsfs", TargetKeyId: id}))
+	bundle := src.export()
+	dst := newEnv(t)
+	before := dst.state()
+	for _, pass := range [][]byte{nil, []byte("wrong")} {
+		_, err := dst.kr.ImportKeyring(ctxb(), &keyring.ImportKeyringInput{KeyringPassphrase: pass, Bundle: bundle, Passphrase: bundlePass})
+		wantErr(t, "import with keyring passphrase "+strconv.Quote(string(pass)), err, keyring.ErrWrongPassphrase)
+	}
+	if dst.state() != before {
+		t.Fatal("an import without the keyring passphrase changed the keyring")
+	}
+	recs, err := dst.kr.Audit(ctxb(), keyring.AuditFilter{Op: "ImportKeyring"})
+	if err != nil || len(recs) != 2 || recs[0].Outcome != "AccessDeniedException" || recs[1].Outcome != "AccessDeniedException" {
+		t.Fatalf("import audit records: %+v, %v", recs, err)
+	}
+	if _, err := dst.importBundle(bundle, false); err != nil {
+		t.Fatalf("import with the keyring passphrase: %v", err)
+	}
 }

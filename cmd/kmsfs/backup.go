@@ -62,7 +62,10 @@ func keyringImportCommand() *cli.Command {
 		UsageText: `kmsfs keyring import [--bundle-passfile FILE] [--replace-aliases] FILE
 
 Adds the bundle's keys to the keyring, creating the keyring (and asking a new
-passphrase) if there is none. A key that is already here gets the versions it
+passphrase) if there is none. Asks for the keyring passphrase (--passfile,
+KMSFS_PASSPHRASE or a prompt) even while a mount serves the keyring, and for the
+bundle's (--bundle-passfile, KMSFS_BUNDLE_PASSPHRASE or a prompt). A key that is
+already here gets the versions it
 lacks; a different key with the same ID, or an alias that points elsewhere here
 (without --replace-aliases), makes the whole import fail with nothing changed.
 Works offline and while a mount serves the keyring.
@@ -124,42 +127,55 @@ func importAction(c *cli.Context) error {
 		return err
 	}
 	defer clear(bundlePass)
-	svc, err := importService(c, bundle, bundlePass)
+	svc, keyringPass, err := importService(c, bundle, bundlePass)
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
+	defer clear(keyringPass)
 	b, err := asBackupper(svc)
 	if err != nil {
 		return err
 	}
-	out, err := b.ImportKeyring(localCaller(c.Context), &keyring.ImportKeyringInput{Bundle: bundle, Passphrase: bundlePass, ReplaceAliases: c.Bool("replace-aliases")})
+	out, err := b.ImportKeyring(localCaller(c.Context), &keyring.ImportKeyringInput{KeyringPassphrase: keyringPass,
+		Bundle: bundle, Passphrase: bundlePass, ReplaceAliases: c.Bool("replace-aliases")})
 	if err != nil {
 		return err
 	}
 	return printResult(c, out, importSummary(out))
 }
 
-// importService reaches the keyring an import goes into. When there is
-// none, the bundle and its passphrase are checked before one is created,
-// so a mistyped passphrase leaves nothing behind.
-func importService(c *cli.Context, bundle, bundlePass []byte) (*service, error) {
+// importService reaches the keyring an import goes into and returns it
+// with the keyring passphrase, which an import needs even through a
+// mount's socket. When there is no keyring, the bundle and its passphrase
+// are checked before one is created, so a mistyped passphrase leaves
+// nothing behind.
+func importService(c *cli.Context, bundle, bundlePass []byte) (*service, []byte, error) {
 	if client, err := kmsapi.Dial(kmsapi.SocketPath(c.String("keyring"))); err == nil {
-		return &service{Service: client, close: client.Close}, nil
+		pass, err := passphrase(c, false)
+		if err != nil {
+			client.Close()
+			return nil, nil, err
+		}
+		return &service{Service: client, close: client.Close}, pass, nil
 	}
 	exists := keyringExists(c.String("keyring"))
 	if !exists {
 		if _, err := keyring.InspectBundle(bundle, bundlePass); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		fmt.Fprintf(c.App.ErrWriter, "creating keyring %s\n", c.String("keyring"))
 	}
 	pass, err := passphrase(c, !exists)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer clear(pass)
-	return dialOrOpen(c, pass, true)
+	svc, err := dialOrOpen(c, pass, true)
+	if err != nil {
+		clear(pass)
+		return nil, nil, err
+	}
+	return svc, pass, nil
 }
 
 // dialOrOpen reaches the keyring through a mount's socket, or opens it

@@ -13,12 +13,13 @@ import (
 // keyring export` and `import` work whether or not a mount owns the
 // keyring.
 //
-// Both requests carry passphrases (the keyring's for an export, the
-// bundle's for both) and an export's response carries the sealed bundle.
-// They travel only over the unix socket, which is mode 0600 and admits only
-// the server's uid and root (see the package documentation); a caller there
-// can already use every key, so the keyring passphrase an export requires is
-// what keeps it from also taking the key material away.
+// Both requests carry two passphrases (the keyring's and the bundle's) and
+// an export's response carries the sealed bundle. They travel only over the
+// unix socket, which is mode 0600 and admits only the server's uid and root
+// (see the package documentation); a caller there can already use every
+// key, so the keyring passphrase both require is what keeps it from also
+// taking the key material away (export) or planting a key whose material
+// it knows and repointing an alias at it (import).
 type Backupper interface {
 	ExportKeyring(ctx context.Context, in *keyring.ExportKeyringInput) (*keyring.ExportKeyringOutput, error)
 	ImportKeyring(ctx context.Context, in *keyring.ImportKeyringInput) (*keyring.ImportKeyringOutput, error)

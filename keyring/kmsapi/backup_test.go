@@ -61,24 +61,30 @@ func TestExportImportOverSocket(t *testing.T) {
 
 	_, dst := serveKeyring(t)
 	tests := []struct {
-		name   string
-		bundle []byte
-		pass   []byte
-		want   []error
+		name        string
+		keyringPass []byte
+		bundle      []byte
+		pass        []byte
+		want        []error
 	}{
-		{"wrong passphrase", exp.Bundle, []byte("wrong"), []error{keyring.ErrWrongPassphrase}},
-		{"tampered", flipLast(exp.Bundle), bundlePass, []error{keyring.ErrBundleCorrupt, keyring.ErrInvalidCiphertext}},
-		{"not a bundle", []byte("hello"), bundlePass, []error{keyring.ErrBundleCorrupt}},
+		{"no keyring passphrase", nil, exp.Bundle, bundlePass, []error{keyring.ErrWrongPassphrase}},
+		{"wrong keyring passphrase", []byte("wrong"), exp.Bundle, bundlePass, []error{keyring.ErrWrongPassphrase}},
+		{"wrong passphrase", keyringPass, exp.Bundle, []byte("wrong"), []error{keyring.ErrWrongPassphrase}},
+		{"tampered", keyringPass, flipLast(exp.Bundle), bundlePass, []error{keyring.ErrBundleCorrupt, keyring.ErrInvalidCiphertext}},
+		{"not a bundle", keyringPass, []byte("hello"), bundlePass, []error{keyring.ErrBundleCorrupt}},
 	}
 	for _, tc := range tests {
-		_, err := dst.ImportKeyring(ctx, &keyring.ImportKeyringInput{Bundle: tc.bundle, Passphrase: tc.pass})
+		_, err := dst.ImportKeyring(ctx, &keyring.ImportKeyringInput{KeyringPassphrase: tc.keyringPass, Bundle: tc.bundle, Passphrase: tc.pass})
 		for _, want := range tc.want {
 			if !errors.Is(err, want) {
 				t.Errorf("%s: %v, want %v", tc.name, err, want)
 			}
 		}
 	}
-	out, err := dst.ImportKeyring(ctx, &keyring.ImportKeyringInput{Bundle: exp.Bundle, Passphrase: bundlePass})
+	if _, err := dst.DescribeKey(ctx, &keyring.KeyIDInput{KeyId: id}); !errors.Is(err, keyring.ErrNotFound) {
+		t.Fatalf("a refused import added the key: %v", err)
+	}
+	out, err := dst.ImportKeyring(ctx, &keyring.ImportKeyringInput{KeyringPassphrase: keyringPass, Bundle: exp.Bundle, Passphrase: bundlePass})
 	if err != nil || !slices.Equal(out.KeysAdded, []string{id}) || !slices.Equal(out.AliasesAdded, []string{"alias/fs"}) {
 		t.Fatalf("ImportKeyring: %+v, %v", out, err)
 	}
@@ -100,7 +106,7 @@ func flipLast(b []byte) []byte {
 func TestImportBodyLimit(t *testing.T) {
 	_, c := serveKeyring(t)
 	big := bytes.Repeat([]byte{'x'}, 2*kmsapi.DefaultMaxBodyBytes)
-	_, err := c.ImportKeyring(t.Context(), &keyring.ImportKeyringInput{Bundle: big, Passphrase: bundlePass})
+	_, err := c.ImportKeyring(t.Context(), &keyring.ImportKeyringInput{KeyringPassphrase: keyringPass, Bundle: big, Passphrase: bundlePass})
 	if !errors.Is(err, keyring.ErrBundleCorrupt) {
 		t.Fatalf("import of a 2 MiB non-bundle: %v, want ErrBundleCorrupt (the server read it)", err)
 	}
