@@ -151,7 +151,8 @@ func TestOperationOrder(t *testing.T) {
 		{"shrink inside a chunk", func() error { return f.Truncate(tc4k + 5) }, "slot,sync,chunk,truncate"},
 		{"shrink at a boundary", func() error { return f.Truncate(tc4k) }, "slot,sync,truncate"},
 		{"grow", func() error { return f.Truncate(3*tc4k + 1) }, "chunk"},
-		{"shrink above the floor", func() error { return f.Truncate(2 * tc4k) }, "truncate"},
+		// Chunk 1 is a hole left by the grow: as the new last chunk it is sealed.
+		{"shrink above the floor onto a hole", func() error { return f.Truncate(2 * tc4k) }, "chunk,truncate"},
 		{"close after growth", f.Close, "slot"},
 	} {
 		if err := tc.op(); err != nil {
@@ -419,5 +420,37 @@ func TestFlushCommitsFloor(t *testing.T) {
 	}
 	if err := f.Flush(); !errors.Is(err, envelope.ErrClosed) {
 		t.Errorf("Flush after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestShrinkOntoHole: truncating to a chunk boundary where the new last
+// chunk is a hole seals it (FORMAT.md §6.3: the last chunk is never a
+// hole), so the file still reads and verifies.
+func TestShrinkOntoHole(t *testing.T) {
+	kms := newKMS(t, 1)
+	b := &memfile.File{}
+	f, err := envelope.Create(bg, b, kms, tc4k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []struct {
+		s   string
+		off int64
+	}{{"a", 0}, {"b", 5 * tc4k}} {
+		if _, err := f.WriteAt([]byte(w.s), w.off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Truncate(3 * tc4k); err != nil {
+		t.Fatal(err)
+	}
+	want := make([]byte, 3*tc4k)
+	want[0] = 'a'
+	mustEqual(t, "after the shrink", readAll(t, f), want)
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := envelope.Verify(bg, b, kms, false); err != nil {
+		t.Errorf("Verify: %v", err)
 	}
 }

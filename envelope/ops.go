@@ -60,15 +60,8 @@ func (f *File) truncateShrink(size int64) error {
 	if err := f.lowerFloor(size); err != nil {
 		return err
 	}
-	last := f.layout.NumChunks(size) - 1
-	if f.layout.ChunkLen(last, size) < f.layout.ChunkLen(last, f.size) {
-		err := f.preallocate(last, last, size) // copy-on-write filesystems need fresh space
-		if err == nil {
-			err = f.sealChunk(last, f.size, size, nil, size, nil)
-		}
-		if err != nil {
-			return err
-		}
+	if err := f.sealNewLast(size); err != nil {
+		return err
 	}
 	cs, err := f.layout.CipherSize(size)
 	if err != nil {
@@ -79,6 +72,38 @@ func (f *File) truncateShrink(size int64) error {
 	}
 	f.size = size
 	return nil
+}
+
+// sealNewLast re-seals the chunk that becomes the last one at size, if it
+// must change: the cut is inside it (it gets shorter), or it is a hole
+// (only a chunk that is not the last may be one, FORMAT.md §6.3).
+func (f *File) sealNewLast(size int64) error {
+	last := f.layout.NumChunks(size) - 1
+	if last < 0 {
+		return nil
+	}
+	if f.layout.ChunkLen(last, size) == f.layout.ChunkLen(last, f.size) {
+		hole, err := f.isHole(last)
+		if err != nil || !hole {
+			return err
+		}
+	}
+	err := f.preallocate(last, last, size) // copy-on-write filesystems need fresh space
+	if err == nil {
+		err = f.sealChunk(last, f.size, size, nil, size, nil)
+	}
+	return err
+}
+
+// isHole reports whether the full chunk i is stored as all zeros.
+func (f *File) isHole(i int64) (bool, error) {
+	bp := f.bufs.Get()
+	defer f.putBuf(bp, false)
+	stored, err := f.readStored(i, f.layout.ChunkSize, *bp)
+	if err != nil {
+		return false, err
+	}
+	return isZero(stored), nil
 }
 
 // lowerFloor commits a size floor below the current one, durably, before
