@@ -522,3 +522,65 @@ func TestRekeyMounted(t *testing.T) {
 		t.Errorf("rekey of a ciphertext path while mounted: exit %d: %s", code, errOut)
 	}
 }
+
+// TestRewrapMoveKeyMounted moves a mounted tree to another key: the mount
+// wraps files created afterwards under the new key at once, kmsfs.conf
+// names it, and the tree mounts again under it.
+func TestRewrapMoveKeyMounted(t *testing.T) {
+	v := plainVol(t)
+	v.mount()
+	files := writeFiles(t, v, 30, 100_000)
+	v.must("key", "create", "--alias", "other")
+	out := v.must("--json", "rewrap", "--key", "alias/other", v.cipher)
+	if !strings.Contains(out, `"Online": true`) || !strings.Contains(out, `"ConfigUpdated": true`) || !strings.Contains(out, `"Failed": 0`) {
+		t.Fatalf("rewrap --key while mounted: %s", out)
+	}
+	if err := os.WriteFile(filepath.Join(v.plain, "after-move"), []byte("new file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files["after-move"] = []byte("new file")
+	conf, err := os.ReadFile(filepath.Join(v.cipher, "kmsfs.conf"))
+	if err != nil || !bytes.Contains(conf, []byte(`"KeyAlias": "alias/other"`)) {
+		t.Fatalf("kmsfs.conf after the move: %s, %v", conf, err)
+	}
+	v.umount()
+	otherID := keyIDOf(t, v, "alias/other")
+	for _, rel := range cipherFiles(t, v) {
+		if id := newestKeyID(t, filepath.Join(v.cipher, rel)); id != "" && id != otherID {
+			t.Errorf("%s: under key %s, want %s", rel, id, otherID)
+		}
+	}
+	v.mount()
+	checkFiles(t, v, files)
+}
+
+// keyIDOf returns the UUID of a key, as its 32 hex digits.
+func keyIDOf(t *testing.T, v *vol, key string) string {
+	t.Helper()
+	out := v.mustUnlocked("key", "describe", key)
+	for _, line := range strings.Split(out, "\n") {
+		if id, ok := strings.CutPrefix(line, "KeyId:"); ok {
+			return strings.ReplaceAll(strings.TrimSpace(id), "-", "")
+		}
+	}
+	t.Fatalf("no KeyId in %s", out)
+	return ""
+}
+
+// newestKeyID returns the key ID (32 hex digits) of the newest slot of the
+// ciphertext file at p, or "" for an empty file.
+func newestKeyID(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil || len(b) < envelope.HeaderSize {
+		return ""
+	}
+	var best envelope.Slot
+	for pos := range 2 {
+		off := envelope.PreambleSize + pos*envelope.SlotSize
+		if s, err := envelope.ParseSlot(b[off : off+envelope.SlotSize]); err == nil && s.Generation > best.Generation {
+			best = s
+		}
+	}
+	return fmt.Sprintf("%x", best.KeyRef.KeyID)
+}

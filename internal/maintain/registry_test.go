@@ -69,3 +69,31 @@ func TestRegistryBad(t *testing.T) {
 		}
 	}
 }
+
+// FuzzKnownVolumes: any registry file either fails with ErrBadRegistry or
+// yields sorted, unique, absolute paths; never a panic.
+func FuzzKnownVolumes(f *testing.F) {
+	f.Add([]byte(`["/a","/b"]`))
+	f.Add([]byte(`["/b","/a","/a"]`))
+	f.Add([]byte(`[]`))
+	f.Add([]byte(`null`))
+	f.Add([]byte(`["rel"]`))
+	kr := filepath.Join(f.TempDir(), "keyring")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if err := os.WriteFile(maintain.RegistryPath(kr), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		dirs, err := maintain.KnownVolumes(kr)
+		if err != nil {
+			if !errors.Is(err, maintain.ErrBadRegistry) {
+				t.Fatalf("error %v does not match ErrBadRegistry", err)
+			}
+			return
+		}
+		for i, d := range dirs {
+			if !filepath.IsAbs(d) || (i > 0 && dirs[i-1] >= d) {
+				t.Fatalf("registry %q gave %q", b, dirs)
+			}
+		}
+	})
+}
