@@ -45,7 +45,7 @@ func TestHeaderKeyRefs(t *testing.T) {
 		want maintain.SlotRefs
 		err  error
 	}{
-		{"fresh", fresh, maintain.SlotRefs{Newest: v1, All: []envelope.KeyRef{v1, v1}}, nil}, // Close committed the size floor to slot B
+		{"fresh", fresh, maintain.SlotRefs{Newest: v1, All: []envelope.KeyRef{v1, v1}}, nil},         // Close committed the size floor to slot B
 		{"rewrapped", rewrapped, maintain.SlotRefs{Newest: v2, All: []envelope.KeyRef{v2, v2}}, nil}, // mirrored into both slots
 		{"empty", empty, maintain.SlotRefs{}, envelope.ErrNoHeader},
 		{"short", short, maintain.SlotRefs{}, envelope.ErrTruncated},
