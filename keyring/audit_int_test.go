@@ -1,6 +1,7 @@
 package keyring
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -325,6 +326,97 @@ func makeLegacy(t *testing.T, k *Keyring) {
 		}
 		head.MAC = nil
 		return setJSON(txn, []byte(auditHeadKey), head)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLegacyRootReplayRefused upgrades a legacy keyring and then puts its
+// old format-1 root record back, alone or with the old audit head, as
+// someone who can write the database might to get a fresh audit key
+// chaining from a record of their choice. Both must fail: the upgrade
+// re-keyed the keyring under a fresh salt, so the old root's KEK opens no
+// key, and a legacy root beside a MACed head is a replay.
+func TestLegacyRootReplayRefused(t *testing.T) {
+	tests := []struct {
+		name    string
+		keys    int      // keys in the keyring
+		records []string // records to put back besides the root
+	}{
+		{"root", 2, nil},
+		{"root and head", 2, []string{auditHeadKey}},
+		{"root, no keys", 0, nil}, // only the head MAC tells
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			k := openInt(t, dir)
+			for range tt.keys {
+				if _, err := k.CreateKey(context.Background(), &CreateKeyInput{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			makeLegacy(t, k)
+			old := rawRecords(t, k, append([]string{rootKey}, tt.records...))
+			oldSalt := k.root.Salt
+			if err := k.Close(); err != nil {
+				t.Fatal(err)
+			}
+			k, err := Open(dir, intPass, Options{KDF: TestKDF})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k.root.Format != rootFormat || bytes.Equal(k.root.Salt, oldSalt) {
+				t.Fatalf("upgrade kept the salt, or format %d", k.root.Format)
+			}
+			putRaw(t, k, old)
+			if err := k.Close(); err != nil {
+				t.Fatal(err)
+			}
+			k, err = Open(dir, intPass, Options{KDF: TestKDF})
+			if err == nil {
+				k.Close()
+			}
+			if !errors.Is(err, ErrKeyringCorrupt) {
+				t.Fatalf("Open with the old legacy root put back: %v, want ErrKeyringCorrupt", err)
+			}
+		})
+	}
+}
+
+// rawRecords returns the stored bytes of the named records.
+func rawRecords(t *testing.T, k *Keyring, keys []string) map[string][]byte {
+	t.Helper()
+	out := make(map[string][]byte)
+	err := k.db.View(func(txn *badger.Txn) error {
+		for _, key := range keys {
+			item, err := txn.Get([]byte(key))
+			if err != nil {
+				return err
+			}
+			if out[key], err = item.ValueCopy(nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// putRaw writes records back byte for byte.
+func putRaw(t *testing.T, k *Keyring, recs map[string][]byte) {
+	t.Helper()
+	err := k.db.Update(func(txn *badger.Txn) error {
+		for key, v := range recs {
+			if err := txn.Set([]byte(key), v); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)

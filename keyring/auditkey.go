@@ -35,7 +35,11 @@ import (
 // The verifier label changes with the format so that an attacker cannot
 // downgrade a format-2 root to format 1 (dropping the audit key): the v2
 // verifier does not open as a v1 one, and forging a v1 verifier needs the
-// KEK. Likewise AuditFrom is bound into the audit key's seal.
+// KEK. Likewise AuditFrom is bound into the audit key's seal. Nor can the
+// attacker put back the keyring's own old format-1 root: the upgrade
+// re-keys the keyring under a fresh salt (upgradeRoot), so the old root's
+// KEK opens none of the keys, and a legacy root beside a MACed head is
+// refused with [ErrKeyringCorrupt].
 //
 // The head record ("meta/audit-head") carries HeadMAC = HMAC-SHA-256(audit
 // key, "kmsfs v1 audit head" || seq u64 || hash), so it cannot be moved back
@@ -103,43 +107,77 @@ func signedHead(key []byte, seq uint64, hash []byte) auditHead {
 	return h
 }
 
-// upgradeRoot turns a legacy (format 1) root into a format-2 one under the
-// same KEK: a fresh audit key, HMAC-chaining from the record after the
-// current head, and a v2 verifier. The root and the re-signed head are
-// written in one transaction. It returns the new root and the audit key.
-func (k *Keyring) upgradeRoot(old *rootRecord, kek []byte) (*rootRecord, []byte, error) {
+// upgradeRoot turns a legacy (format 1) root into a format-2 one: a fresh
+// audit key, HMAC-chaining from the record after the current head, and
+// everything else as Passwd does it, under a fresh salt and so a fresh KEK
+// (the KDF parameters are kept): every key version is resealed. The root,
+// the keys and the re-signed head are written in one transaction.
+//
+// The fresh KEK is what makes the upgrade stick: the old format-1 root
+// still holds a valid v1 verifier under the old KEK, and put back in place
+// it would make the next Open upgrade again, with a new audit key chaining
+// from wherever the attacker likes. Under the new KEK no key record opens
+// with the old root any more. A keyring with no keys has nothing the old
+// KEK could open, so in addition a legacy root beside a MACed audit head
+// (only format-2 code writes head MACs) is refused as a replay.
+//
+// The caller has loaded the keys under the old KEK and holds no lock (Open).
+func (k *Keyring) upgradeRoot(passphrase []byte) error {
+	head, err := k.legacyHead()
+	if err != nil {
+		return err
+	}
+	auditKey, err := randomBytes(k.opts.Rand, auditKeySize)
+	if err != nil {
+		return err
+	}
+	root, kek, err := newRoot(k.opts.Rand, passphrase, k.root.KDF, auditKey, head.Seq+1)
+	if err != nil {
+		zero(auditKey)
+		return err
+	}
+	recs, err := k.resealAll(kek)
+	if err == nil {
+		signed := signedHead(auditKey, head.Seq, head.Hash)
+		err = k.db.Update(func(txn *badger.Txn) error {
+			if err := writeRootAndKeys(txn, root, recs); err != nil {
+				return err
+			}
+			return setJSON(txn, []byte(auditHeadKey), signed)
+		})
+	}
+	if err != nil {
+		zero(kek)
+		zero(auditKey)
+		return fmt.Errorf("keyring: upgrading the root record: %w", err)
+	}
+	for _, rec := range recs {
+		k.keys[rec.ID].rec = rec
+	}
+	zero(k.kek)
+	k.kek, k.root = kek, root
+	k.audit = newAuditLog(k.db, k.opts.Clock, k.opts.Logger, auditKey, root.AuditFrom)
+	return nil
+}
+
+// legacyHead reads the audit head of a format-1 keyring, refusing one that
+// format-2 code signed.
+func (k *Keyring) legacyHead() (auditHead, error) {
 	var head auditHead
 	err := k.db.View(func(txn *badger.Txn) error {
 		_, err := getJSON(txn, []byte(auditHeadKey), &head)
 		return err
 	})
 	if err != nil {
-		return nil, nil, err
+		return head, err
+	}
+	if head.MAC != nil {
+		return head, corrupt("a legacy root record beside a keyed audit head: an older root record was put back")
 	}
 	if len(head.Hash) != sha256.Size {
 		head.Hash = make([]byte, sha256.Size)
 	}
-	auditKey, err := randomBytes(k.opts.Rand, auditKeySize)
-	if err != nil {
-		return nil, nil, err
-	}
-	root := &rootRecord{Format: rootFormat, KDF: old.KDF, Salt: old.Salt}
-	if err := sealRootSecrets(k.opts.Rand, root, kek, auditKey, head.Seq+1); err != nil {
-		zero(auditKey)
-		return nil, nil, err
-	}
-	signed := signedHead(auditKey, head.Seq, head.Hash)
-	err = k.db.Update(func(txn *badger.Txn) error {
-		if err := setJSON(txn, []byte(rootKey), root); err != nil {
-			return err
-		}
-		return setJSON(txn, []byte(auditHeadKey), signed)
-	})
-	if err != nil {
-		zero(auditKey)
-		return nil, nil, fmt.Errorf("keyring: upgrading the root record: %w", err)
-	}
-	return root, auditKey, nil
+	return head, nil
 }
 
 // sealRootSecrets fills a format-2 root's verifier and sealed audit key.

@@ -120,14 +120,18 @@ func (k *Keyring) open(passphrase []byte) (upgraded bool, err error) {
 	case !found && !k.opts.Create:
 		return false, fmt.Errorf("%w: %s", ErrNoKeyring, k.dir)
 	case !found:
-		err = k.createRoot(passphrase)
-	default:
-		upgraded, err = k.unlock(&root, passphrase)
+		return false, k.createRoot(passphrase)
 	}
-	if err != nil {
+	if err := k.unlock(&root, passphrase); err != nil {
 		return false, err
 	}
-	return upgraded, k.load()
+	if err := k.load(); err != nil {
+		return false, err
+	}
+	if root.Format == legacyRootFormat {
+		return true, k.upgradeRoot(passphrase)
+	}
+	return false, nil
 }
 
 // createRoot writes a fresh root record with a fresh audit key, and the
@@ -156,6 +160,7 @@ func (k *Keyring) createRoot(passphrase []byte) error {
 	}
 	k.kek, k.root = kek, root
 	k.audit = newAuditLog(k.db, k.opts.Clock, k.opts.Logger, auditKey, 1)
+	k.keys, k.aliases = make(map[uuid.UUID]*keyEntry), make(map[string]*aliasRecord)
 	return nil
 }
 
@@ -178,27 +183,24 @@ func newRoot(rnd io.Reader, passphrase []byte, kdf KDFParams, auditKey []byte, a
 	return root, kek, nil
 }
 
-// unlock checks the passphrase against root, upgrades a legacy root and
-// sets up the audit log with the unsealed audit key.
-func (k *Keyring) unlock(root *rootRecord, passphrase []byte) (upgraded bool, err error) {
+// unlock checks the passphrase against root and, unless root is a legacy
+// one (which upgradeRoot replaces once the keys are loaded), sets up the
+// audit log with the unsealed audit key.
+func (k *Keyring) unlock(root *rootRecord, passphrase []byte) error {
 	kek, err := unlockRoot(root, passphrase)
 	if err != nil {
-		return false, err
-	}
-	var auditKey []byte
-	if root.Format == legacyRootFormat {
-		root, auditKey, err = k.upgradeRoot(root, kek)
-		upgraded = true
-	} else {
-		auditKey, err = openAuditKey(kek, root)
-	}
-	if err != nil {
-		zero(kek)
-		return false, err
+		return err
 	}
 	k.kek, k.root = kek, root
+	if root.Format == legacyRootFormat {
+		return nil
+	}
+	auditKey, err := openAuditKey(kek, root)
+	if err != nil {
+		return err
+	}
 	k.audit = newAuditLog(k.db, k.opts.Clock, k.opts.Logger, auditKey, root.AuditFrom)
-	return upgraded, nil
+	return nil
 }
 
 // unlockRoot derives the KEK and checks it against the verifier.
@@ -269,7 +271,7 @@ func (k *Keyring) unsealEntry(rec *keyRecord) (*keyEntry, error) {
 		m, ok := openKEK(k.kek, v.Sealed, versionAAD(rec.ID, v.Version))
 		if !ok || len(m) != materialSize {
 			e.zero()
-			return nil, fmt.Errorf("%w: key %s version %d does not authenticate", ErrInternal, rec.ID, v.Version)
+			return nil, corrupt("key %s version %d does not authenticate", rec.ID, v.Version)
 		}
 		e.material[v.Version] = m
 	}

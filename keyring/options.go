@@ -19,7 +19,24 @@ var (
 	// ErrAuditBroken is returned by [Keyring.VerifyAudit] when a record of the
 	// audit log was edited, reordered or deleted; see [AuditError].
 	ErrAuditBroken = errors.New("keyring: audit log hash chain is broken")
+	// ErrKeyringCorrupt is returned by [Open] when a record of the keyring
+	// database does not authenticate under the key-encryption key, or
+	// contradicts another: someone who can write the database edited it or
+	// put back an older copy of a record. Its errors also match
+	// [ErrInternal], so they keep their meaning over the KMS protocol.
+	ErrKeyringCorrupt = errors.New("keyring: keyring database does not authenticate")
 )
+
+// corruptError is an [ErrKeyringCorrupt] with a detail that never holds
+// secrets.
+type corruptError struct{ detail string }
+
+func (e *corruptError) Error() string   { return ErrKeyringCorrupt.Error() + ": " + e.detail }
+func (e *corruptError) Unwrap() []error { return []error{ErrKeyringCorrupt, ErrInternal} }
+
+func corrupt(format string, a ...any) error {
+	return &corruptError{detail: fmt.Sprintf(format, a...)}
+}
 
 // KDFParams are the Argon2id parameters that stretch the passphrase into
 // the key-encryption key.
