@@ -23,6 +23,9 @@
 //
 // Authentication failures wrap [ErrUnauthenticated] and never say whether a
 // key was wrong or data was altered. A damaged chunk is reported as a
-// [*ChunkError] carrying its index. Truncation wraps [ErrTruncated];
-// malformed headers wrap [ErrBadHeader].
+// [*ChunkError] carrying its index. Truncation wraps [ErrTruncated]: Open
+// refuses only a cut header; a file cut below its size floor, or ending
+// in a torn fragment, opens short ([File.Truncation]), so that what is
+// left can be read, and a read that reaches its end fails instead of
+// returning io.EOF. Malformed headers wrap [ErrBadHeader].
 package envelope

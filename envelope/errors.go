@@ -16,8 +16,9 @@ var (
 
 	// ErrTruncated reports a ciphertext file shorter than it must be: a
 	// partial header, a trailing fragment too short to be a chunk, or a
-	// plaintext size below the header's committed size (FORMAT.md,
-	// "Truncation detection").
+	// plaintext size below the header's committed size (FORMAT.md §8).
+	// For a short file it comes from reads that reach the end, not from
+	// Open (File.Truncation).
 	ErrTruncated = errors.New("envelope: file is truncated")
 
 	// ErrBadHeader reports a header that is malformed. Every more specific

@@ -54,7 +54,8 @@ type File struct {
 	bufs   *chunker.BufferPool // stored-chunk-sized scratch buffers
 
 	mu      sync.RWMutex
-	size    int64
+	size    int64 // the plaintext size present in the backing
+	short   error // non-nil while the file is short (FORMAT.md §8): wraps ErrTruncated
 	closed  bool
 	hdr     *header // nil while the file is empty and has no header
 	stripes [numStripes]sync.RWMutex
@@ -114,9 +115,14 @@ func create(ctx context.Context, b Backing, w KeyWrapper, chunkSize int, o optio
 // whose header is created, with chunkSize and a DEK wrapped by ks, on the
 // first write; otherwise the header's own chunk size wins over chunkSize.
 //
-// Open fails with ErrTruncated if the file is shorter than its header's
-// committed size or ends in a torn chunk fragment, and with an error
-// wrapping ErrUnauthenticated or ErrBadHeader if no header slot is valid.
+// A file shorter than its header's committed size, or ending in a torn
+// chunk fragment, opens as a short file (FORMAT.md §8), so that the data
+// a power loss left behind can still be read: Size is the size present,
+// reads inside it work, and a read that reaches its end fails with an
+// error wrapping ErrTruncated instead of io.EOF (see Truncation). Open
+// fails with ErrTruncated only if the header itself is cut, and with an
+// error wrapping ErrUnauthenticated or ErrBadHeader if no header slot is
+// valid.
 func Open(ctx context.Context, b Backing, ks KeyService, chunkSize int) (*File, error) {
 	return open(ctx, b, ks, chunkSize, options{})
 }
@@ -136,13 +142,13 @@ func open(ctx context.Context, b Backing, ks KeyService, chunkSize int, o option
 	if err != nil {
 		return nil, err
 	}
-	plain, err := checkedPlainSize(h, size)
+	plain, short, err := presentSize(h, size)
 	if err != nil {
 		h.keys.wipe()
 		return nil, err
 	}
 	f := newFile(b, ks, int(h.pre.ChunkSize), o)
-	f.hdr, f.size = h, plain
+	f.hdr, f.size, f.short = h, plain, short
 	return f, nil
 }
 
@@ -155,18 +161,36 @@ func backingSize(b Backing) (int64, error) {
 	return fi.Size(), nil
 }
 
-// checkedPlainSize applies FORMAT.md, "Truncation detection": the
-// plaintext size implied by the ciphertext size must not be below the
-// committed size, and the body must not end in a torn fragment.
+// checkedPlainSize applies FORMAT.md §8 strictly, for Verify: a short
+// file is an error.
 func checkedPlainSize(h *header, cipherSize int64) (int64, error) {
-	plain, err := PlaintextSize(cipherSize, int(h.pre.ChunkSize))
+	plain, short, err := presentSize(h, cipherSize)
+	if err == nil {
+		err = short
+	}
+	return plain, err
+}
+
+// presentSize returns the plaintext size present in a ciphertext file of
+// cipherSize bytes with header h, and, if the file is short (FORMAT.md
+// §8: below the committed size, or ending in a fragment too short to be a
+// chunk), an error wrapping ErrTruncated that says how. err is only for
+// sizes that cannot be represented.
+func presentSize(h *header, cipherSize int64) (plain int64, short, err error) {
+	plain, torn, err := layoutFor(int(h.pre.ChunkSize)).PlainSize(cipherSize)
 	if err != nil {
-		return 0, err
+		return 0, nil, fmt.Errorf("%w: %w", ErrTooLarge, err)
 	}
-	if plain < h.committed() {
-		return 0, fmt.Errorf("%w: plaintext size %d is below the committed size %d", ErrTruncated, plain, h.committed())
+	floor := h.committed()
+	switch {
+	case plain < floor && torn:
+		short = fmt.Errorf("%w: plaintext size %d is below the committed size %d, and the body ends in a torn fragment", ErrTruncated, plain, floor)
+	case plain < floor:
+		short = fmt.Errorf("%w: plaintext size %d is below the committed size %d", ErrTruncated, plain, floor)
+	case torn:
+		short = fmt.Errorf("%w: the body ends in a fragment too short to be a chunk, after %d plaintext bytes", ErrTruncated, plain)
 	}
-	return plain, nil
+	return plain, short, nil
 }
 
 // createHeader writes a new header. The caller holds mu exclusively (or is
@@ -187,11 +211,22 @@ func (f *File) createHeader(ctx context.Context) error {
 	return nil
 }
 
-// Size returns the plaintext size.
+// Size returns the plaintext size; for a short file, the size present.
 func (f *File) Size() int64 {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	return f.size
+}
+
+// Truncation returns nil, or, while the file is short, an error wrapping
+// ErrTruncated that describes how: it was opened below its committed size
+// or with a torn fragment at its end (FORMAT.md §8), and no write past its
+// end or Truncate has settled it since. Reads that reach the end of a
+// short file fail with this error instead of io.EOF.
+func (f *File) Truncation() error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.short
 }
 
 // FileID returns the file ID from the preamble, or zeros if the file is

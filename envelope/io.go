@@ -13,7 +13,10 @@ import (
 // ReadAt reads plaintext at off, with io.ReaderAt semantics: it returns
 // io.EOF with fewer than len(p) bytes at the end of the file. A chunk that
 // fails to authenticate makes it return a *ChunkError wrapping
-// ErrUnauthenticated; reads of other chunks are unaffected.
+// ErrUnauthenticated; reads of other chunks are unaffected. At the end of
+// a short file (see Truncation) it returns the bytes present with an
+// error wrapping ErrTruncated instead of io.EOF, so that a copy fails
+// loudly while the data before the end stays readable.
 func (f *File) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("%w: read at %d", ErrInvalidOffset, off)
@@ -27,7 +30,7 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 		return 0, nil
 	}
 	if off >= f.size {
-		return 0, io.EOF
+		return 0, f.endError(nil)
 	}
 	n := min(int64(len(p)), f.size-off)
 	span, err := f.layout.Span(off, n)
@@ -36,13 +39,28 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 	}
 	mask := f.lockStripes(span, false)
 	defer f.unlockStripes(mask, false)
-	if err := f.readSpan(p, span); err != nil {
+	err = f.readSpan(p, span)
+	switch {
+	case n < int64(len(p)) && (err == nil || f.short != nil):
+		return int(n), f.endError(err)
+	case err != nil:
 		return 0, err
 	}
-	if n < int64(len(p)) {
-		return int(n), io.EOF
-	}
 	return int(n), nil
+}
+
+// endError is what a read that reaches the end of the file returns:
+// io.EOF, or for a short file its truncation error (FORMAT.md §8), joined
+// with err, the failure of a chunk read on the way (in a short file, often
+// the last chunk, cut short).
+func (f *File) endError(err error) error {
+	switch {
+	case f.short == nil:
+		return io.EOF
+	case err != nil:
+		return fmt.Errorf("%w; %w", f.short, err)
+	}
+	return f.short
 }
 
 // readSpan decrypts the chunks of span into p, in parallel if there are
@@ -80,10 +98,11 @@ func (f *File) readPiece(p []byte, pc chunker.Piece, size int64) error {
 }
 
 // mayBeHole reports whether chunk i, holding n bytes in a file of size
-// bytes, may be a hole: only full chunks that are not the last (FORMAT.md,
-// "Holes").
+// bytes, may be a hole: only full chunks that are not the last (FORMAT.md
+// §6.3). In a short file every full chunk may be one: its true last chunk
+// is missing (§8).
 func (f *File) mayBeHole(i int64, n int, size int64) bool {
-	return n == f.layout.ChunkSize && i < f.layout.NumChunks(size)-1
+	return n == f.layout.ChunkSize && (i < f.layout.NumChunks(size)-1 || f.short != nil)
 }
 
 // readStored reads the stored form of chunk i (n plaintext bytes) into buf.
@@ -181,6 +200,9 @@ func (f *File) writeWithin(p []byte, off int64) error {
 // extend writes p at off where off+len(p) is past the end. The caller
 // holds mu exclusively.
 func (f *File) extend(p []byte, off int64) error {
+	if err := f.settle(); err != nil {
+		return err
+	}
 	if f.hdr == nil {
 		if err := f.createHeader(context.Background()); err != nil {
 			return err

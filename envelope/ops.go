@@ -21,14 +21,44 @@ func (f *File) Truncate(size int64) error {
 	switch {
 	case f.closed:
 		return ErrClosed
-	case size == f.size:
+	case size == f.size && f.short == nil:
 		return nil
 	case size == 0:
 		return f.truncateToZero()
+	case size == f.size:
+		return f.settle()
 	case size > f.size:
 		return f.truncateGrow(size)
 	}
 	return f.truncateShrink(size)
+}
+
+// settle ends the short state (FORMAT.md §8) before the size changes: the
+// data present becomes the file. It lowers the size floor to the present
+// size (synced), seals the last chunk if it is a hole, and cuts the torn
+// fragment, like a shrink to the present size. The caller holds mu
+// exclusively.
+func (f *File) settle() error {
+	if f.short == nil {
+		return nil
+	}
+	if f.size == 0 {
+		return f.truncateToEmpty()
+	}
+	return f.truncateShrink(f.size)
+}
+
+// truncateToEmpty makes a short file of 0 bytes present a valid
+// header-only file: floor 0 (synced), then the fragment cut.
+func (f *File) truncateToEmpty() error {
+	if err := f.lowerFloor(0); err != nil {
+		return err
+	}
+	if err := f.b.Truncate(HeaderSize); err != nil {
+		return fmt.Errorf("envelope: truncating backing file: %w", err)
+	}
+	f.short = nil
+	return nil
 }
 
 // truncateToZero empties the backing and forgets the header.
@@ -40,12 +70,15 @@ func (f *File) truncateToZero() error {
 		f.hdr.keys.wipe()
 		f.hdr = nil
 	}
-	f.size = 0
+	f.size, f.short = 0, nil
 	return nil
 }
 
 // truncateGrow extends the file to size with zeros.
 func (f *File) truncateGrow(size int64) error {
+	if err := f.settle(); err != nil {
+		return err
+	}
 	if f.hdr == nil {
 		if err := f.createHeader(context.Background()); err != nil {
 			return err
@@ -55,7 +88,8 @@ func (f *File) truncateGrow(size int64) error {
 	return f.grow(span, size, nil, size)
 }
 
-// truncateShrink cuts the file to 0 < size < f.size.
+// truncateShrink cuts the file to 0 < size < f.size, or, for a short
+// file, to 0 < size <= f.size; the file is no longer short afterwards.
 func (f *File) truncateShrink(size int64) error {
 	if err := f.lowerFloor(size); err != nil {
 		return err
@@ -70,7 +104,7 @@ func (f *File) truncateShrink(size int64) error {
 	if err := f.b.Truncate(cs); err != nil {
 		return fmt.Errorf("envelope: truncating backing file: %w", err)
 	}
-	f.size = size
+	f.size, f.short = size, nil
 	return nil
 }
 
@@ -124,9 +158,10 @@ func (f *File) lowerFloor(size int64) error {
 
 // raiseFloor commits the current size as the size floor if it grew. With
 // durable set it first syncs the body, so that the header never promises
-// data that a crash could lose. The caller holds mu.
+// data that a crash could lose. A short file keeps its header as it is
+// until a write or truncate settles it (FORMAT.md §8). The caller holds mu.
 func (f *File) raiseFloor(durable bool) error {
-	if f.hdr == nil {
+	if f.hdr == nil || f.short != nil {
 		return nil
 	}
 	f.hmu.Lock()
