@@ -30,8 +30,9 @@ func TestCorruptChunk(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(v.plain, "bystander"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	victim := v.cipherPath("victim")
 	v.umount()
-	flipByte(t, filepath.Join(v.cipher, "victim"), headerSize+(chunk+chunkOverhead)+100)
+	flipByte(t, victim, headerSize+(chunk+chunkOverhead)+100)
 	v.mount()
 
 	f, err := os.Open(filepath.Join(v.plain, "victim"))

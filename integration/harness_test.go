@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -69,7 +71,16 @@ type vol struct {
 	log      string
 }
 
-// newVol initialises a fresh volume; mount it with v.mount.
+// envPlaintextNames set to 1 makes newVol initialise volumes with
+// --plaintext-names, so that the suite runs in both name modes (CI runs it
+// twice).
+const envPlaintextNames = "KMSFS_IT_PLAINTEXT_NAMES"
+
+// plaintextNames reports whether this run's volumes store plaintext names.
+func plaintextNames() bool { return os.Getenv(envPlaintextNames) == "1" }
+
+// newVol initialises a fresh volume; mount it with v.mount. Names are
+// encrypted (the default) unless KMSFS_IT_PLAINTEXT_NAMES=1.
 func newVol(t *testing.T, initArgs ...string) *vol {
 	t.Helper()
 	testutil.RequireFUSE(t)
@@ -93,8 +104,38 @@ func newVol(t *testing.T, initArgs ...string) *vol {
 	if err := os.Mkdir(v.plain, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if plaintextNames() {
+		initArgs = append([]string{"--plaintext-names"}, initArgs...)
+	}
 	v.must(append([]string{"init"}, append(initArgs, v.cipher)...)...)
 	return v
+}
+
+// cipherPath returns the backing file in CIPHERDIR of plainRel, a path in
+// the mounted volume. Names may be encrypted, so it is found by inode
+// number: the mount reports the backing file's. The volume must be
+// mounted.
+func (v *vol) cipherPath(plainRel string) string {
+	v.t.Helper()
+	var want syscall.Stat_t
+	if err := syscall.Lstat(filepath.Join(v.plain, plainRel), &want); err != nil {
+		v.t.Fatal(err)
+	}
+	found := ""
+	err := filepath.WalkDir(v.cipher, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || found != "" {
+			return err
+		}
+		var st syscall.Stat_t
+		if syscall.Lstat(p, &st) == nil && st.Ino == want.Ino && p != v.cipher {
+			found = p
+		}
+		return nil
+	})
+	if err != nil || found == "" {
+		v.t.Fatalf("no backing file for %s in %s: %v", plainRel, v.cipher, err)
+	}
+	return found
 }
 
 // kmsfs runs the binary with this volume's keyring and passphrase file.
@@ -146,12 +187,28 @@ func (v *vol) umount() {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if _, err := os.Stat(v.keyring + ".sock"); errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(v.keyring + ".sock"); errors.Is(err, os.ErrNotExist) && keyringFree(v.keyring) {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	v.t.Errorf("serving process did not release the keyring socket within 10s")
+	v.t.Errorf("serving process did not release the keyring within 10s")
+}
+
+// keyringFree reports whether no process holds the keyring open: the
+// serving process removes its socket before it closes the keyring, so
+// the socket alone does not say the next command can open it.
+func keyringFree(dir string) bool {
+	f, err := os.Open(filepath.Join(dir, "kmsfs-keyring.lock"))
+	if err != nil {
+		return errors.Is(err, os.ErrNotExist)
+	}
+	defer f.Close()
+	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		return false
+	}
+	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return true
 }
 
 func (v *vol) mounted() bool {
