@@ -17,7 +17,7 @@ func OpenWith(ctx context.Context, b Backing, ks KeyService, chunkSize int, rand
 	return open(ctx, b, ks, chunkSize, options{rand: rand, workers: workers})
 }
 
-func NewWriterWith(ctx context.Context, w io.Writer, kw KeyWrapper, chunkSize int, rand io.Reader) (io.WriteCloser, error) {
+func NewWriterWith(ctx context.Context, w io.Writer, kw KeyWrapper, chunkSize int, rand io.Reader) (*Writer, error) {
 	return newWriter(ctx, w, kw, chunkSize, options{rand: rand})
 }
 

@@ -18,14 +18,22 @@ const streamBatch = 8
 // NewWriter returns a streaming writer that encrypts everything written to
 // it into w, sequentially, as one ciphertext file. It writes the header at
 // once (so an empty stream is a 544-byte header-only file). Close flushes
-// the last chunk; if w is also an io.WriterAt (an *os.File written from
-// offset 0), Close then commits the plaintext size as the size floor in
-// slot B; otherwise the floor stays 0. Errors are sticky.
-func NewWriter(ctx context.Context, w io.Writer, kw KeyWrapper, chunkSize int) (io.WriteCloser, error) {
+// the last chunk and, if w is also an io.WriterAt, commits the plaintext
+// size as the size floor in slot B; otherwise the floor stays 0. Errors
+// are sticky.
+//
+// The floor goes into the header where the stream wrote it. If w is also
+// an io.Seeker, the stream starts at w's position when NewWriter is called
+// (not necessarily 0); a Seeker that cannot seek (a pipe) or that did not
+// write the header there (append mode on a non-empty file) gets no floor.
+// Otherwise the stream must start at offset 0 of w. An *os.File opened
+// with O_APPEND refuses WriteAt, so Close would fail: hide its WriteAt,
+// for example as struct{ io.Writer }{f}.
+func NewWriter(ctx context.Context, w io.Writer, kw KeyWrapper, chunkSize int) (*Writer, error) {
 	return newWriter(ctx, w, kw, chunkSize, options{})
 }
 
-func newWriter(ctx context.Context, w io.Writer, kw KeyWrapper, chunkSize int, o options) (*streamWriter, error) {
+func newWriter(ctx context.Context, w io.Writer, kw KeyWrapper, chunkSize int, o options) (*Writer, error) {
 	if err := checkChunkSize(int64(chunkSize)); err != nil {
 		return nil, err
 	}
@@ -36,22 +44,64 @@ func newWriter(ctx context.Context, w io.Writer, kw KeyWrapper, chunkSize int, o
 	if err != nil {
 		return nil, err
 	}
+	start, seekable := position(w)
 	if _, err := w.Write(raw); err != nil {
 		h.keys.wipe()
 		return nil, fmt.Errorf("envelope: writing header: %w", err)
 	}
 	l := layoutFor(chunkSize)
-	return &streamWriter{
-		w: w, hdr: h, rand: o.rand, layout: l,
+	return &Writer{
+		w: w, at: floorTarget(w, start, seekable), hdr: h, rand: o.rand, layout: l,
 		pipe: chunker.NewPipeline(o.workers),
 		buf:  make([]byte, streamBatch*int(l.StoredChunkSize())),
 	}, nil
 }
 
-// streamWriter buffers up to streamBatch chunks of plaintext, each already
-// at its sealed position in buf, and seals them in place in parallel.
-type streamWriter struct {
+// position returns w's position, if w is an io.Seeker that can tell it.
+func position(w io.Writer) (int64, bool) {
+	sk, ok := w.(io.Seeker)
+	if !ok {
+		return 0, false
+	}
+	pos, err := sk.Seek(0, io.SeekCurrent)
+	return pos, err == nil
+}
+
+// floorTarget returns where Close commits the size floor, after the
+// header was written at start (if seekable): w as an io.WriterAt, shifted
+// to start if w is an io.Seeker. It returns nil if w is not an
+// io.WriterAt, or is an io.Seeker that cannot seek (a pipe) or did not
+// put the header at start (a file in append mode).
+func floorTarget(w io.Writer, start int64, seekable bool) io.WriterAt {
+	wa, ok := w.(io.WriterAt)
+	if !ok {
+		return nil
+	}
+	if _, ok := w.(io.Seeker); !ok {
+		return wa // documented: the stream starts at offset 0
+	}
+	if end, ok := position(w); !seekable || !ok || end != start+HeaderSize {
+		return nil
+	}
+	return offsetWriterAt{wa, start}
+}
+
+// offsetWriterAt writes at offsets relative to base.
+type offsetWriterAt struct {
+	w    io.WriterAt
+	base int64
+}
+
+func (o offsetWriterAt) WriteAt(p []byte, off int64) (int, error) {
+	return o.w.WriteAt(p, o.base+off)
+}
+
+// Writer is the streaming writer of NewWriter. It buffers up to
+// streamBatch chunks of plaintext, each already at its sealed position in
+// buf, and seals them in place in parallel.
+type Writer struct {
 	w      io.Writer
+	at     io.WriterAt // where Close commits the floor; nil: nowhere
 	hdr    *header
 	rand   io.Reader
 	layout chunker.Layout
@@ -65,7 +115,7 @@ type streamWriter struct {
 
 // Write buffers p, sealing and writing full batches. Only full chunks are
 // ever sealed before Close, so the last chunk is the only short one.
-func (sw *streamWriter) Write(p []byte) (int, error) {
+func (sw *Writer) Write(p []byte) (int, error) {
 	if sw.err != nil {
 		return 0, sw.err
 	}
@@ -89,7 +139,7 @@ func (sw *streamWriter) Write(p []byte) (int, error) {
 }
 
 // flush seals the buffered chunks and writes them in one call.
-func (sw *streamWriter) flush() error {
+func (sw *Writer) flush() error {
 	c, s := sw.layout.ChunkSize, int(sw.layout.StoredChunkSize())
 	chunks := (sw.n + c - 1) / c
 	err := sw.pipe.Run(context.Background(), chunks, func(k int) error {
@@ -111,12 +161,11 @@ func (sw *streamWriter) flush() error {
 
 // Close flushes the last chunk and, if possible, commits the size floor.
 // It zeroes the keys; later calls return the sticky error or ErrClosed.
-func (sw *streamWriter) Close() error {
+func (sw *Writer) Close() error {
 	if sw.err != nil {
 		return sw.err
 	}
-	defer clear(sw.buf)
-	defer sw.hdr.keys.wipe()
+	defer sw.wipe()
 	sw.err = ErrClosed
 	if sw.n > 0 {
 		if err := sw.flush(); err != nil {
@@ -124,17 +173,22 @@ func (sw *streamWriter) Close() error {
 			return err
 		}
 	}
-	wa, ok := sw.w.(io.WriterAt)
-	if !ok || sw.total == 0 {
+	if sw.at == nil || sw.total == 0 {
 		return nil
 	}
 	next := sw.hdr.slot
 	next.CommittedSize = uint64(sw.total)
-	if err := sw.hdr.commit(wa, next); err != nil {
+	if err := sw.hdr.commit(sw.at, next); err != nil {
 		sw.err = err
 		return err
 	}
 	return nil
+}
+
+// wipe zeroes the keys and the buffered plaintext.
+func (sw *Writer) wipe() {
+	clear(sw.buf)
+	sw.hdr.keys.wipe()
 }
 
 // NewReader returns a streaming reader of the plaintext of the ciphertext

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/kmsfs/kmsfs/envelope"
 	"github.com/kmsfs/kmsfs/keyring"
@@ -32,15 +33,7 @@ Example: kmsfs encrypt --context app=backup -o db.kmsfs db.sqlite`,
 		),
 		Action: func(c *cli.Context) error {
 			return cryptAction(c, func(ks envelope.KeyService, in io.Reader, out io.Writer) error {
-				w, err := envelope.NewWriter(c.Context, out, ks, c.Int("chunk-size"))
-				if err != nil {
-					return err
-				}
-				if _, err := io.Copy(w, in); err != nil {
-					w.Close()
-					return err
-				}
-				return w.Close()
+				return encryptStream(c.Context, ks, in, out, c.Int("chunk-size"))
 			})
 		},
 	}
@@ -65,6 +58,19 @@ Example: kmsfs decrypt --context app=backup -o db.sqlite db.kmsfs`,
 			})
 		},
 	}
+}
+
+// encryptStream encrypts in into out.
+func encryptStream(ctx context.Context, ks envelope.KeyWrapper, in io.Reader, out io.Writer, chunkSize int) error {
+	w, err := envelope.NewWriter(ctx, out, ks, chunkSize)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, in); err != nil {
+		w.Close()
+		return err
+	}
+	return w.Close()
 }
 
 // cryptAction opens input, output and keys around a streaming transform.
@@ -145,14 +151,35 @@ func (k contextKeys) bind(aad []byte) []byte {
 	return append(append(out, aad...), k.aad...)
 }
 
-// streamOnly hides io.WriterAt from writers that cannot seek (pipes,
-// terminals), so the envelope writer streams to them and only updates the
-// header in place on regular files.
+// streamOnly hides io.WriterAt from outputs where the envelope writer
+// could not write its size floor into the header it wrote: anything but a
+// regular file positioned at offset 0 and not in append mode (pipes,
+// terminals, `>>`, a descriptor someone wrote to first). There it streams,
+// and the floor stays 0.
 func streamOnly(w io.Writer) io.Writer {
-	if f, ok := w.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
-			return f
-		}
+	if f, ok := w.(*os.File); ok && atStartOfRegularFile(f) {
+		return f
 	}
 	return struct{ io.Writer }{w}
+}
+
+// atStartOfRegularFile reports whether f is a regular file at offset 0,
+// opened without O_APPEND (with which WriteAt fails).
+func atStartOfRegularFile(f *os.File) bool {
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return false
+	}
+	if pos, err := f.Seek(0, io.SeekCurrent); err != nil || pos != 0 {
+		return false
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	flags, ferr := 0, error(nil)
+	if err := rc.Control(func(fd uintptr) { flags, ferr = unix.FcntlInt(fd, unix.F_GETFL, 0) }); err != nil || ferr != nil {
+		return false
+	}
+	return flags&unix.O_APPEND == 0
 }

@@ -1,0 +1,98 @@
+package envelope_test
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/kmsfs/kmsfs/envelope"
+	"github.com/kmsfs/kmsfs/envelope/internal/memfile"
+)
+
+// TestStreamWriterTargets: the size floor lands in the stream's own header
+// wherever the stream starts in a seekable file, never on bytes before it,
+// and a target that cannot take it (append mode, a pipe) gets none
+// instead of failing Close.
+func TestStreamWriterTargets(t *testing.T) {
+	kms := newKMS(t, 1)
+	plain := pattern(2*tc4k+7, "targets")
+	prefix := []byte("user data that must survive\n")
+	for _, tc := range []struct {
+		name      string
+		flag      int
+		prefix    bool // prefix written before the stream starts
+		wantFloor int64
+	}{
+		{"from offset 0", os.O_RDWR, false, int64(len(plain))},
+		{"after other data", os.O_RDWR, true, int64(len(plain))},
+		{"appending after other data", os.O_RDWR | os.O_APPEND, true, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "out")
+			var start []byte
+			if tc.prefix {
+				start = prefix
+			}
+			if err := os.WriteFile(path, start, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.OpenFile(path, tc.flag, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if tc.flag&os.O_APPEND == 0 {
+				if _, err := f.Seek(int64(len(start)), io.SeekStart); err != nil {
+					t.Fatal(err)
+				}
+			}
+			writeStream(t, kms, f, plain)
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustEqual(t, "bytes before the stream", got[:len(start)], start)
+			ct := got[len(start):]
+			h, err := envelope.ReadHeader(bg, memfile.New(ct), kms)
+			if err != nil || h.CommittedSize != tc.wantFloor {
+				t.Fatalf("header %+v, %v; want floor %d", h, err, tc.wantFloor)
+			}
+			out, err := decryptStream(kms, ct)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustEqual(t, "decrypted", out, plain)
+		})
+	}
+	t.Run("pipe", func(t *testing.T) {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		done := make(chan []byte, 1)
+		go func() { b, _ := io.ReadAll(r); done <- b }()
+		writeStream(t, kms, w, plain)
+		w.Close()
+		out, err := decryptStream(kms, <-done)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustEqual(t, "through a pipe", out, plain)
+	})
+}
+
+func writeStream(t *testing.T, kms envelope.KeyWrapper, w io.Writer, plain []byte) {
+	t.Helper()
+	sw, err := envelope.NewWriter(bg, w, kms, tc4k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sw.Write(plain); err != nil {
+		t.Fatal(err)
+	}
+	if err := sw.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
