@@ -92,13 +92,14 @@ func rewrapAction(c *cli.Context) error {
 	}
 	registerVolume(c, dir)
 	ks := keyring.NewKeyService(svc, meta.KeyId)
-	nameKey, err := conf.RewrapNameKey(c.Context, ks, ks)
-	if err != nil {
-		return fmt.Errorf("%s: rewrapping the name key: %w", volume.ConfigName, err)
-	}
+	nameKey, nameKeyErr := conf.RewrapNameKey(c.Context, ks, ks)
 	s, err := runRewrap(c, dir, conf, r, target, ctl != nil)
 	if err != nil {
 		return err
+	}
+	if nameKeyErr != nil { // one more failure: the files' rewrap still counts
+		s.Failed++
+		s.Failures = append([]maintain.Failure{{Path: volume.ConfigName + " (name key)", Err: nameKeyErr}}, s.Failures...)
 	}
 	rep := rewrapReport{CipherDir: dir, KeyId: meta.KeyId, KeyVersion: target.Version, Online: ctl != nil,
 		Scanned: s.Scanned - s.Skipped, Rewrapped: s.Changed, Current: s.Current, Skipped: s.Skipped,
