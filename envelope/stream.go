@@ -20,7 +20,7 @@ const streamBatch = 8
 // once (so an empty stream is a 544-byte header-only file). Close flushes
 // the last chunk and, if w is also an io.WriterAt, commits the plaintext
 // size as the size floor in slot B; otherwise the floor stays 0. Errors
-// are sticky.
+// are sticky. On failure, Abort ends the stream without either.
 //
 // The floor goes into the header where the stream wrote it. If w is also
 // an io.Seeker, the stream starts at w's position when NewWriter is called
@@ -183,6 +183,19 @@ func (sw *Writer) Close() error {
 		return err
 	}
 	return nil
+}
+
+// Abort ends a stream that failed (its input could not be read, say)
+// without writing anything more: no buffered chunk and no size floor, so
+// the output does not become a complete-looking ciphertext of the part
+// that was read. It zeroes the keys; later calls return the sticky error
+// or ErrClosed. Aborting a closed or failed stream does nothing.
+func (sw *Writer) Abort() {
+	if sw.err != nil {
+		return
+	}
+	sw.err = ErrClosed
+	sw.wipe()
 }
 
 // wipe zeroes the keys and the buffered plaintext.

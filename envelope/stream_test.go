@@ -1,6 +1,7 @@
 package envelope_test
 
 import (
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -94,5 +95,37 @@ func writeStream(t *testing.T, kms envelope.KeyWrapper, w io.Writer, plain []byt
 	}
 	if err := sw.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
+	}
+}
+
+// TestStreamWriterAbort: Abort writes nothing more, neither the buffered
+// last chunk nor the size floor, and ends the stream.
+func TestStreamWriterAbort(t *testing.T) {
+	kms := newKMS(t, 1)
+	b := &memfile.File{}
+	w, err := envelope.NewWriter(bg, b, kms, tc4k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := pattern(9*tc4k+100, "abort") // one batch of 8 chunks is written, the rest buffered
+	if _, err := w.Write(plain); err != nil {
+		t.Fatal(err)
+	}
+	before := b.Bytes()
+	w.Abort()
+	mustEqual(t, "after Abort", b.Bytes(), before)
+	if err := w.Close(); !errors.Is(err, envelope.ErrClosed) {
+		t.Errorf("Close after Abort: %v, want ErrClosed", err)
+	}
+	if _, err := w.Write([]byte("x")); !errors.Is(err, envelope.ErrClosed) {
+		t.Errorf("Write after Abort: %v, want ErrClosed", err)
+	}
+	w.Abort() // a second Abort does nothing
+	h, err := envelope.ReadHeader(bg, b, kms)
+	if err != nil || h.CommittedSize != 0 || h.Slot != 0 {
+		t.Errorf("header after Abort: %+v, %v; want slot A, floor 0", h, err)
+	}
+	if len(before) != chunkOff(8) {
+		t.Errorf("%d bytes written before Abort, want %d (one batch)", len(before), chunkOff(8))
 	}
 }

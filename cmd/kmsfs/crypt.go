@@ -60,14 +60,17 @@ Example: kmsfs decrypt --context app=backup -o db.sqlite db.kmsfs`,
 	}
 }
 
-// encryptStream encrypts in into out.
+// encryptStream encrypts in into out. If in or out fails part way, the
+// stream is aborted, not closed: closing would seal the buffered tail and
+// commit the size read so far as the floor, making a cut input look like
+// a complete ciphertext.
 func encryptStream(ctx context.Context, ks envelope.KeyWrapper, in io.Reader, out io.Writer, chunkSize int) error {
 	w, err := envelope.NewWriter(ctx, out, ks, chunkSize)
 	if err != nil {
 		return err
 	}
 	if _, err := io.Copy(w, in); err != nil {
-		w.Close()
+		w.Abort()
 		return err
 	}
 	return w.Close()

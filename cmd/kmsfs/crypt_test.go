@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -97,5 +98,42 @@ func TestEncryptStreamAppend(t *testing.T) {
 		if out, err := io.ReadAll(r); err != nil || string(out) != "secret" {
 			t.Errorf("decrypted %q, %v", out, err)
 		}
+	}
+}
+
+type failingReader struct {
+	r   io.Reader
+	err error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err == io.EOF {
+		return n, f.err
+	}
+	return n, err
+}
+
+// TestEncryptStreamInputError: when the input fails part way, encrypt
+// writes neither the buffered tail nor the size floor, so its output never
+// looks like a complete ciphertext of what was read.
+func TestEncryptStreamInputError(t *testing.T) {
+	errRead := errors.New("read failed")
+	f, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	in := &failingReader{bytes.NewReader(make([]byte, 3*envelope.MinChunkSize+10)), errRead}
+	if err := encryptStream(context.Background(), plainKeys{}, in, streamOnly(f), envelope.MinChunkSize); !errors.Is(err, errRead) {
+		t.Fatalf("encryptStream = %v, want the read error", err)
+	}
+	h, err := envelope.ReadHeader(context.Background(), f, plainKeys{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := f.Stat()
+	if h.CommittedSize != 0 || st.Size() != envelope.HeaderSize {
+		t.Errorf("after a failed input: floor %d, %d bytes; want 0, %d (header only)", h.CommittedSize, st.Size(), envelope.HeaderSize)
 	}
 }
