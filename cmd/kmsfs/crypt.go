@@ -112,9 +112,11 @@ func cryptAction(c *cli.Context, transform func(ks envelope.KeyService, in io.Re
 }
 
 // writeAtomically writes a file beside path and renames it into place only
-// when write succeeded, so a failure never leaves a partial or unverified file.
+// when write succeeded, so a failure never leaves a partial or unverified
+// file; it then syncs the directory, so that the rename survives a crash.
 func writeAtomically(path string, write func(*os.File) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
 	}
@@ -130,9 +132,13 @@ func writeAtomically(path string, write func(*os.File) error) error {
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
+		return err
 	}
-	return err
+	return testOnlySyncDir(dir)
 }
+
+// testOnlySyncDir is syncDir; tests replace it to see the call.
+var testOnlySyncDir = syncDir
 
 // contextKeys binds an encryption context into every data key wrap, so a
 // file encrypted with --context decrypts only with the same pairs.
