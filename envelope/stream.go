@@ -211,12 +211,15 @@ func (sw *Writer) wipe() {
 // ends with an error wrapping ErrTruncated instead. Errors are sticky.
 // Plaintext is returned chunk by chunk as each authenticates, so a caller
 // that must not act on a truncated file waits for io.EOF.
-func NewReader(ctx context.Context, r io.Reader, ku KeyUnwrapper) (io.Reader, error) {
+//
+// The reader zeroes its keys at the end of the stream or at its first
+// error; Close does so for a reader abandoned before either.
+func NewReader(ctx context.Context, r io.Reader, ku KeyUnwrapper) (*Reader, error) {
 	raw := make([]byte, HeaderSize)
 	n, err := io.ReadFull(r, raw)
 	switch {
 	case n == 0 && errors.Is(err, io.EOF):
-		return eofReader{}, nil // FORMAT.md, "Empty files"
+		return &Reader{err: io.EOF}, nil // FORMAT.md §2.1
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return nil, fmt.Errorf("%w: header cut short at %d bytes", ErrTruncated, n)
 	case err != nil:
@@ -228,19 +231,15 @@ func NewReader(ctx context.Context, r io.Reader, ku KeyUnwrapper) (io.Reader, er
 	}
 	l := layoutFor(int(h.pre.ChunkSize))
 	s := int(l.StoredChunkSize())
-	return &streamReader{r: bufio.NewReaderSize(r, s), hdr: h, layout: l, buf: make([]byte, s)}, nil
+	return &Reader{r: bufio.NewReaderSize(r, s), hdr: h, layout: l, buf: make([]byte, s)}, nil
 }
 
-type eofReader struct{}
-
-func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
-
-// streamReader decrypts one chunk at a time, reading one byte ahead to
-// know whether a full chunk is the last (only non-last chunks may be
-// holes).
-type streamReader struct {
+// Reader is the streaming reader of NewReader. It decrypts one chunk at a
+// time, reading one byte ahead to know whether a full chunk is the last
+// (only non-last chunks may be holes).
+type Reader struct {
 	r      *bufio.Reader
-	hdr    *header
+	hdr    *header // nil for an empty file
 	layout chunker.Layout
 	buf    []byte
 	out    []byte // decrypted, not yet returned
@@ -249,15 +248,15 @@ type streamReader struct {
 	err    error
 }
 
-func (sr *streamReader) Read(p []byte) (int, error) {
+// Read implements io.Reader.
+func (sr *Reader) Read(p []byte) (int, error) {
 	for len(sr.out) == 0 {
 		if sr.err != nil {
 			return 0, sr.err
 		}
 		sr.err = sr.next()
 		if sr.err != nil {
-			clear(sr.buf)
-			sr.hdr.keys.wipe()
+			sr.wipe()
 		}
 	}
 	n := copy(p, sr.out)
@@ -265,8 +264,28 @@ func (sr *streamReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// Close zeroes the keys and any plaintext not yet read; later reads
+// return ErrClosed, or the error or io.EOF the stream had ended with. It
+// does not close the underlying reader.
+func (sr *Reader) Close() error {
+	if sr.err == nil {
+		sr.err = ErrClosed
+	}
+	sr.out = nil
+	sr.wipe()
+	return nil
+}
+
+// wipe zeroes the keys and the chunk buffer.
+func (sr *Reader) wipe() {
+	clear(sr.buf)
+	if sr.hdr != nil {
+		sr.hdr.keys.wipe()
+	}
+}
+
 // next reads and opens the next chunk, or reports the end of the stream.
-func (sr *streamReader) next() error {
+func (sr *Reader) next() error {
 	m, err := io.ReadFull(sr.r, sr.buf)
 	switch {
 	case m == 0 && errors.Is(err, io.EOF):
@@ -296,7 +315,7 @@ func (sr *streamReader) next() error {
 }
 
 // end checks the size floor at the end of the stream.
-func (sr *streamReader) end() error {
+func (sr *Reader) end() error {
 	if sr.total < sr.hdr.committed() {
 		return fmt.Errorf("%w: plaintext size %d is below the committed size %d", ErrTruncated, sr.total, sr.hdr.committed())
 	}

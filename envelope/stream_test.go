@@ -1,6 +1,7 @@
 package envelope_test
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -127,5 +128,40 @@ func TestStreamWriterAbort(t *testing.T) {
 	}
 	if len(before) != chunkOff(8) {
 		t.Errorf("%d bytes written before Abort, want %d (one batch)", len(before), chunkOff(8))
+	}
+}
+
+// TestStreamReaderClose: a reader closed before its end returns ErrClosed
+// from then on; one closed after its end keeps returning io.EOF.
+func TestStreamReaderClose(t *testing.T) {
+	kms := newKMS(t, 1)
+	var buf bytes.Buffer
+	plain := pattern(3*tc4k, "reader close")
+	writeStream(t, kms, &buf, plain)
+	r, err := envelope.NewReader(bg, bytes.NewReader(buf.Bytes()), kms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(r, make([]byte, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.Read(make([]byte, 10)); n != 0 || !errors.Is(err, envelope.ErrClosed) {
+		t.Errorf("Read after Close = %d, %v; want 0, ErrClosed", n, err)
+	}
+	for _, ct := range [][]byte{buf.Bytes(), nil} {
+		r, err := envelope.NewReader(bg, bytes.NewReader(ct), kms)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadAll(r); err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		if _, err := r.Read(make([]byte, 1)); err != io.EOF {
+			t.Errorf("Read after the end and Close: %v, want io.EOF", err)
+		}
 	}
 }

@@ -53,6 +53,7 @@ Example: kmsfs decrypt --context app=backup -o db.sqlite db.kmsfs`,
 				if err != nil {
 					return err
 				}
+				defer r.Close() // wipes the keys if the copy stops early
 				_, err = io.Copy(out, r)
 				return err
 			})
