@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -96,11 +97,29 @@ func openLocal(c *cli.Context, create bool) (*service, error) {
 			return nil, err
 		}
 	}
-	kr, err := keyring.Open(dir, pass, keyring.Options{Create: !exists, KDF: testOnlyKDF})
+	kr, err := openRetrying(dir, pass, keyring.Options{Create: !exists, KDF: testOnlyKDF})
 	if err != nil {
 		return nil, fmt.Errorf("keyring %s: %w", dir, err)
 	}
 	return &service{Service: kr, close: kr.Close, local: kr}, nil
+}
+
+// lockWait bounds how long a command waits for a keyring that another
+// process holds: a mount that is unmounting removes its socket a moment
+// before it closes the keyring.
+const lockWait = 5 * time.Second
+
+// openRetrying opens the keyring, waiting while another process that is
+// not serving a socket (one about to exit) still holds it.
+func openRetrying(dir string, pass []byte, opts keyring.Options) (*keyring.Keyring, error) {
+	deadline := time.Now().Add(lockWait)
+	for {
+		kr, err := keyring.Open(dir, pass, opts)
+		if !errors.Is(err, keyring.ErrLocked) || time.Now().After(deadline) {
+			return kr, err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func keyringExists(dir string) bool {
