@@ -50,7 +50,12 @@ func ReadLongSide(dir, diskName string) (string, error) {
 // Reserved names ([IsReserved]) are the caller's to skip.
 func (c *Codec) DecryptEntry(dir string, dirIV [DirIVSize]byte, diskName string) string {
 	encoded := diskName
-	if IsLong(diskName) {
+	switch {
+	case len(diskName) > MaxNameLen:
+		// No filesystem holds it, and its name would be stored as a long
+		// name: accepting it would give one name two disk names (§5).
+		return Mark(diskName)
+	case IsLong(diskName):
 		var err error
 		if encoded, err = ReadLongSide(dir, diskName); err != nil {
 			return Mark(diskName)

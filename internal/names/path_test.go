@@ -14,7 +14,7 @@ import (
 
 // cipherTree builds a CIPHERDIR by hand, as the mount would write it.
 type cipherTree struct {
-	t   *testing.T
+	t   testing.TB
 	c   *names.Codec
 	dir string
 }
