@@ -30,7 +30,7 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 		return 0, nil
 	}
 	if off >= f.size {
-		return 0, f.endError(nil)
+		return 0, f.endError()
 	}
 	n := min(int64(len(p)), f.size-off)
 	span, err := f.layout.Span(off, n)
@@ -39,28 +39,26 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 	}
 	mask := f.lockStripes(span, false)
 	defer f.unlockStripes(mask, false)
-	err = f.readSpan(p, span)
-	switch {
-	case n < int64(len(p)) && (err == nil || f.short != nil):
-		return int(n), f.endError(err)
-	case err != nil:
+	if err := f.readSpan(p, span); err != nil {
+		if n < int64(len(p)) && f.short != nil {
+			// In a short file, often the last chunk present, cut short.
+			err = fmt.Errorf("%w; %w", f.short, err)
+		}
 		return 0, err
+	}
+	if n < int64(len(p)) {
+		return int(n), f.endError()
 	}
 	return int(n), nil
 }
 
 // endError is what a read that reaches the end of the file returns:
-// io.EOF, or for a short file its truncation error (FORMAT.md §8), joined
-// with err, the failure of a chunk read on the way (in a short file, often
-// the last chunk, cut short).
-func (f *File) endError(err error) error {
-	switch {
-	case f.short == nil:
-		return io.EOF
-	case err != nil:
-		return fmt.Errorf("%w; %w", f.short, err)
+// io.EOF, or for a short file its truncation error (FORMAT.md §8).
+func (f *File) endError() error {
+	if f.short != nil {
+		return f.short
 	}
-	return f.short
+	return io.EOF
 }
 
 // readSpan decrypts the chunks of span into p, in parallel if there are

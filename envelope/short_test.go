@@ -181,3 +181,28 @@ func checkReopened(t *testing.T, kms *testkms.Service, b *memfile.File, want []b
 	}
 	mustEqual(t, "reopened", out[:n], want)
 }
+
+// TestShortFileCutInsideAChunk: when the cut falls inside a chunk, that
+// chunk cannot authenticate; a read that reaches the end reports both,
+// and returns no bytes, while the chunks before it still read.
+func TestShortFileCutInsideAChunk(t *testing.T) {
+	kms := newKMS(t, 1)
+	ct, plain := sample(t, kms, false)
+	f, err := envelope.Open(bg, memfile.New(ct[:len(ct)-100]), kms, tc4k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p := make([]byte, f.Size()+1)
+	n, err := f.ReadAt(p, 0)
+	if n != 0 || !errors.Is(err, envelope.ErrTruncated) || !errors.Is(err, envelope.ErrUnauthenticated) {
+		t.Errorf("ReadAt to the end = %d, %v; want 0, ErrTruncated and ErrUnauthenticated", n, err)
+	}
+	if n, err := f.ReadAt(p[:3*tc4k], 0); n != 3*tc4k || err != nil {
+		t.Fatalf("ReadAt of the whole chunks = %d, %v", n, err)
+	}
+	mustEqual(t, "whole chunks", p[:3*tc4k], plain[:3*tc4k])
+	if err := f.Truncate(3 * tc4k); err != nil || f.Truncation() != nil {
+		t.Errorf("Truncate to the whole chunks: %v, still short: %v", err, f.Truncation())
+	}
+}
