@@ -116,7 +116,10 @@ func (f *File) sealNewLast(size int64) error {
 	if last < 0 {
 		return nil
 	}
-	if f.layout.ChunkLen(last, size) == f.layout.ChunkLen(last, f.size) {
+	if n := f.layout.ChunkLen(last, size); n == f.layout.ChunkLen(last, f.size) {
+		if n < f.layout.ChunkSize {
+			return nil // unchanged, and a short chunk is never a hole
+		}
 		hole, err := f.isHole(last)
 		if err != nil || !hole {
 			return err
