@@ -165,6 +165,9 @@ type auditLog struct {
 	kick    chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
+
+	// testOnlyScanHook, if set, runs in every scan before it reads.
+	testOnlyScanHook func()
 }
 
 func newAuditLog(db *badger.DB, clock func() time.Time, log *slog.Logger, key []byte, from uint64) *auditLog {
@@ -369,6 +372,9 @@ func (a *auditLog) scan(fn func(key []byte, r *AuditRecord) error) (head auditHe
 	if err := a.flush(); err != nil {
 		return auditHead{}, false, err
 	}
+	if a.testOnlyScanHook != nil {
+		a.testOnlyScanHook()
+	}
 	err = a.db.View(func(txn *badger.Txn) error {
 		if found, err = getJSON(txn, []byte(auditHeadKey), &head); err != nil {
 			return err
@@ -436,19 +442,18 @@ func (k *Keyring) auditUse(ctx context.Context, r AuditRecord, u keyUse, err err
 }
 
 // Audit returns the audit records that match f, oldest first. With
-// f.Newest and f.Limit, it returns the newest f.Limit of them.
+// f.Newest and f.Limit, it returns the newest f.Limit of them. It scans
+// without holding the keyring's lock, so a long listing delays no other
+// operation.
 func (k *Keyring) Audit(_ context.Context, f AuditFilter) ([]AuditRecord, error) {
-	k.mu.RLock()
-	defer k.mu.RUnlock()
-	if k.closed {
-		return nil, ErrClosed
-	}
-	keyID := f.KeyId
-	if e, err := k.lookup(keyID); err == nil {
-		keyID = e.rec.ID.String()
+	k.auditReaders.RLock()
+	defer k.auditReaders.RUnlock()
+	keyID, err := k.auditKeyID(f.KeyId)
+	if err != nil {
+		return nil, err
 	}
 	out := []AuditRecord{}
-	_, _, err := k.audit.scan(func(_ []byte, r *AuditRecord) error {
+	_, _, err = k.audit.scan(func(_ []byte, r *AuditRecord) error {
 		if !f.matches(r, keyID) {
 			return nil
 		}
@@ -469,6 +474,31 @@ func (k *Keyring) Audit(_ context.Context, f AuditFilter) ([]AuditRecord, error)
 		out = out[len(out)-f.Limit:]
 	}
 	return out, err
+}
+
+// auditKeyID resolves a filter's key to the UUID the records name; a key
+// that no longer resolves (deleted) is matched as given. It checks that the
+// keyring is open, holding k.mu only for the lookup.
+func (k *Keyring) auditKeyID(keyID string) (string, error) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if k.closed {
+		return "", ErrClosed
+	}
+	if e, err := k.lookup(keyID); err == nil {
+		return e.rec.ID.String(), nil
+	}
+	return keyID, nil
+}
+
+// checkOpen fails with ErrClosed once Close has begun.
+func (k *Keyring) checkOpen() error {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if k.closed {
+		return ErrClosed
+	}
+	return nil
 }
 
 // errStopScan ends a scan early; it never leaves this file.
@@ -492,12 +522,13 @@ func (k *Keyring) VerifyAudit(ctx context.Context) error {
 
 // AuditStatus verifies the audit chain as [Keyring.VerifyAudit] does and
 // says how many records it holds and the newest record's hash, which a
-// careful operator records elsewhere to detect a later rollback.
+// careful operator records elsewhere to detect a later rollback. Like
+// [Keyring.Audit] it scans without holding the keyring's lock.
 func (k *Keyring) AuditStatus(_ context.Context) (*AuditStatus, error) {
-	k.mu.RLock()
-	defer k.mu.RUnlock()
-	if k.closed {
-		return nil, ErrClosed
+	k.auditReaders.RLock()
+	defer k.auditReaders.RUnlock()
+	if err := k.checkOpen(); err != nil {
+		return nil, err
 	}
 	st, err := k.audit.verify()
 	if err != nil {

@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -420,5 +422,60 @@ func putRaw(t *testing.T, k *Keyring, recs map[string][]byte) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAuditScanDoesNotBlock holds an audit scan in the middle and checks
+// that a state change (which needs the keyring's exclusive lock) and then
+// a crypto operation still complete: a scan must not hold k.mu, or every
+// file open would queue behind a writer waiting for a long listing.
+func TestAuditScanDoesNotBlock(t *testing.T) {
+	scans := []struct {
+		name string
+		scan func(k *Keyring) error
+	}{
+		{"Audit", func(k *Keyring) error { _, err := k.Audit(context.Background(), AuditFilter{}); return err }},
+		{"AuditStatus", func(k *Keyring) error { _, err := k.AuditStatus(context.Background()); return err }},
+	}
+	for _, sc := range scans {
+		t.Run(sc.name, func(t *testing.T) {
+			k := auditFixture(t)
+			entered, release := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			k.audit.testOnlyScanHook = func() {
+				once.Do(func() {
+					close(entered)
+					<-release
+				})
+			}
+			scanDone := make(chan error, 1)
+			go func() { scanDone <- sc.scan(k) }()
+			<-entered
+			opsDone := make(chan error, 1)
+			go func() {
+				ctx := context.Background()
+				out, err := k.CreateKey(ctx, &CreateKeyInput{})
+				if err == nil {
+					_, err = k.Encrypt(ctx, &EncryptInput{KeyId: out.KeyMetadata.KeyId, Plaintext: []byte("x")})
+				}
+				opsDone <- err
+			}()
+			select {
+			case err := <-opsDone:
+				if err != nil {
+					t.Error(err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Error("CreateKey and Encrypt stalled behind an audit scan")
+				close(release)
+				<-opsDone
+				<-scanDone
+				return
+			}
+			close(release)
+			if err := <-scanDone; err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

@@ -35,6 +35,13 @@ type Keyring struct {
 	aliases map[string]*aliasRecord
 
 	audit *auditLog
+	// auditReaders is held shared by Audit and AuditStatus for their whole
+	// scan, instead of mu: a scan reads the database (a Badger snapshot)
+	// and the audit key, never the key maps, and holding mu through it
+	// would stall every crypto operation behind a waiting writer. Close
+	// holds it exclusively (before mu) while it zeroes the audit key and
+	// closes the database.
+	auditReaders sync.RWMutex
 }
 
 // keyEntry is a key's persisted record plus its unsealed version keys.
@@ -297,6 +304,8 @@ func (k *Keyring) Close() error {
 	// Audit records are flushed while the database is still open; no new
 	// operation can start now that closed is set.
 	err := k.audit.close()
+	k.auditReaders.Lock() // let audit scans in progress finish
+	defer k.auditReaders.Unlock()
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return errors.Join(err, k.release())
