@@ -72,7 +72,7 @@ func (k *Keyring) writeAliasLocked(ctx context.Context, in *AliasInput, now time
 	if err := check(a, exists); err != nil {
 		return e.rec.ID.String(), err
 	}
-	err = k.db.Update(func(txn *badger.Txn) error { return setJSON(txn, aliasDBKey(a.Name), a) })
+	err = k.db.Update(func(txn *badger.Txn) error { return putAlias(txn, k.recMAC, a) })
 	if err != nil {
 		return e.rec.ID.String(), fmt.Errorf("keyring: writing alias %q: %w", a.Name, err)
 	}

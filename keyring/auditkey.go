@@ -31,15 +31,18 @@ import (
 //     older ones (written before the upgrade) keep their SHA-256 hashes,
 //     and are covered by the HMAC of record AuditFrom, which chains from
 //     their last hash.
+//   - format 3: as format 2, with the verifier sealed with AAD "kmsfs v3
+//     verifier", and every key and alias record carries a MAC under a key
+//     derived from the KEK (recordmac.go).
 //
 // The verifier label changes with the format so that an attacker cannot
-// downgrade a format-2 root to format 1 (dropping the audit key): the v2
-// verifier does not open as a v1 one, and forging a v1 verifier needs the
-// KEK. Likewise AuditFrom is bound into the audit key's seal. Nor can the
-// attacker put back the keyring's own old format-1 root: the upgrade
-// re-keys the keyring under a fresh salt (upgradeRoot), so the old root's
-// KEK opens none of the keys, and a legacy root beside a MACed head is
-// refused with [ErrKeyringCorrupt].
+// downgrade a root to an older format (dropping the audit key, or the
+// record MACs): the v3 verifier does not open as a v2 or v1 one, and
+// forging one needs the KEK. Likewise AuditFrom is bound into the audit
+// key's seal. Nor can the attacker put back the keyring's own old root of
+// an older format: the upgrade re-keys the keyring under a fresh salt
+// (upgradeRoot), so the old root's KEK opens none of the keys, and a
+// legacy root beside a MACed head is refused with [ErrKeyringCorrupt].
 //
 // The head record ("meta/audit-head") carries HeadMAC = HMAC-SHA-256(audit
 // key, "kmsfs v1 audit head" || seq u64 || hash), so it cannot be moved back
@@ -49,9 +52,11 @@ import (
 // `kmsfs audit verify --json` prints with one kept elsewhere for that.
 const (
 	legacyRootFormat   = 1
-	rootFormat         = 2
+	auditRootFormat    = 2 // audit key, no record MACs yet
+	rootFormat         = 3
 	auditKeySize       = 32
 	labelVerifierAADv2 = "kmsfs v2 verifier"
+	labelVerifierAADv3 = "kmsfs v3 verifier"
 	labelAuditKeyAAD   = "kmsfs v1 audit key"
 	labelAuditHead     = "kmsfs v1 audit head"
 )
@@ -61,8 +66,10 @@ func verifierAAD(format int) ([]byte, error) {
 	switch format {
 	case legacyRootFormat:
 		return []byte(labelVerifierAAD), nil
-	case rootFormat:
+	case auditRootFormat:
 		return []byte(labelVerifierAADv2), nil
+	case rootFormat:
+		return []byte(labelVerifierAADv3), nil
 	}
 	return nil, fmt.Errorf("%w: unknown keyring format %d", ErrInternal, format)
 }
@@ -81,7 +88,7 @@ func randomBytes(rnd io.Reader, n int) ([]byte, error) {
 	return b, nil
 }
 
-// openAuditKey unseals a format-2 root's audit key.
+// openAuditKey unseals the audit key of a root of format 2 or up.
 func openAuditKey(kek []byte, root *rootRecord) ([]byte, error) {
 	key, ok := openKEK(kek, root.AuditKey, auditKeyAAD(root.AuditFrom))
 	if !ok || len(key) != auditKeySize || root.AuditFrom == 0 {
@@ -107,61 +114,61 @@ func signedHead(key []byte, seq uint64, hash []byte) auditHead {
 	return h
 }
 
-// upgradeRoot turns a legacy (format 1) root into a format-2 one: a fresh
-// audit key, HMAC-chaining from the record after the current head, and
-// everything else as Passwd does it, under a fresh salt and so a fresh KEK
-// (the KDF parameters are kept): every key version is resealed. The root,
-// the keys and the re-signed head are written in one transaction.
+// upgradeRoot turns a root of an older format into a current one. A legacy
+// (format 1) root gets a fresh audit key, HMAC-chaining from the record
+// after the current head, whose re-signed head is written too; a format-2
+// root keeps its audit key. Either way everything else is done as Passwd
+// does it, under a fresh salt and so a fresh KEK (the KDF parameters are
+// kept): every key version is resealed, and every key and alias record
+// gets its MAC, in one transaction. It returns the audit operation to
+// record.
 //
-// The fresh KEK is what makes the upgrade stick: the old format-1 root
-// still holds a valid v1 verifier under the old KEK, and put back in place
-// it would make the next Open upgrade again, with a new audit key chaining
-// from wherever the attacker likes. Under the new KEK no key record opens
-// with the old root any more. A keyring with no keys has nothing the old
-// KEK could open, so in addition a legacy root beside a MACed audit head
-// (only format-2 code writes head MACs) is refused as a replay.
+// The fresh KEK is what makes the upgrade stick: the old root still holds
+// a valid verifier under the old KEK, and put back in place it would make
+// the next Open upgrade again (for format 1, with a new audit key chaining
+// from wherever the attacker likes; for either, accepting records without
+// MACs). Under the new KEK no key record opens with the old root any more.
+// A keyring with no keys has nothing the old KEK could open, so in
+// addition a legacy root beside a MACed audit head (only newer code writes
+// head MACs) is refused as a replay.
 //
 // The caller has loaded the keys under the old KEK and holds no lock (Open).
-func (k *Keyring) upgradeRoot(passphrase []byte) error {
+func (k *Keyring) upgradeRoot(passphrase []byte) (op string, err error) {
+	if k.root.Format != legacyRootFormat {
+		root, kek, err := newRoot(k.opts.Rand, passphrase, k.root.KDF, k.audit.key, k.audit.from)
+		if err == nil {
+			err = k.rekey(root, kek, nil)
+		}
+		if err != nil {
+			zero(kek)
+			return "", fmt.Errorf("keyring: upgrading the root record: %w", err)
+		}
+		return "UpgradeKeyring", nil
+	}
 	head, err := k.legacyHead()
 	if err != nil {
-		return err
+		return "", err
 	}
 	auditKey, err := randomBytes(k.opts.Rand, auditKeySize)
 	if err != nil {
-		return err
+		return "", err
 	}
 	root, kek, err := newRoot(k.opts.Rand, passphrase, k.root.KDF, auditKey, head.Seq+1)
-	if err != nil {
-		zero(auditKey)
-		return err
-	}
-	recs, err := k.resealAll(kek)
 	if err == nil {
 		signed := signedHead(auditKey, head.Seq, head.Hash)
-		err = k.db.Update(func(txn *badger.Txn) error {
-			if err := writeRootAndKeys(txn, root, recs); err != nil {
-				return err
-			}
-			return setJSON(txn, []byte(auditHeadKey), signed)
-		})
+		err = k.rekey(root, kek, &signed)
 	}
 	if err != nil {
 		zero(kek)
 		zero(auditKey)
-		return fmt.Errorf("keyring: upgrading the root record: %w", err)
+		return "", fmt.Errorf("keyring: upgrading the root record: %w", err)
 	}
-	for _, rec := range recs {
-		k.keys[rec.ID].rec = rec
-	}
-	zero(k.kek)
-	k.kek, k.root = kek, root
 	k.audit = newAuditLog(k.db, k.opts.Clock, k.opts.Logger, auditKey, root.AuditFrom)
-	return nil
+	return "CreateAuditKey", nil
 }
 
 // legacyHead reads the audit head of a format-1 keyring, refusing one that
-// format-2 code signed.
+// newer code signed.
 func (k *Keyring) legacyHead() (auditHead, error) {
 	var head auditHead
 	err := k.db.View(func(txn *badger.Txn) error {
@@ -180,9 +187,9 @@ func (k *Keyring) legacyHead() (auditHead, error) {
 	return head, nil
 }
 
-// sealRootSecrets fills a format-2 root's verifier and sealed audit key.
+// sealRootSecrets fills a current root's verifier and sealed audit key.
 func sealRootSecrets(rnd io.Reader, root *rootRecord, kek, auditKey []byte, from uint64) error {
-	verifier, err := sealKEK(rnd, kek, []byte(labelVerifierText), []byte(labelVerifierAADv2))
+	verifier, err := sealKEK(rnd, kek, []byte(labelVerifierText), []byte(labelVerifierAADv3))
 	if err != nil {
 		return err
 	}

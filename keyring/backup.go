@@ -366,12 +366,12 @@ func (k *Keyring) commitImportLocked(pl *importPlan) error {
 	}
 	err := k.db.Update(func(txn *badger.Txn) error {
 		for _, e := range pl.entries {
-			if err := setJSON(txn, keyDBKey(e.rec.ID), e.rec); err != nil {
+			if err := putKey(txn, k.recMAC, e.rec); err != nil {
 				return err
 			}
 		}
 		for _, a := range pl.aliases {
-			if err := setJSON(txn, aliasDBKey(a.Name), a); err != nil {
+			if err := putAlias(txn, k.recMAC, a); err != nil {
 				return err
 			}
 		}

@@ -19,7 +19,12 @@
 // instead of producing garbage. Every key version's 32-byte material is
 // stored only as an AES-256-GCM seal under the KEK with a random nonce and
 // the AAD "kmsfs v1 key version" || key ID (16 raw bytes) || version (u32 BE).
-// [Keyring.Passwd] reseals all of them in one Badger transaction.
+// Every key and alias record carries an HMAC-SHA-256 under a key derived
+// from the KEK (recordmac.go), so an edited state, minimum decryption
+// version, version list, rotation setting or alias fails [Open] with
+// [ErrKeyringCorrupt]. [Keyring.Passwd] reseals and re-MACs all of them in
+// one Badger transaction; keyrings of older formats are upgraded (and
+// re-keyed under a fresh salt) on their first Open.
 //
 // # Ciphertext formats
 //

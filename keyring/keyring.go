@@ -30,6 +30,7 @@ type Keyring struct {
 	mu      sync.RWMutex
 	closed  bool
 	kek     []byte
+	recMAC  []byte      // the record MAC key, derived from kek (recordmac.go)
 	root    *rootRecord // as on disk; for passphrase checks and Passwd
 	keys    map[uuid.UUID]*keyEntry
 	aliases map[string]*aliasRecord
@@ -65,7 +66,7 @@ func Open(dir string, passphrase []byte, opts Options) (*Keyring, error) {
 		return nil, err
 	}
 	k := &Keyring{opts: opts, dir: dir, lock: lock}
-	upgraded, err := k.open(passphrase)
+	upgradeOp, err := k.open(passphrase)
 	if err != nil {
 		k.release()
 		return nil, err
@@ -81,8 +82,8 @@ func Open(dir string, passphrase []byte, opts Options) (*Keyring, error) {
 		opts.Logger.Warn("keyring: applying due deletions and rotations", "err", err)
 	}
 	k.audit.start()
-	if upgraded {
-		k.audit.appendSync(AuditRecord{Op: "CreateAuditKey", Outcome: outcomeSuccess})
+	if upgradeOp != "" {
+		k.audit.appendSync(AuditRecord{Op: upgradeOp, Outcome: outcomeSuccess})
 	}
 	return k, nil
 }
@@ -107,11 +108,12 @@ func prepareDir(dir string, create bool) error {
 }
 
 // open opens Badger, unlocks or creates the root record, sets up the audit
-// log and loads keys. upgraded reports a legacy root that got an audit key.
-func (k *Keyring) open(passphrase []byte) (upgraded bool, err error) {
+// log and loads keys. upgradeOp names the upgrade of an older keyring
+// format, for the audit log, or is "".
+func (k *Keyring) open(passphrase []byte) (upgradeOp string, err error) {
 	db, err := openBadger(k.dir, k.opts.Logger)
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	k.db = db
 	var root rootRecord
@@ -121,24 +123,25 @@ func (k *Keyring) open(passphrase []byte) (upgraded bool, err error) {
 		return err
 	})
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	switch {
 	case !found && !k.opts.Create:
-		return false, fmt.Errorf("%w: %s", ErrNoKeyring, k.dir)
+		return "", fmt.Errorf("%w: %s", ErrNoKeyring, k.dir)
 	case !found:
-		return false, k.createRoot(passphrase)
+		return "", k.createRoot(passphrase)
 	}
 	if err := k.unlock(&root, passphrase); err != nil {
-		return false, err
+		return "", err
 	}
-	if err := k.load(); err != nil {
-		return false, err
+	// Records of older formats have no MACs yet; the upgrade adds them.
+	if err := k.load(root.Format == rootFormat); err != nil {
+		return "", err
 	}
-	if root.Format == legacyRootFormat {
-		return true, k.upgradeRoot(passphrase)
+	if root.Format != rootFormat {
+		return k.upgradeRoot(passphrase)
 	}
-	return false, nil
+	return "", nil
 }
 
 // createRoot writes a fresh root record with a fresh audit key, and the
@@ -165,14 +168,14 @@ func (k *Keyring) createRoot(passphrase []byte) error {
 		zero(auditKey)
 		return fmt.Errorf("keyring: writing root record: %w", err)
 	}
-	k.kek, k.root = kek, root
+	k.kek, k.root, k.recMAC = kek, root, recordMACKey(kek)
 	k.audit = newAuditLog(k.db, k.opts.Clock, k.opts.Logger, auditKey, 1)
 	k.keys, k.aliases = make(map[uuid.UUID]*keyEntry), make(map[string]*aliasRecord)
 	return nil
 }
 
-// newRoot derives a KEK from a fresh salt and builds its format-2 root
-// record around auditKey.
+// newRoot derives a KEK from a fresh salt and builds its root record (of
+// the current format) around auditKey.
 func newRoot(rnd io.Reader, passphrase []byte, kdf KDFParams, auditKey []byte, auditFrom uint64) (*rootRecord, []byte, error) {
 	if err := kdf.validate(); err != nil {
 		return nil, nil, err
@@ -199,6 +202,9 @@ func (k *Keyring) unlock(root *rootRecord, passphrase []byte) error {
 		return err
 	}
 	k.kek, k.root = kek, root
+	if root.Format == rootFormat {
+		k.recMAC = recordMACKey(kek)
+	}
 	if root.Format == legacyRootFormat {
 		return nil
 	}
@@ -243,12 +249,18 @@ func (k *Keyring) checkPassphrase(passphrase []byte) error {
 	return err
 }
 
-// load reads every key and alias record and unseals every version.
-func (k *Keyring) load() error {
+// load reads every key and alias record, checks their MACs (with
+// checkMACs) and unseals every version.
+func (k *Keyring) load(checkMACs bool) error {
 	k.keys = make(map[uuid.UUID]*keyEntry)
 	k.aliases = make(map[string]*aliasRecord)
 	return k.db.View(func(txn *badger.Txn) error {
-		err := scanJSON(txn, keyPrefix, func(_ []byte, rec *keyRecord) error {
+		err := scanJSON(txn, keyPrefix, func(dbKey []byte, rec *keyRecord) error {
+			if checkMACs {
+				if err := checkKeyRecord(k.recMAC, dbKey, rec); err != nil {
+					return err
+				}
+			}
 			e, err := k.unsealEntry(rec)
 			if err == nil {
 				k.keys[rec.ID] = e
@@ -258,7 +270,12 @@ func (k *Keyring) load() error {
 		if err != nil {
 			return err
 		}
-		return scanJSON(txn, aliasPrefix, func(_ []byte, a *aliasRecord) error {
+		return scanJSON(txn, aliasPrefix, func(dbKey []byte, a *aliasRecord) error {
+			if checkMACs {
+				if err := checkAliasRecord(k.recMAC, dbKey, a); err != nil {
+					return err
+				}
+			}
 			k.aliases[a.Name] = a
 			return nil
 		})
@@ -319,7 +336,8 @@ func (k *Keyring) release() error {
 	}
 	k.keys = nil
 	zero(k.kek)
-	k.kek = nil
+	zero(k.recMAC)
+	k.kek, k.recMAC = nil, nil
 	if k.audit != nil {
 		zero(k.audit.key) // the flusher has stopped, or never started
 	}
@@ -336,9 +354,10 @@ func (k *Keyring) release() error {
 
 // Passwd re-keys the keyring: it derives a new KEK from newPassphrase with
 // kdf (zero means [DefaultKDF]) and a fresh salt, and reseals every key
-// version, the audit key and the verifier under it in one Badger
-// transaction, so a crash leaves either the old or the new passphrase
-// working, never a mix. Data encrypted under the keys is untouched.
+// version, the audit key and the verifier under it, and recomputes every
+// record MAC, in one Badger transaction, so a crash leaves either the old
+// or the new passphrase working, never a mix. Data encrypted under the
+// keys is untouched.
 func (k *Keyring) Passwd(newPassphrase []byte, kdf KDFParams) error {
 	if kdf.isZero() {
 		kdf = DefaultKDF
@@ -363,20 +382,36 @@ func (k *Keyring) Passwd(newPassphrase []byte, kdf KDFParams) error {
 		zero(kek)
 		return ErrClosed
 	}
-	recs, err := k.resealAll(kek)
-	if err == nil {
-		err = k.db.Update(func(txn *badger.Txn) error { return writeRootAndKeys(txn, root, recs) })
-	}
-	if err != nil {
+	if err := k.rekey(root, kek, nil); err != nil {
 		zero(kek)
 		return fmt.Errorf("keyring: changing passphrase: %w", err)
+	}
+	k.audit.appendSync(AuditRecord{Op: "ChangePassphrase", Outcome: outcomeSuccess})
+	return nil
+}
+
+// rekey moves the keyring under a new root and its KEK: it reseals every
+// key version under kek and writes every key and alias record with a MAC
+// under kek's record MAC key, root, and head if not nil, in one
+// transaction; only then does it switch to kek. The caller holds k.mu
+// exclusively, or is Open; on failure it still owns kek.
+func (k *Keyring) rekey(root *rootRecord, kek []byte, head *auditHead) error {
+	recs, err := k.resealAll(kek)
+	if err != nil {
+		return err
+	}
+	macKey := recordMACKey(kek)
+	err = k.db.Update(func(txn *badger.Txn) error { return k.writeAll(txn, root, recs, macKey, head) })
+	if err != nil {
+		zero(macKey)
+		return err
 	}
 	for _, rec := range recs {
 		k.keys[rec.ID].rec = rec
 	}
 	zero(k.kek)
-	k.kek, k.root = kek, root
-	k.audit.appendSync(AuditRecord{Op: "ChangePassphrase", Outcome: outcomeSuccess})
+	zero(k.recMAC)
+	k.kek, k.root, k.recMAC = kek, root, macKey
 	return nil
 }
 
@@ -401,14 +436,24 @@ func (k *Keyring) resealAll(kek []byte) ([]*keyRecord, error) {
 	return recs, nil
 }
 
-func writeRootAndKeys(txn *badger.Txn, root *rootRecord, recs []*keyRecord) error {
+// writeAll writes root, recs, every alias (MACed under macKey) and head if
+// not nil.
+func (k *Keyring) writeAll(txn *badger.Txn, root *rootRecord, recs []*keyRecord, macKey []byte, head *auditHead) error {
 	if err := setJSON(txn, []byte(rootKey), root); err != nil {
 		return err
 	}
 	for _, rec := range recs {
-		if err := setJSON(txn, keyDBKey(rec.ID), rec); err != nil {
+		if err := putKey(txn, macKey, rec); err != nil {
 			return err
 		}
+	}
+	for _, a := range k.aliases {
+		if err := putAlias(txn, macKey, a); err != nil {
+			return err
+		}
+	}
+	if head != nil {
+		return setJSON(txn, []byte(auditHeadKey), head)
 	}
 	return nil
 }

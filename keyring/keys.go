@@ -98,7 +98,7 @@ func (k *Keyring) addVersionLocked(_ context.Context, e *keyEntry, now time.Time
 
 // persist commits one key record; SyncWrites makes the commit durable.
 func (k *Keyring) persist(rec *keyRecord) error {
-	err := k.db.Update(func(txn *badger.Txn) error { return setJSON(txn, keyDBKey(rec.ID), rec) })
+	err := k.db.Update(func(txn *badger.Txn) error { return putKey(txn, k.recMAC, rec) })
 	if err != nil {
 		return fmt.Errorf("keyring: writing key %s: %w", rec.ID, err)
 	}

@@ -21,8 +21,8 @@ import (
 //
 //	meta/root            rootRecord: KDF params, salt, verifier, sealed audit key
 //	meta/audit-head      auditHead: seq, hash and MAC of the newest audit record
-//	key/<uuid>           keyRecord: metadata and sealed versions
-//	alias/<alias name>   aliasRecord, e.g. "alias/alias/fs" for alias/fs
+//	key/<uuid>           keyRecord: metadata, sealed versions, record MAC
+//	alias/<alias name>   aliasRecord, e.g. "alias/alias/fs" for alias/fs, with MAC
 //	audit/<seq u64 BE>   AuditRecord
 const (
 	rootKey      = "meta/root"
@@ -46,8 +46,8 @@ type rootRecord struct {
 	KDF       KDFParams
 	Salt      []byte
 	Verifier  []byte
-	AuditKey  []byte `json:",omitempty"` // format 2: sealed under the KEK
-	AuditFrom uint64 `json:",omitempty"` // format 2: first HMAC-chained record
+	AuditKey  []byte `json:",omitempty"` // format 2 and up: sealed under the KEK
+	AuditFrom uint64 `json:",omitempty"` // format 2 and up: first HMAC-chained record
 }
 
 type keyRecord struct {
@@ -63,6 +63,7 @@ type keyRecord struct {
 	RotationBase       time.Time // rotation enabled, or last automatic rotation
 	MinDecrypt         uint32
 	Versions           []versionRecord
+	MAC                []byte `json:",omitempty"` // root format 3 (recordmac.go)
 }
 
 type versionRecord struct {
@@ -77,6 +78,7 @@ type aliasRecord struct {
 	Target  uuid.UUID
 	Created time.Time
 	Updated time.Time
+	MAC     []byte `json:",omitempty"` // root format 3 (recordmac.go)
 }
 
 // current returns the newest version number.
