@@ -44,6 +44,11 @@ func RekeyCipherFile(ctx context.Context, path string, ks envelope.KeyService, c
 		return fmt.Errorf("maintain: %s: %w", path, err)
 	}
 	defer old.Close()
+	if err := old.Truncation(); err != nil {
+		// Re-keying would turn a cut file into a clean, shorter one and
+		// hide the loss; fsck reports it, the user decides.
+		return fmt.Errorf("maintain: %s: refusing to rekey a truncated file: %w", path, err)
+	}
 	return replaceBeside(path, src, st, func(tmp *os.File) error {
 		nf, err := envelope.Create(ctx, tmp, ks, chunkSize)
 		if err != nil {

@@ -111,6 +111,10 @@ func TestRekeyRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	empty := writeFile(t, k.keys(), dir, "empty", nil)
+	cut := writeFile(t, k.keys(), dir, "cut", content(3, 3*testChunk))
+	if err := os.Truncate(cut, envelope.HeaderSize+2*int64(testChunk+envelope.ChunkOverhead)); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		path string
 		want error
@@ -120,6 +124,7 @@ func TestRekeyRefuses(t *testing.T) {
 		{filepath.Join(dir, "sym"), unix.ELOOP},
 		{filepath.Join(dir, "missing"), os.ErrNotExist},
 		{empty, nil},
+		{cut, envelope.ErrTruncated},
 	} {
 		before, _ := os.ReadFile(tc.path)
 		err := maintain.RekeyCipherFile(context.Background(), tc.path, k.keys(), testChunk)
