@@ -123,7 +123,8 @@ func (k *Keyring) ListAliases(ctx context.Context, in *ListAliasesInput) (*ListA
 	if err != nil {
 		return nil, err
 	}
-	page, next, err := paginate(all, func(a *aliasRecord) string { return a.Name }, in.Limit, in.Marker)
+	page, next, err := paginate(all, func(a *aliasRecord) string { return a.Name },
+		func(m string) bool { return validAliasName(m) == nil }, in.Limit, in.Marker)
 	if err != nil {
 		return nil, err
 	}

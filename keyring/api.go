@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -74,7 +75,15 @@ var (
 	ErrLocked            = errors.New("keyring: keyring is in use by another process")
 	ErrVersionRetired    = errors.New("keyring: key version is below the minimum decryption version")
 	ErrInternal          = errors.New("keyring: internal error")
+	// ErrInvalidMarker is a listing's Marker that no listing returned as
+	// NextMarker (AWS's InvalidMarkerException).
+	ErrInvalidMarker = errors.New("keyring: invalid pagination marker")
 )
+
+// serverFaults are the sentinels ErrorType reports as server errors (HTTP
+// 500): an internal failure, and a keyring busy in another process, which
+// AWS SDKs retry as DependencyTimeoutException only when it is a 5xx.
+var serverFaults = []error{ErrInternal, ErrLocked}
 
 var errorTypes = []struct {
 	err  error
@@ -95,6 +104,7 @@ var errorTypes = []struct {
 	// first) from a disabled key; AWS SDKs see an unknown client error.
 	{ErrVersionRetired, "KmsfsKeyVersionRetiredException"},
 	{ErrInternal, "KMSInternalException"},
+	{ErrInvalidMarker, "InvalidMarkerException"},
 	// Protocol errors a server answers for malformed requests.
 	{ErrUnsupported, "UnknownOperationException"},
 	{ErrValidation, "SerializationException"},
@@ -105,7 +115,7 @@ var errorTypes = []struct {
 func ErrorType(err error) (name string, client bool) {
 	for _, e := range errorTypes {
 		if errors.Is(err, e.err) {
-			return e.name, e.err != ErrInternal
+			return e.name, !slices.Contains(serverFaults, e.err)
 		}
 	}
 	return "KMSInternalException", false
@@ -160,19 +170,31 @@ func (t EpochTime) MarshalJSON() ([]byte, error) {
 		return []byte("null"), nil
 	}
 	// Milliseconds, as AWS sends them: exact in decimal, unlike a float64
-	// of nanoseconds.
+	// of nanoseconds. The sign goes in front of the whole number, so that
+	// 5 ms before the epoch is -0.005 (not -0.-5).
 	ms := t.UnixMilli()
-	b := strconv.AppendInt(nil, ms/1000, 10)
-	if frac := ms % 1000; frac != 0 {
+	var b []byte
+	u := uint64(ms)
+	if ms < 0 {
+		b, u = append(b, '-'), -u // two's complement: right for MinInt64 too
+	}
+	b = strconv.AppendUint(b, u/1000, 10)
+	if frac := u % 1000; frac != 0 {
 		b = append(b, '.')
 		b = append(b, strings.TrimRight(fmt.Sprintf("%03d", frac), "0")...)
 	}
 	return b, nil
 }
 
-// UnmarshalJSON accepts epoch seconds as an integer or a float.
+// maxEpochSeconds bounds an epoch time in exponent notation, which is
+// converted through a float64 (year ~31 million: far beyond any key date).
+const maxEpochSeconds = 1e15
+
+// UnmarshalJSON accepts epoch seconds as an integer or a decimal, exactly
+// to the nanosecond, or in exponent notation to the millisecond.
 func (t *EpochTime) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
+	s := string(b)
+	if s == "null" {
 		t.Time = time.Time{}
 		return nil
 	}
@@ -180,9 +202,39 @@ func (t *EpochTime) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &f); err != nil {
 		return err
 	}
-	sec, frac := math.Modf(f)
-	t.Time = time.Unix(int64(sec), int64(frac*1e9)).UTC()
+	if strings.ContainsAny(s, "eE") {
+		if math.Abs(f) > maxEpochSeconds {
+			return fmt.Errorf("%w: epoch time out of range", ErrValidation)
+		}
+		t.Time = time.UnixMilli(int64(math.Round(f * 1000))).UTC()
+		return nil
+	}
+	tm, err := parseDecimalEpoch(s)
+	if err != nil {
+		return err
+	}
+	t.Time = tm
 	return nil
+}
+
+// parseDecimalEpoch parses a JSON number without exponent, [-]int[.frac],
+// as seconds; fraction digits beyond nanoseconds are dropped.
+func parseDecimalEpoch(s string) (time.Time, error) {
+	neg := strings.HasPrefix(s, "-")
+	intPart, frac, _ := strings.Cut(strings.TrimPrefix(s, "-"), ".")
+	sec, err := strconv.ParseInt(intPart, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: epoch time out of range", ErrValidation)
+	}
+	frac = (frac + "000000000")[:9]
+	nsec, err := strconv.ParseInt(frac, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: bad epoch time", ErrValidation)
+	}
+	if neg {
+		sec, nsec = -sec, -nsec
+	}
+	return time.Unix(sec, nsec).UTC(), nil
 }
 
 // KeyMetadata describes a master key, as AWS KMS's KeyMetadata.
@@ -218,6 +270,12 @@ type CreateKeyInput struct {
 	KeyUsage    string `json:",omitempty"` // ENCRYPT_DECRYPT only
 	KeySpec     string `json:",omitempty"` // SYMMETRIC_DEFAULT only
 	Origin      string `json:",omitempty"` // AWS_KMS only
+	// Members AWS also takes, modelled so that a request for what this
+	// keyring cannot do is refused instead of silently ignored.
+	CustomerMasterKeySpec string `json:",omitempty"` // deprecated alias of KeySpec; SYMMETRIC_DEFAULT only
+	MultiRegion           bool   `json:",omitempty"` // false only
+	CustomKeyStoreId      string `json:",omitempty"` // empty only
+	XksKeyId              string `json:",omitempty"` // empty only
 }
 
 type KeyMetadataOutput struct {
@@ -403,5 +461,24 @@ type UnwrapDEKInput struct {
 }
 
 type UnwrapDEKOutput struct {
+	Plaintext []byte
+}
+
+// GenerateRandomInput asks for NumberOfBytes (1 to 1024) random bytes, as
+// AWS KMS's GenerateRandom. It is not part of [Service]; the local keyring
+// and the kmsapi client offer it.
+type GenerateRandomInput struct {
+	NumberOfBytes    int
+	CustomKeyStoreId string         `json:",omitempty"` // refused: no custom key stores
+	Recipient        *RecipientInfo `json:",omitempty"` // refused: no Nitro enclaves
+}
+
+// RecipientInfo is AWS's attested recipient of a Nitro enclave.
+type RecipientInfo struct {
+	KeyEncryptionAlgorithm string `json:",omitempty"`
+	AttestationDocument    []byte `json:",omitempty"`
+}
+
+type GenerateRandomOutput struct {
 	Plaintext []byte
 }

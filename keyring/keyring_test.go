@@ -151,15 +151,49 @@ func TestCreateKeyMetadata(t *testing.T) {
 	case md.AWSAccountId != "000000000000":
 		t.Errorf("account %q", md.AWSAccountId)
 	}
-	bad := []keyring.CreateKeyInput{
-		{KeyUsage: "SIGN_VERIFY"}, {KeySpec: "RSA_2048"}, {Origin: "EXTERNAL"},
+}
+
+// TestCreateKeyRefused asks for what AWS KMS offers and this keyring does
+// not (UnsupportedOperationException), and for values AWS does not know
+// (ValidationException): nothing may be silently ignored.
+func TestCreateKeyRefused(t *testing.T) {
+	env := newEnv(t)
+	tests := []struct {
+		name string
+		in   keyring.CreateKeyInput
+		want error
+	}{
+		{"sign key", keyring.CreateKeyInput{KeyUsage: "SIGN_VERIFY"}, keyring.ErrUnsupported},
+		{"mac key", keyring.CreateKeyInput{KeyUsage: "GENERATE_VERIFY_MAC"}, keyring.ErrUnsupported},
+		{"unknown usage", keyring.CreateKeyInput{KeyUsage: "ENCRYPT"}, keyring.ErrValidation},
+		{"RSA", keyring.CreateKeyInput{KeySpec: "RSA_2048"}, keyring.ErrUnsupported},
+		{"unknown spec", keyring.CreateKeyInput{KeySpec: "AES_256"}, keyring.ErrValidation},
+		{"RSA, deprecated member", keyring.CreateKeyInput{CustomerMasterKeySpec: "RSA_2048"}, keyring.ErrUnsupported},
+		{"HMAC, deprecated member", keyring.CreateKeyInput{CustomerMasterKeySpec: "HMAC_256"}, keyring.ErrUnsupported},
+		{"unknown spec, deprecated member", keyring.CreateKeyInput{CustomerMasterKeySpec: "x"}, keyring.ErrValidation},
+		{"specs differ", keyring.CreateKeyInput{KeySpec: "SYMMETRIC_DEFAULT", CustomerMasterKeySpec: "RSA_2048"}, keyring.ErrValidation},
+		{"imported material", keyring.CreateKeyInput{Origin: "EXTERNAL"}, keyring.ErrUnsupported},
+		{"CloudHSM", keyring.CreateKeyInput{Origin: "AWS_CLOUDHSM"}, keyring.ErrUnsupported},
+		{"unknown origin", keyring.CreateKeyInput{Origin: "LOCAL"}, keyring.ErrValidation},
+		{"multi-Region", keyring.CreateKeyInput{MultiRegion: true}, keyring.ErrUnsupported},
+		{"custom key store", keyring.CreateKeyInput{CustomKeyStoreId: "cks-1234567890abcdef0"}, keyring.ErrUnsupported},
+		{"external key store", keyring.CreateKeyInput{XksKeyId: "xks-1"}, keyring.ErrUnsupported},
+		{"long description", keyring.CreateKeyInput{Description: string(bytes.Repeat([]byte("x"), 8193))}, keyring.ErrValidation},
 	}
-	for _, in := range bad {
-		_, err := env.kr.CreateKey(ctxb(), &in)
-		wantErr(t, "CreateKey "+in.KeyUsage+in.KeySpec+in.Origin, err, keyring.ErrUnsupported)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := env.kr.CreateKey(ctxb(), &tt.in)
+			wantErr(t, "CreateKey", err, tt.want)
+		})
 	}
-	_, err = env.kr.CreateKey(ctxb(), &keyring.CreateKeyInput{Description: string(bytes.Repeat([]byte("x"), 8193))})
-	wantErr(t, "long description", err, keyring.ErrValidation)
+	keys, err := env.kr.ListKeys(ctxb(), &keyring.ListInput{})
+	if err != nil || len(keys.Keys) != 0 {
+		t.Fatalf("refused requests created %d keys (%v)", len(keys.Keys), err)
+	}
+	ok := keyring.CreateKeyInput{KeySpec: "SYMMETRIC_DEFAULT", CustomerMasterKeySpec: "SYMMETRIC_DEFAULT"}
+	if _, err := env.kr.CreateKey(ctxb(), &ok); err != nil {
+		t.Fatalf("CreateKey with both spec members SYMMETRIC_DEFAULT: %v", err)
+	}
 }
 
 func TestCustomRegionAccount(t *testing.T) {

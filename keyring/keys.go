@@ -47,18 +47,49 @@ func (k *Keyring) CreateKey(ctx context.Context, in *CreateKeyInput) (*KeyMetada
 	return &KeyMetadataOutput{KeyMetadata: k.metadata(e.rec)}, nil
 }
 
+// Values AWS accepts for CreateKey members (botocore's enums) other than
+// the one this keyring implements: asking for one is an unsupported
+// operation, any other value a validation error, as with AWS.
+var (
+	otherKeyUsages = []string{"SIGN_VERIFY", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT"}
+	otherKeySpecs  = []string{"RSA_2048", "RSA_3072", "RSA_4096", "ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521",
+		"ECC_SECG_P256K1", "HMAC_224", "HMAC_256", "HMAC_384", "HMAC_512", "SM2", "ML_DSA_44", "ML_DSA_65", "ML_DSA_87",
+		"ECC_NIST_EDWARDS25519"}
+	otherOrigins = []string{"EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"}
+)
+
 func validateCreate(in *CreateKeyInput) error {
+	if in.KeySpec != "" && in.CustomerMasterKeySpec != "" && in.KeySpec != in.CustomerMasterKeySpec {
+		return fmt.Errorf("%w: KeySpec and CustomerMasterKeySpec differ", ErrValidation)
+	}
+	spec := cmp.Or(in.KeySpec, in.CustomerMasterKeySpec)
+	err := cmp.Or(
+		checkEnum("KeyUsage", in.KeyUsage, keyUsageEncryptDecrypt, otherKeyUsages),
+		checkEnum("KeySpec", spec, keySpecSymmetric, otherKeySpecs),
+		checkEnum("Origin", in.Origin, originAWSKMS, otherOrigins))
 	switch {
-	case in.KeyUsage != "" && in.KeyUsage != keyUsageEncryptDecrypt:
-		return fmt.Errorf("%w: KeyUsage %q (only %s)", ErrUnsupported, truncate(in.KeyUsage), keyUsageEncryptDecrypt)
-	case in.KeySpec != "" && in.KeySpec != keySpecSymmetric:
-		return fmt.Errorf("%w: KeySpec %q (only %s)", ErrUnsupported, truncate(in.KeySpec), keySpecSymmetric)
-	case in.Origin != "" && in.Origin != originAWSKMS:
-		return fmt.Errorf("%w: Origin %q (only %s)", ErrUnsupported, truncate(in.Origin), originAWSKMS)
+	case err != nil:
+		return err
+	case in.MultiRegion:
+		return fmt.Errorf("%w: multi-Region keys", ErrUnsupported)
+	case in.CustomKeyStoreId != "" || in.XksKeyId != "":
+		return fmt.Errorf("%w: custom key stores", ErrUnsupported)
 	case len(in.Description) > maxDescription:
 		return fmt.Errorf("%w: Description longer than %d", ErrValidation, maxDescription)
 	}
 	return nil
+}
+
+// checkEnum accepts "" and want, refuses the other AWS values as
+// unsupported and anything else as invalid.
+func checkEnum(member, v, want string, others []string) error {
+	switch {
+	case v == "" || v == want:
+		return nil
+	case slices.Contains(others, v):
+		return fmt.Errorf("%w: %s %s (only %s)", ErrUnsupported, member, v, want)
+	}
+	return fmt.Errorf("%w: %s %q is not a valid value", ErrValidation, member, truncate(v))
 }
 
 // addVersionLocked adds a new version with fresh material to e (a new key
@@ -156,7 +187,7 @@ func (k *Keyring) ListKeys(ctx context.Context, in *ListInput) (*ListKeysOutput,
 		ids = append(ids, id.String())
 	}
 	slices.Sort(ids)
-	page, next, err := paginate(ids, func(s string) string { return s }, in.Limit, in.Marker)
+	page, next, err := paginate(ids, func(s string) string { return s }, validKeyMarker, in.Limit, in.Marker)
 	if err != nil {
 		return nil, err
 	}
@@ -437,13 +468,18 @@ func (k *Keyring) purgeDue(ctx context.Context, now time.Time) (rotated int, err
 
 // paginate returns the page of items starting at marker (the sort key of
 // the first item of the page, as returned in NextMarker) and the marker of
-// the next page, or "" when this is the last. items are sorted by key.
-func paginate[T any](items []T, key func(T) string, limit int, marker string) (page []T, next string, err error) {
+// the next page, or "" when this is the last. items are sorted by key. A
+// marker that valid refuses was never a NextMarker: [ErrInvalidMarker]. One
+// that is valid but names an item gone since starts at the next item.
+func paginate[T any](items []T, key func(T) string, valid func(string) bool, limit int, marker string) (page []T, next string, err error) {
 	if limit == 0 {
 		limit = 100
 	}
 	if limit < 1 || limit > 1000 {
 		return nil, "", fmt.Errorf("%w: Limit %d not in 1..1000", ErrValidation, limit)
+	}
+	if marker != "" && !valid(marker) {
+		return nil, "", fmt.Errorf("%w: %q", ErrInvalidMarker, truncate(marker))
 	}
 	start := 0
 	if marker != "" {
@@ -456,4 +492,10 @@ func paginate[T any](items []T, key func(T) string, limit int, marker string) (p
 		next = key(items[end])
 	}
 	return items[start:end], next, nil
+}
+
+// validKeyMarker accepts a key ID as ListKeys returns it.
+func validKeyMarker(m string) bool {
+	u, ok := parseKeyID(m)
+	return ok && u.String() == m
 }

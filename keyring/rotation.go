@@ -115,7 +115,7 @@ func (k *Keyring) ListKeyRotations(_ context.Context, in *ListKeyRotationsInput)
 	if err != nil {
 		return nil, err
 	}
-	page, next, err := paginate(rots, versionMarker, in.Limit, in.Marker)
+	page, next, err := paginate(rots, versionMarker, validVersionMarker, in.Limit, in.Marker)
 	if err != nil {
 		return nil, err
 	}
@@ -125,6 +125,19 @@ func (k *Keyring) ListKeyRotations(_ context.Context, in *ListKeyRotationsInput)
 // versionMarker sorts rotations by version as fixed-width strings; it is
 // also the (opaque) paging marker.
 func versionMarker(r KeyRotation) string { return fmt.Sprintf("%010d", r.KeyVersion) }
+
+// validVersionMarker accepts what versionMarker makes.
+func validVersionMarker(m string) bool {
+	if len(m) != 10 {
+		return false
+	}
+	for _, c := range []byte(m) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // RotateDue applies every due automatic rotation and scheduled deletion
 // and returns the number of keys rotated. The mount calls it periodically

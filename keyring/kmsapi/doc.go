@@ -12,7 +12,8 @@
 // A request is `POST /` with `X-Amz-Target: TrentService.<Operation>` (or
 // `KmsfsService.<Operation>` for the kmsfs extensions WrapDEK, UnwrapDEK and
 // Ping, and those a service offers beyond [keyring.Service]: ExportKeyring
-// and ImportKeyring ([Backupper]), Audit and VerifyAudit ([Auditor])),
+// and ImportKeyring ([Backupper]), Audit and VerifyAudit ([Auditor]); and
+// TrentService.GenerateRandom when the service offers it ([RandomGenerator])),
 // `Content-Type: application/x-amz-json-1.1` and the JSON encoding of
 // the keyring input type. A success is 200 with the JSON output (`{}` for
 // operations without output); a failure is 400 (client error), 413 (body too

@@ -154,7 +154,8 @@ var sentinelCases = []struct {
 	{keyring.ErrValidation, "ValidationException", 400, keyring.ErrValidation},
 	{keyring.ErrUnsupported, "UnsupportedOperationException", 400, keyring.ErrUnsupported},
 	{keyring.ErrWrongPassphrase, "AccessDeniedException", 400, keyring.ErrWrongPassphrase},
-	{keyring.ErrLocked, "DependencyTimeoutException", 400, keyring.ErrLocked},
+	{keyring.ErrLocked, "DependencyTimeoutException", 500, keyring.ErrLocked}, // retryable server fault
+	{keyring.ErrInvalidMarker, "InvalidMarkerException", 400, keyring.ErrInvalidMarker},
 	{keyring.ErrVersionRetired, "KmsfsKeyVersionRetiredException", 400, keyring.ErrVersionRetired},
 	{keyring.ErrInternal, "KMSInternalException", 500, keyring.ErrInternal},
 	{errors.New("boom"), "KMSInternalException", 500, keyring.ErrInternal},

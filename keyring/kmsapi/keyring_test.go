@@ -139,3 +139,59 @@ func TestBoto3(t *testing.T) {
 		t.Fatalf("boto3 check failed: %v\n%s", err, out)
 	}
 }
+
+// TestGenerateRandomOverSocket calls GenerateRandom as AWS tooling does,
+// through a real keyring's socket.
+func TestGenerateRandomOverSocket(t *testing.T) {
+	_, c := serveKeyring(t)
+	out, err := c.GenerateRandom(t.Context(), &keyring.GenerateRandomInput{NumberOfBytes: 1024})
+	if err != nil || len(out.Plaintext) != 1024 {
+		t.Fatalf("GenerateRandom: %v", err)
+	}
+	_, err = c.GenerateRandom(t.Context(), &keyring.GenerateRandomInput{NumberOfBytes: 1025})
+	var re *keyring.RemoteError
+	if !errors.Is(err, keyring.ErrValidation) || !errors.As(err, &re) || re.Type != "ValidationException" {
+		t.Fatalf("GenerateRandom of 1025 bytes: %v, want ValidationException", err)
+	}
+	_, err = c.GenerateRandom(t.Context(), &keyring.GenerateRandomInput{NumberOfBytes: 8, Recipient: &keyring.RecipientInfo{}})
+	if !errors.Is(err, keyring.ErrUnsupported) {
+		t.Fatalf("GenerateRandom for a recipient: %v, want UnsupportedOperationException", err)
+	}
+}
+
+// TestAWSRefusalsOverSocket checks that requests a real keyring refuses
+// arrive as the AWS exceptions SDKs expect.
+func TestAWSRefusalsOverSocket(t *testing.T) {
+	_, c := serveKeyring(t)
+	ctx := t.Context()
+	tests := []struct {
+		name string
+		call func() error
+		typ  string
+	}{
+		{"multi-Region key", func() error {
+			_, err := c.CreateKey(ctx, &keyring.CreateKeyInput{MultiRegion: true})
+			return err
+		}, "UnsupportedOperationException"},
+		{"RSA key, deprecated member", func() error {
+			_, err := c.CreateKey(ctx, &keyring.CreateKeyInput{CustomerMasterKeySpec: "RSA_4096"})
+			return err
+		}, "UnsupportedOperationException"},
+		{"unknown key usage", func() error {
+			_, err := c.CreateKey(ctx, &keyring.CreateKeyInput{KeyUsage: "ENCRYPT"})
+			return err
+		}, "ValidationException"},
+		{"bad marker", func() error {
+			_, err := c.ListKeys(ctx, &keyring.ListInput{Marker: "not-a-marker"})
+			return err
+		}, "InvalidMarkerException"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var re *keyring.RemoteError
+			if err := tt.call(); !errors.As(err, &re) || re.Type != tt.typ {
+				t.Fatalf("error %v, want %s", err, tt.typ)
+			}
+		})
+	}
+}

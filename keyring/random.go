@@ -1,0 +1,39 @@
+package keyring
+
+import (
+	"context"
+	"fmt"
+	"io"
+)
+
+// maxRandomBytes bounds GenerateRandom, as AWS KMS.
+const maxRandomBytes = 1024
+
+// GenerateRandom returns NumberOfBytes (1 to 1024) bytes from the
+// keyring's random source, as AWS KMS's GenerateRandom, which tooling uses
+// to make salts and tokens. A custom key store or a Nitro enclave recipient
+// is refused with [ErrUnsupported].
+func (k *Keyring) GenerateRandom(ctx context.Context, in *GenerateRandomInput) (*GenerateRandomOutput, error) {
+	out, err := k.generateRandom(in)
+	k.auditUse(ctx, AuditRecord{Op: "GenerateRandom"}, keyUse{}, err)
+	return out, err
+}
+
+func (k *Keyring) generateRandom(in *GenerateRandomInput) (*GenerateRandomOutput, error) {
+	switch {
+	case in.CustomKeyStoreId != "":
+		return nil, fmt.Errorf("%w: custom key stores", ErrUnsupported)
+	case in.Recipient != nil:
+		return nil, fmt.Errorf("%w: Recipient (Nitro enclaves)", ErrUnsupported)
+	case in.NumberOfBytes < 1 || in.NumberOfBytes > maxRandomBytes:
+		return nil, fmt.Errorf("%w: NumberOfBytes %d not in 1..%d", ErrValidation, in.NumberOfBytes, maxRandomBytes)
+	}
+	if err := k.checkOpen(); err != nil {
+		return nil, err
+	}
+	b := make([]byte, in.NumberOfBytes)
+	if _, err := io.ReadFull(k.opts.Rand, b); err != nil {
+		return nil, fmt.Errorf("%w: reading random bytes: %w", ErrInternal, err)
+	}
+	return &GenerateRandomOutput{Plaintext: b}, nil
+}
