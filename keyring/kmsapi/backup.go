@@ -49,8 +49,8 @@ func backupOps(svc keyring.Service) map[string]endpoint {
 		return nil
 	}
 	return map[string]endpoint{
-		targetExportKeyring: op(b.ExportKeyring),
-		targetImportKeyring: op(b.ImportKeyring),
+		targetExportKeyring: wipingOp(b.ExportKeyring, wipeExport),
+		targetImportKeyring: wipingOp(b.ImportKeyring, wipeImport),
 	}
 }
 

@@ -34,7 +34,10 @@
 // over TCP is for tests only.
 //
 // Messages this package writes never contain plaintexts or keys; request and
-// response buffers that held them are cleared after use (best effort).
+// response buffers that held them, and the plaintexts, data keys and
+// passphrases the handler decoded or the service returned, are cleared once
+// the response is written (best effort: encoding/json keeps pooled buffers
+// of its own).
 //
 // This package refuses everything else: it does not store keys, does not
 // import Badger, and does not decide key semantics.

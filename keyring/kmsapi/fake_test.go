@@ -2,14 +2,18 @@ package kmsapi_test
 
 import (
 	"context"
+	"encoding/json"
+	"reflect"
 	"sync"
 
 	"github.com/kmsfs/kmsfs/keyring"
 )
 
-// fakeService is an in-memory keyring.Service that records the last input
-// of each operation and answers with a canned output (nil if none) or, when
-// err is set, with err.
+// fakeService is an in-memory keyring.Service that records (a copy of) the
+// last input of each operation and answers with (a copy of) a canned output
+// (nil if none) or, when err is set, with err. It copies because the
+// handler wipes inputs and outputs once it has answered, as a real service
+// expects.
 type fakeService struct {
 	mu  sync.Mutex
 	got map[string]any
@@ -44,12 +48,30 @@ func (f *fakeService) input(op string) any {
 func answer[Out any](f *fakeService, op string, in any) (*Out, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.got[op] = in
+	f.got[op] = jsonCopy(in)
 	if f.err != nil {
 		return nil, f.err
 	}
-	out, _ := f.out[op].(*Out)
+	out, _ := jsonCopy(f.out[op]).(*Out)
 	return out, nil
+}
+
+// jsonCopy returns a deep copy of *T v through its JSON encoding, the
+// form in which it crosses the wire anyway; nil stays nil.
+func jsonCopy(v any) any {
+	rv := reflect.ValueOf(v)
+	if v == nil || rv.IsNil() {
+		return v
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	c := reflect.New(rv.Type().Elem())
+	if err := json.Unmarshal(b, c.Interface()); err != nil {
+		panic(err)
+	}
+	return c.Interface()
 }
 
 func answerVoid(f *fakeService, op string, in any) error {

@@ -30,8 +30,10 @@ type HandlerOptions struct {
 }
 
 // endpoint decodes one operation's input from body, calls the service and
-// returns the output to encode.
-type endpoint func(ctx context.Context, body []byte) (any, error)
+// returns the output to encode, and wipe (never nil), which clears the
+// secrets of the decoded input and of the output once the response is
+// written.
+type endpoint func(ctx context.Context, body []byte) (out any, wipe func(), err error)
 
 type handler struct {
 	ops     map[string]endpoint
@@ -61,10 +63,10 @@ func NewHandler(svc keyring.Service, opts HandlerOptions) http.Handler {
 // operations is the dispatch table: one entry per X-Amz-Target.
 func operations(svc keyring.Service) map[string]endpoint {
 	return map[string]endpoint{
-		trentPrefix + "Encrypt":                         op(svc.Encrypt),
-		trentPrefix + "Decrypt":                         op(svc.Decrypt),
+		trentPrefix + "Encrypt":                         wipingOp(svc.Encrypt, wipeEncrypt),
+		trentPrefix + "Decrypt":                         wipingOp(svc.Decrypt, wipeDecrypt),
 		trentPrefix + "ReEncrypt":                       op(svc.ReEncrypt),
-		trentPrefix + "GenerateDataKey":                 op(svc.GenerateDataKey),
+		trentPrefix + "GenerateDataKey":                 wipingOp(svc.GenerateDataKey, wipeGenerateDataKey),
 		trentPrefix + "GenerateDataKeyWithoutPlaintext": op(svc.GenerateDataKeyWithoutPlaintext),
 		trentPrefix + "CreateKey":                       op(svc.CreateKey),
 		trentPrefix + "DescribeKey":                     op(svc.DescribeKey),
@@ -82,27 +84,41 @@ func operations(svc keyring.Service) map[string]endpoint {
 		trentPrefix + "UpdateAlias":                     voidOp(svc.UpdateAlias),
 		trentPrefix + "DeleteAlias":                     voidOp(svc.DeleteAlias),
 		trentPrefix + "ListAliases":                     op(svc.ListAliases),
-		kmsfsPrefix + "WrapDEK":                         op(svc.WrapDEK),
-		kmsfsPrefix + "UnwrapDEK":                       op(svc.UnwrapDEK),
+		kmsfsPrefix + "WrapDEK":                         wipingOp(svc.WrapDEK, wipeWrapDEK),
+		kmsfsPrefix + "UnwrapDEK":                       wipingOp(svc.UnwrapDEK, wipeUnwrapDEK),
 		kmsfsPrefix + "Ping":                            op(ping),
 	}
 }
 
-// op adapts one service method to an endpoint.
+// op adapts one service method whose input and output hold no secrets to
+// an endpoint.
 func op[In, Out any](f func(context.Context, *In) (*Out, error)) endpoint {
-	return func(ctx context.Context, body []byte) (any, error) {
+	return wipingOp(f, nil)
+}
+
+// wipingOp adapts one service method to an endpoint whose wipe calls
+// wipe(in, out) (if not nil; out may be nil) on the decoded input and the
+// output, after the response is written.
+func wipingOp[In, Out any](f func(context.Context, *In) (*Out, error), wipe func(*In, *Out)) endpoint {
+	return func(ctx context.Context, body []byte) (any, func(), error) {
 		in := new(In)
+		var out *Out
+		done := func() {
+			if wipe != nil {
+				wipe(in, out)
+			}
+		}
 		if err := decodeRequest(body, in); err != nil {
-			return nil, err
+			return nil, done, err // a failed decode may have filled members
 		}
 		out, err := f(ctx, in)
 		if err != nil {
-			return nil, err
+			return nil, done, err
 		}
 		if out == nil {
-			return nil, fmt.Errorf("kmsapi: service returned no output: %w", keyring.ErrInternal)
+			return nil, done, fmt.Errorf("kmsapi: service returned no output: %w", keyring.ErrInternal)
 		}
-		return out, nil
+		return out, done, nil
 	}
 }
 
@@ -119,7 +135,8 @@ func ping(context.Context, *struct{}) (*struct{}, error) { return &struct{}{}, n
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := uuid.NewString()
 	w.Header().Set(headerRequestID, id)
-	out, err := h.serve(w, r)
+	out, wipe, err := h.serve(w, r)
+	defer wipe()
 	if err != nil {
 		h.writeError(w, r, id, err)
 		return
@@ -127,22 +144,24 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (h *handler) serve(w http.ResponseWriter, r *http.Request) (any, error) {
+// serve runs the request's operation; wipe is never nil.
+func (h *handler) serve(w http.ResponseWriter, r *http.Request) (out any, wipe func(), err error) {
+	noop := func() {}
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
-		return nil, &protocolError{http.StatusBadRequest, typeUnknownOperation, "only POST / is served"}
+		return nil, noop, &protocolError{http.StatusBadRequest, typeUnknownOperation, "only POST / is served"}
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != contentType {
-		return nil, serializationError("Content-Type must be " + contentType)
+		return nil, noop, serializationError("Content-Type must be " + contentType)
 	}
 	target := r.Header.Get(headerTarget)
 	ep, ok := h.ops[target]
 	if !ok {
-		return nil, unknownOperation(target)
+		return nil, noop, unknownOperation(target)
 	}
 	body, err := readBody(w, r, h.bodyLimit(target))
 	defer clear(body)
 	if err != nil {
-		return nil, err
+		return nil, noop, err
 	}
 	return ep(withCaller(r.Context(), callerOf(r)), body)
 }

@@ -27,7 +27,7 @@ func randomOps(svc keyring.Service) map[string]endpoint {
 	if !ok {
 		return nil
 	}
-	return map[string]endpoint{targetGenerateRandom: op(g.GenerateRandom)}
+	return map[string]endpoint{targetGenerateRandom: wipingOp(g.GenerateRandom, wipeGenerateRandom)}
 }
 
 // GenerateRandom implements [RandomGenerator] over the wire.
