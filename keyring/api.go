@@ -169,6 +169,9 @@ func (t EpochTime) MarshalJSON() ([]byte, error) {
 	if t.IsZero() {
 		return []byte("null"), nil
 	}
+	if sec := t.Unix(); sec > maxEpochSeconds || sec < -maxEpochSeconds {
+		return nil, fmt.Errorf("%w: epoch time out of range", ErrValidation)
+	}
 	// Milliseconds, as AWS sends them: exact in decimal, unlike a float64
 	// of nanoseconds. The sign goes in front of the whole number, so that
 	// 5 ms before the epoch is -0.005 (not -0.-5).
@@ -186,8 +189,9 @@ func (t EpochTime) MarshalJSON() ([]byte, error) {
 	return b, nil
 }
 
-// maxEpochSeconds bounds an epoch time in exponent notation, which is
-// converted through a float64 (year ~31 million: far beyond any key date).
+// maxEpochSeconds bounds epoch times both ways (year ~31 million: far
+// beyond any key date), so that milliseconds fit an int64 and exponent
+// notation, converted through a float64, stays exact to the millisecond.
 const maxEpochSeconds = 1e15
 
 // UnmarshalJSON accepts epoch seconds as an integer or a decimal, exactly
@@ -223,7 +227,7 @@ func parseDecimalEpoch(s string) (time.Time, error) {
 	neg := strings.HasPrefix(s, "-")
 	intPart, frac, _ := strings.Cut(strings.TrimPrefix(s, "-"), ".")
 	sec, err := strconv.ParseInt(intPart, 10, 64)
-	if err != nil {
+	if err != nil || sec > maxEpochSeconds {
 		return time.Time{}, fmt.Errorf("%w: epoch time out of range", ErrValidation)
 	}
 	frac = (frac + "000000000")[:9]

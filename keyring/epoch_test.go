@@ -2,7 +2,6 @@ package keyring_test
 
 import (
 	"encoding/json"
-	"math"
 	"testing"
 	"time"
 
@@ -29,7 +28,7 @@ func TestEpochTimeJSON(t *testing.T) {
 		{time.UnixMilli(-1000), "-1"},
 		{time.Date(1969, 7, 20, 20, 17, 40, 123e6, time.UTC), "-14182939.877"},
 		{time.UnixMilli(1700000000123).Add(456789 * time.Nanosecond), "1700000000.123"}, // sub-ms dropped
-		{time.UnixMilli(math.MinInt64), "-9223372036854775.808"},
+		{time.Unix(-1e15, 0), "-1000000000000000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
@@ -45,6 +44,16 @@ func TestEpochTimeJSON(t *testing.T) {
 				t.Fatalf("decoded %d ms, want %d ms", back.UnixMilli(), tt.t.UnixMilli())
 			}
 		})
+	}
+}
+
+// TestEpochTimeOutOfRange refuses to encode a time whose milliseconds
+// would not fit an int64, instead of encoding garbage.
+func TestEpochTimeOutOfRange(t *testing.T) {
+	for _, tm := range []time.Time{time.Unix(2e15, 0), time.Unix(-2e15, 0)} {
+		if b, err := json.Marshal(keyring.EpochTime{Time: tm}); err == nil {
+			t.Errorf("Marshal(%v) = %s, want an error", tm, b)
+		}
 	}
 }
 
@@ -65,6 +74,9 @@ func TestEpochTimeDecode(t *testing.T) {
 		{"null", time.Time{}, true},
 		{"1e300", time.Time{}, false},
 		{"99999999999999999999", time.Time{}, false},
+		{"9223372036854775807", time.Time{}, false},
+		{"-1000000000000001", time.Time{}, false},
+		{"1000000000000000.5", time.Unix(1e15, 5e8), true},
 		{`"1700000000"`, time.Time{}, false},
 	}
 	for _, tt := range tests {
@@ -79,4 +91,28 @@ func TestEpochTimeDecode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzEpochTime decodes arbitrary JSON as an epoch time: it never panics,
+// and what decodes re-encodes as valid JSON that decodes to the same
+// millisecond.
+func FuzzEpochTime(f *testing.F) {
+	for _, s := range []string{"0", "-0.005", "1700000000.5", "-1.005", "1.7E9", "1e300", "null",
+		"99999999999999999999", "9223372036854775807", `"x"`, "1.123456789123"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var et keyring.EpochTime
+		if err := json.Unmarshal(b, &et); err != nil || et.IsZero() {
+			return
+		}
+		enc, err := json.Marshal(et)
+		if err != nil || !json.Valid(enc) {
+			t.Fatalf("%s decoded to %v, which encodes as %q (%v)", b, et.Time, enc, err)
+		}
+		var back keyring.EpochTime
+		if err := json.Unmarshal(enc, &back); err != nil || back.UnixMilli() != et.UnixMilli() {
+			t.Fatalf("%s: re-decoded %v (%v), want %v", enc, back.Time, err, et.Time)
+		}
+	})
 }
