@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -17,6 +18,32 @@ type node struct {
 	r   *root
 	key fileKey // the backing inode of a regular file, from its last stat
 	iv  ivCache // a directory's IV, once read (encrypted names)
+	// disk caches the backing name of this node under its last parent
+	// and name, so that paths() does not encrypt every component of a
+	// path on every operation.
+	disk atomic.Pointer[diskName]
+}
+
+// diskName is a node's backing name under dir and plaintext name: a pure
+// function of the two, since dir's IV never changes while dir lives.
+type diskName struct {
+	dir  *node
+	name string
+	disk string
+}
+
+// encodeStep returns the backing name of n as the child name of dir (at
+// backing path abs), from n's cache when it is for the same dir and name.
+func (n *node) encodeStep(dir *node, abs, name string) (string, error) {
+	if c := n.disk.Load(); c != nil && c.dir == dir && c.name == name {
+		return c.disk, nil
+	}
+	enc, err := n.r.names.encode(dirRef{abs: abs, iv: &dir.iv}, name)
+	if err != nil {
+		return "", err
+	}
+	n.disk.Store(&diskName{dir: dir, name: name, disk: enc})
+	return enc, nil
 }
 
 // paths returns n's plaintext path (for logs, "/a/b") and its backing path
@@ -25,8 +52,8 @@ type node struct {
 // with its parent directory, whose node caches the directory's IV.
 func (n *node) paths() (plain, rel string, errno syscall.Errno) {
 	type step struct {
-		name string
-		dir  *node
+		name      string
+		dir, self *node
 	}
 	var steps []step
 	top := n.Root()
@@ -36,10 +63,11 @@ func (n *node) paths() (plain, rel string, errno syscall.Errno) {
 			return "", "", syscall.ENOENT
 		}
 		dir, ok := parent.Operations().(*node)
-		if !ok {
+		self, ok2 := p.Operations().(*node)
+		if !ok || !ok2 {
 			return "", "", syscall.EIO
 		}
-		steps = append(steps, step{name, dir})
+		steps = append(steps, step{name, dir, self})
 		p = parent
 	}
 	if len(steps) == 0 {
@@ -49,7 +77,7 @@ func (n *node) paths() (plain, rel string, errno syscall.Errno) {
 	abs := n.r.dir
 	for i := len(steps) - 1; i >= 0; i-- {
 		s := steps[i]
-		enc, err := n.r.names.encode(dirRef{abs: abs, iv: &s.dir.iv}, s.name)
+		enc, err := s.self.encodeStep(s.dir, abs, s.name)
 		if err != nil {
 			return "", "", n.r.fail(err, pb.String()+"/"+s.name)
 		}
