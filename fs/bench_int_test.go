@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -220,7 +219,11 @@ func goCryptoTar(b *testing.B) (string, int) {
 	if _, err := exec.LookPath("tar"); err != nil {
 		b.Skip("tar not installed")
 	}
-	src := filepath.Join(runtime.GOROOT(), "src")
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		b.Skipf("go env GOROOT: %v", err)
+	}
+	src := filepath.Join(strings.TrimSpace(string(goroot)), "src")
 	tarball := filepath.Join(b.TempDir(), "crypto.tar")
 	if out, err := exec.Command("tar", "-C", src, "-cf", tarball, "crypto").CombinedOutput(); err != nil {
 		b.Skipf("cannot tar %s/crypto: %v\n%s", src, err, out)
