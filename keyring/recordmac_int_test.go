@@ -162,23 +162,18 @@ func TestRecordMACsSurvive(t *testing.T) {
 	if err := k.Close(); err != nil {
 		t.Fatal(err)
 	}
-	other := openInt(t, t.TempDir())
-	defer other.Close()
-	if _, err := other.ImportKeyring(ctx, &ImportKeyringInput{KeyringPassphrase: intPass, Bundle: bundle, Passphrase: intBundlePass}); err != nil {
-		t.Fatal(err)
-	}
 	k, err = Open(dir, newPass, Options{KDF: TestKDF})
 	if err != nil {
 		t.Fatalf("reopen after Passwd: %v", err)
 	}
 	k.Close()
-	if err := other.Close(); err != nil {
+	otherDir := t.TempDir()
+	other := openInt(t, otherDir)
+	if _, err := other.ImportKeyring(ctx, &ImportKeyringInput{KeyringPassphrase: intPass, Bundle: bundle, Passphrase: intBundlePass}); err != nil {
+		other.Close()
 		t.Fatal(err)
 	}
-	other, err = Open(other.dir, intPass, Options{KDF: TestKDF})
-	if err != nil {
-		t.Fatalf("reopen after import: %v", err)
-	}
+	reopenInt(t, other, otherDir).Close() // fails the test if the MACs do not verify
 }
 
 // makeFormat2 rewrites k's database as format-2 code wrote it: root format
