@@ -14,17 +14,20 @@ import (
 
 // Mount mounts the volume described by opts at mountpoint and returns once
 // the mount is ready (go-fuse's WaitMount). Stop it with server.Unmount.
-func Mount(mountpoint string, opts Options) (*fuse.Server, error) {
-	root, err := NewRoot(opts)
+// The Root serves work the mount process does beside FUSE requests
+// (rewraps from the control socket), which must go through the mount's
+// open-file state.
+func Mount(mountpoint string, opts Options) (*fuse.Server, *Root, error) {
+	r, err := newRoot(opts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	srv, err := gofs.Mount(mountpoint, root, fuseOptions(&opts))
+	srv, err := gofs.Mount(mountpoint, &node{r: r}, fuseOptions(&opts))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	closeFuseOnExec()
-	return srv, nil
+	return srv, &Root{r: r}, nil
 }
 
 // closeFuseOnExec marks every /dev/fuse descriptor of this process

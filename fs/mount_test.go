@@ -38,7 +38,7 @@ func TestMount(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	srv, err := fs.Mount(mnt, fs.Options{CipherDir: cipher, Keys: fs.NewTestKeys(t)})
+	srv, _, err := fs.Mount(mnt, fs.Options{CipherDir: cipher, Keys: fs.NewTestKeys(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestMountReadOnly(t *testing.T) {
 		}
 	}
 	keys := fs.NewTestKeys(t)
-	srv, err := fs.Mount(mnt, fs.Options{CipherDir: cipher, Keys: keys})
+	srv, _, err := fs.Mount(mnt, fs.Options{CipherDir: cipher, Keys: keys})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestMountReadOnly(t *testing.T) {
 	if err := srv.Unmount(); err != nil {
 		t.Fatal(err)
 	}
-	srv, err = fs.Mount(mnt, fs.Options{CipherDir: cipher, Keys: keys, ReadOnly: true})
+	srv, _, err = fs.Mount(mnt, fs.Options{CipherDir: cipher, Keys: keys, ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}

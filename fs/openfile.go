@@ -245,6 +245,40 @@ func (t *openTable) get(key fileKey, b *backing) (*openFile, bool) {
 	}
 }
 
+// hold returns the state of key with one more reference, like ref; when
+// key has none, it reserves key instead until done is called: meanwhile
+// opens of the inode wait (as for a closing state) and lstatStable blocks,
+// so that the caller can rewrite the backing file's header with no
+// envelope.File reading it half-way and no stat seeing the header write's
+// mtime before it is put back. Exactly one of of and done is non-nil.
+func (t *openTable) hold(key fileKey) (of *openFile, done func()) {
+	for {
+		t.mu.Lock()
+		of := t.files[key]
+		switch {
+		case of != nil && of.closing:
+			t.mu.Unlock()
+			<-of.closed
+			continue
+		case of != nil:
+			of.refs++
+			t.mu.Unlock()
+			return of, nil
+		}
+		res := &openFile{key: key, closing: true, closed: make(chan struct{})}
+		res.mu.Lock()
+		t.files[key] = res
+		t.mu.Unlock()
+		return nil, func() {
+			t.mu.Lock()
+			delete(t.files, key)
+			t.mu.Unlock()
+			close(res.closed)
+			res.mu.Unlock()
+		}
+	}
+}
+
 // finish publishes the result of opening of.
 func (t *openTable) finish(of *openFile, ef *envelope.File, err error) {
 	of.ef, of.err = ef, err

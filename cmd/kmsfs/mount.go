@@ -207,12 +207,12 @@ func serve(c *cli.Context, cipherDir, mnt string) (err error) {
 	if codec != nil {
 		defer codec.Close()
 	}
-	stopControl, err := serveControl(c, cipherDir, svc, keys, logger)
+	ctl, stopControl, err := serveControl(c, cipherDir, svc, keys, logger)
 	if err != nil {
 		return err
 	}
 	defer stopControl()
-	server, err := kfs.Mount(mnt, kfs.Options{
+	server, root, err := kfs.Mount(mnt, kfs.Options{
 		CipherDir:     cipherDir,
 		ChunkSize:     conf.ChunkSize,
 		Keys:          keys,
@@ -226,6 +226,7 @@ func serve(c *cli.Context, cipherDir, mnt string) (err error) {
 	if err != nil {
 		return fmt.Errorf("%w: %w", errMountFailed, err)
 	}
+	ctl.root.Store(root)
 	report(nil)
 	go unmountOnSignal(c.Context, server, mnt, logger)
 	server.Wait()

@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"sync/atomic"
 
+	"github.com/google/uuid"
 	"github.com/urfave/cli/v2"
 
 	"github.com/kmsfs/kmsfs/envelope"
+	kfs "github.com/kmsfs/kmsfs/fs"
 	"github.com/kmsfs/kmsfs/internal/maintain"
 	"github.com/kmsfs/kmsfs/keyring"
 	"github.com/kmsfs/kmsfs/keyring/kmsapi"
@@ -49,16 +52,32 @@ func (k *volumeKeys) UnwrapKey(ctx context.Context, ref envelope.KeyRef, wrapped
 
 // mountControl is what a mount serves on its control socket.
 //
-// Rewraps run in the mount process with maintain.Local, refusing (ErrBusy,
-// retried by the client) files that the mount has open, because package fs
-// keeps an open file's header state in memory and would later write its
-// next header slot over the rewrapped one. Once fs can rewrap its open
-// files (File.Rewrap on the shared state), RewrapFile should go to it
-// instead; see the report of issue 4.
+// Rewraps go to the mount's fs.Root, which rewraps a file it has open
+// through the file's shared state (so the cached header follows) and
+// any other file directly while holding off opens of it; none is refused.
+// The socket is served before the mount exists (a second mount of the
+// tree must fail there), so until Mount returns, rewraps answer ErrBusy
+// and the client retries.
 type mountControl struct {
-	*maintain.Local
 	svc  keyring.Service
 	keys *volumeKeys
+	root atomic.Pointer[kfs.Root]
+}
+
+var _ maintain.Control = (*mountControl)(nil)
+
+// RewrapFile implements maintain.Rewrapper through the mount.
+func (m *mountControl) RewrapFile(ctx context.Context, rel string, target envelope.KeyRef) (maintain.Result, error) {
+	root := m.root.Load()
+	if root == nil {
+		return maintain.Result{}, fmt.Errorf("%w: %s: the mount is still starting", maintain.ErrBusy, rel)
+	}
+	w := keyring.NewKeyService(m.svc, uuid.UUID(target.KeyID).String())
+	changed, old, new, err := root.RewrapFile(ctx, rel, w)
+	if errors.Is(err, kfs.ErrBadPath) {
+		err = fmt.Errorf("%w: %w", maintain.ErrBadPath, err)
+	}
+	return maintain.Result{Changed: changed, Old: old, New: new}, err
 }
 
 // SetVolumeKey checks that keyID names an enabled key and makes the
@@ -77,27 +96,23 @@ func (m *mountControl) SetVolumeKey(ctx context.Context, keyID string) error {
 }
 
 // serveControl serves the control socket of the mount of cipherDir until
-// the returned stop is called. A second mount of the same tree fails here
-// (the socket is live), which keeps two mounts from writing one tree.
-func serveControl(c *cli.Context, cipherDir string, svc keyring.Service, keys *volumeKeys, logger *slog.Logger) (stop func(), err error) {
+// stop is called; the caller hands ctl the mount's root once mounted. A
+// second mount of the same tree fails here (the socket is live), which
+// keeps two mounts from writing one tree.
+func serveControl(c *cli.Context, cipherDir string, svc keyring.Service, keys *volumeKeys, logger *slog.Logger) (ctl *mountControl, stop func(), err error) {
 	sock, err := maintain.ControlSocketPath(c.String("keyring"), cipherDir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := os.MkdirAll(maintain.ControlSocketDir(c.String("keyring")), 0o700); err != nil {
-		return nil, fmt.Errorf("control socket: %w", err)
+		return nil, nil, fmt.Errorf("control socket: %w", err)
 	}
-	local, err := maintain.NewLocal(cipherDir, keysFor(svc), maintain.LocalOptions{RefuseOpenInProcess: true})
-	if err != nil {
-		return nil, err
-	}
-	ctl := &mountControl{Local: local, svc: svc, keys: keys}
+	ctl = &mountControl{svc: svc, keys: keys}
 	ln, err := kmsapi.ListenUnix(sock, maintain.NewControlHandler(ctl, logger))
 	if err != nil {
-		local.Close()
-		return nil, fmt.Errorf("control socket (is %s mounted already?): %w", cipherDir, err)
+		return nil, nil, fmt.Errorf("control socket (is %s mounted already?): %w", cipherDir, err)
 	}
-	return func() { ln.Close(); local.Close() }, nil
+	return ctl, func() { ln.Close() }, nil
 }
 
 // keysFor returns the key services of the keyring: unwrap any version,
