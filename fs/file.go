@@ -47,9 +47,24 @@ func (h *handle) plain() string {
 func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	n, err := h.of.ef.ReadAt(dest, off)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, h.n.r.fail(err, h.plain())
+		return nil, h.readFailed(err)
 	}
 	return fuse.ReadResultData(dest[:n]), 0
+}
+
+// readFailed maps a failed read to its errno. A read reaching the end of a
+// short file (envelope.File.Truncation) is logged once per file, not at
+// every read: programs retry, and the cause stays the same until a write
+// settles the file.
+func (h *handle) readFailed(err error) syscall.Errno {
+	short := h.of.ef.Truncation()
+	if short == nil || !errors.Is(err, envelope.ErrTruncated) || errors.Is(err, envelope.ErrUnauthenticated) {
+		return h.n.r.fail(err, h.plain())
+	}
+	if p := h.plain(); h.n.r.warned.first("short:" + p) {
+		h.n.r.log.Warn("kmsfs: file is shorter than its committed size; reads past the data present fail", "path", p, "err", short)
+	}
+	return syscall.EIO
 }
 
 // Write encrypts data at off. An O_APPEND handle writes at the plaintext

@@ -166,7 +166,19 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 			return nil, 0, errno
 		}
 	}
-	return h, 0, 0
+	return h, shortFlags(of), 0
+}
+
+// shortFlags returns the open flags of a handle on of: FOPEN_DIRECT_IO for
+// a short file (FORMAT.md §8). The kernel never reads past st_size, so
+// through the page cache a program would read the data present and see a
+// clean end of file; read directly, the read that reaches the end gets
+// EIO, as envelope reports it (ErrTruncated).
+func shortFlags(of *openFile) uint32 {
+	if of.ef.Truncation() != nil {
+		return fuse.FOPEN_DIRECT_IO
+	}
+	return 0
 }
 
 var _ = (gofs.NodeCreater)((*node)(nil))
@@ -247,9 +259,9 @@ func (n *node) createExisting(ctx context.Context, name string, flags uint32, ou
 	if !isReg(cn.Mode()) {
 		return nil, nil, 0, syscall.EEXIST
 	}
-	h, _, errno := cn.Open(ctx, flags&^syscall.O_CREAT)
+	h, fl, errno := cn.Open(ctx, flags&^syscall.O_CREAT)
 	if errno != 0 {
 		return nil, nil, 0, errno
 	}
-	return ch, h, 0, 0
+	return ch, h, fl, 0
 }
