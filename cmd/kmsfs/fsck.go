@@ -114,7 +114,9 @@ func runFsck(c *cli.Context, dir string, conf *volume.Config, svc *service) (*ma
 	}
 	defer chk.Close()
 	p := newProgress(c, "fsck")
-	opts := maintain.Options{Jobs: c.Int("jobs"), Progress: p, Names: namerFor(conf)}
+	namer, closeNamer := namerFor(c.Context, dir, conf, svc)
+	defer closeNamer()
+	opts := maintain.Options{Jobs: c.Int("jobs"), Progress: p, Names: namer}
 	if !c.Bool("json") {
 		opts.OnFailure = func(f maintain.Failure) {
 			p.Print(c.App.Writer, f.Path+": "+problemText(f.Err)+"\n")

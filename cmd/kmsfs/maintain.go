@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +11,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/kmsfs/kmsfs/internal/maintain"
+	"github.com/kmsfs/kmsfs/internal/names"
 	"github.com/kmsfs/kmsfs/internal/volume"
+	"github.com/kmsfs/kmsfs/keyring"
 )
 
 // Shared plumbing of the tree commands (rewrap, fsck, rekey, key
@@ -34,11 +37,17 @@ func newProgress(c *cli.Context, label string) *maintain.Progress {
 	return maintain.NewProgress(c.App.ErrWriter, label, maintain.ProgressOptions{Terminal: tty})
 }
 
-// namerFor returns how reports show the paths of conf's tree. Names are
-// stored in plaintext today; when they are encrypted, decrypting them for
-// reports belongs here, and only here.
-func namerFor(conf *volume.Config) maintain.Namer {
-	return maintain.PlainNames{}
+// namerFor returns how reports show the paths of conf's tree at dir, and a
+// function to call when the command ends. With encrypted names it
+// decrypts them with the volume's name key, unwrapped by svc; if that key
+// does not unwrap, reports show cipher paths (the commands report the
+// name key's failure themselves).
+func namerFor(ctx context.Context, dir string, conf *volume.Config, svc keyring.Service) (maintain.Namer, func()) {
+	codec, err := nameCodec(ctx, conf, keyring.NewKeyService(svc, conf.KeyId))
+	if err != nil || codec == nil {
+		return maintain.PlainNames{}, func() {}
+	}
+	return names.NewTree(codec, dir), codec.Close
 }
 
 // registerVolume records dir in the keyring's registry of known volumes

@@ -93,7 +93,7 @@ func rewrapAction(c *cli.Context) error {
 	registerVolume(c, dir)
 	ks := keyring.NewKeyService(svc, meta.KeyId)
 	nameKey, nameKeyErr := conf.RewrapNameKey(c.Context, ks, ks)
-	s, err := runRewrap(c, dir, conf, r, target, ctl != nil)
+	s, err := runRewrap(c, dir, conf, svc, r, target, ctl != nil)
 	if err != nil {
 		return err
 	}
@@ -152,8 +152,10 @@ func openRewrapper(c *cli.Context, dir string, svc *service) (r maintain.Rewrapp
 
 // runRewrap rewraps the tree with progress on stderr. Online, files the
 // mount has open are retried until they are closed (up to 15 s).
-func runRewrap(c *cli.Context, dir string, conf *volume.Config, r maintain.Rewrapper, target envelope.KeyRef, online bool) (*maintain.Summary, error) {
-	opts := maintain.Options{Jobs: c.Int("jobs"), Progress: newProgress(c, "rewrap"), Names: namerFor(conf)}
+func runRewrap(c *cli.Context, dir string, conf *volume.Config, svc keyring.Service, r maintain.Rewrapper, target envelope.KeyRef, online bool) (*maintain.Summary, error) {
+	namer, closeNamer := namerFor(c.Context, dir, conf, svc)
+	defer closeNamer()
+	opts := maintain.Options{Jobs: c.Int("jobs"), Progress: newProgress(c, "rewrap"), Names: namer}
 	if online {
 		opts.Retryable = func(err error) bool { return errors.Is(err, maintain.ErrBusy) }
 	}
