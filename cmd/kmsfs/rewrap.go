@@ -150,8 +150,9 @@ func openRewrapper(c *cli.Context, dir string, svc *service) (r maintain.Rewrapp
 	return local, nil, func() { local.Close() }, nil
 }
 
-// runRewrap rewraps the tree with progress on stderr. Online, files the
-// mount has open are retried until they are closed (up to 15 s).
+// runRewrap rewraps the tree with progress on stderr. Online, the mount
+// rewraps open files through their shared state; a file it answers busy
+// for (only while the mount is starting) is retried for up to 15 s.
 func runRewrap(c *cli.Context, dir string, conf *volume.Config, svc keyring.Service, r maintain.Rewrapper, target envelope.KeyRef, online bool) (*maintain.Summary, error) {
 	namer, closeNamer := namerFor(c.Context, dir, conf, svc)
 	defer closeNamer()
