@@ -1,0 +1,362 @@
+#!/usr/bin/env bash
+# bench/mount.sh: throughput and metadata benchmark of a real kmsfs mount,
+# against a plain directory on the same backing filesystem (and gocryptfs,
+# with --peers), in one run, printing absolute numbers and ratios.
+#
+# Usage: bench/mount.sh [--quick] [--peers] [--dir DIR] [--chunk-size BYTES] [--plaintext-names]
+#   --quick   256 MiB instead of 1 GiB, 3 s instead of 10 s per fio run (~2-5 min)
+#   --peers   also measure gocryptfs (installed from Debian if missing)
+#   --dir     where the temporary directories go (default /var/tmp); its
+#             filesystem is the backing filesystem of every target
+#   --chunk-size, --plaintext-names
+#             passed to kmsfs init, to measure other volume settings
+#
+# Run as root: it mounts, drops the page cache (echo 3 > drop_caches) and
+# installs missing Debian packages with apt-get (fio, optional; gocryptfs
+# with --peers; fuse3). Semantics follow gocryptfs' canonical benchmarks:
+# dd bs=128k conv=fsync writes, cold-cache reads, untar, ls -lR, rm -rf.
+# Numbers are never asserted: the script fails only when a command fails.
+# Everything it mounts is unmounted on exit, also on failure or Ctrl-C.
+set -Eeuo pipefail
+export LC_ALL=C # EPOCHREALTIME and printf use '.' as the decimal point
+
+ARGV="$*"
+QUICK=0
+PEERS=0
+BASE=/var/tmp
+INIT_ARGS=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) QUICK=1 ;;
+	--peers) PEERS=1 ;;
+	--dir)
+		[ $# -ge 2 ] || { echo "mount.sh: --dir needs a directory" >&2; exit 2; }
+		BASE=$2
+		shift
+		;;
+	--chunk-size)
+		[ $# -ge 2 ] || { echo "mount.sh: --chunk-size needs a size in bytes" >&2; exit 2; }
+		INIT_ARGS+=(--chunk-size "$2")
+		shift
+		;;
+	--plaintext-names) INIT_ARGS+=(--plaintext-names) ;;
+	-h | --help)
+		sed -n '2,/^set -Eeuo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+		exit 0
+		;;
+	*) echo "mount.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+if [ "$QUICK" = 1 ]; then
+	SEQ_MIB=256 FIO_SECS=3 FIO_MIB=128
+else
+	SEQ_MIB=1024 FIO_SECS=10 FIO_MIB=256
+fi
+NDIRS=100 NFILES=100 # 10,000 small files
+
+log() { printf '%s\n' "$*" >&2; }
+die() { log "mount.sh: $*"; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run as root: it mounts, drops caches and may apt-get install"
+command -v go >/dev/null || die "go is not in PATH"
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+START=$EPOCHREALTIME
+
+# ---------------------------------------------------------------- packages
+
+APT_UPDATED=0
+# apt_install PKG: installs a Debian package; returns non-zero on failure.
+apt_install() {
+	command -v apt-get >/dev/null || return 1
+	if [ "$APT_UPDATED" = 0 ]; then
+		apt-get update -qq >&2 || return 1
+		APT_UPDATED=1
+	fi
+	log "mount.sh: installing $1 from Debian"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
+}
+
+command -v fusermount3 >/dev/null || apt_install fuse3 || die "fuse3 is missing and could not be installed"
+HAVE_FIO=1
+command -v fio >/dev/null || apt_install fio || HAVE_FIO=0
+[ "$HAVE_FIO" = 1 ] || log "mount.sh: fio unavailable: random 4k I/O is skipped"
+if [ "$PEERS" = 1 ]; then
+	command -v gocryptfs >/dev/null || apt_install gocryptfs || die "--peers: gocryptfs is missing and could not be installed"
+fi
+
+# ---------------------------------------------------------------- cleanup
+
+mkdir -p "$BASE"
+WORK=$(mktemp -d "$BASE/kmsfs-bench.XXXXXX")
+MOUNTS=()  # mountpoints to unmount on exit
+SERVERS=() # PIDs of our FUSE servers, waited for before removing WORK
+
+unmount() {
+	local m=$1 i
+	mountpoint -q "$m" || return 0
+	for i in 1 2 3 4 5; do
+		fusermount3 -u "$m" 2>/dev/null && return 0
+		sleep 1 # busy: a process of ours may still be closing a file
+	done
+	log "mount.sh: $m busy, detaching lazily"
+	fusermount3 -u -z "$m" || umount -l "$m"
+}
+
+cleanup() {
+	local rc=$? m p i
+	trap - EXIT INT TERM ERR
+	cd /
+	for m in "${MOUNTS[@]}"; do unmount "$m" || rc=1; done
+	for p in "${SERVERS[@]}"; do
+		for i in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+		kill -0 "$p" 2>/dev/null && { log "mount.sh: server $p still running, stopping it"; kill "$p" || true; }
+	done
+	if [ "$rc" != 0 ] && [ -s "$WORK/kmsfs.log" ]; then
+		log "mount.sh: kmsfs log (last lines):"
+		tail -n 20 "$WORK/kmsfs.log" >&2
+	fi
+	for m in "${MOUNTS[@]}"; do
+		if mountpoint -q "$m"; then
+			log "mount.sh: $m is still mounted: leaving $WORK in place"
+			exit 1
+		fi
+	done
+	rm -rf "$WORK"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'log "mount.sh: failed at line $LINENO: $BASH_COMMAND"' ERR
+
+# ---------------------------------------------------------------- helpers
+
+# timed CMD...: runs CMD and sets SECS to its wall-clock duration.
+timed() {
+	local t0=$EPOCHREALTIME
+	"$@"
+	SECS=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')
+}
+
+WARNED_DROP=0
+# drop_caches empties the page, dentry and inode caches, so that reads
+# and lookups reach the FUSE server and the disk.
+drop_caches() {
+	sync
+	if ! echo 3 >/proc/sys/vm/drop_caches 2>/dev/null && [ "$WARNED_DROP" = 0 ]; then
+		log "mount.sh: cannot drop caches: read numbers include cached data"
+		WARNED_DROP=1
+	fi
+}
+
+declare -A RES UNIT DIR
+WORKLOADS=()
+TARGETS=(plain kmsfs)
+
+# workload NAME UNIT: declares a result row, in table order.
+workload() { WORKLOADS+=("$1"); UNIT[$1]=$2; }
+
+# record WORKLOAD TARGET VALUE
+record() {
+	RES["$1|$2"]=$3
+	log "$(printf '  %-32s %-10s %10s %s' "$1" "$2" "$3" "${UNIT[$1]}")"
+}
+
+rate() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.1f", b / s / 1e6 }'; } # MB/s
+
+# ---------------------------------------------------------------- setup
+
+log "mount.sh: building kmsfs"
+(cd "$REPO" && go build -o "$WORK/kmsfs" ./cmd/kmsfs)
+KMSFS=$WORK/kmsfs
+export KMSFS_KEYRING=$WORK/keyring KMSFS_PASSPHRASE="bench-$RANDOM-$RANDOM"
+
+mkdir "$WORK/plain" "$WORK/kmsfs.mnt"
+DIR[plain]=$WORK/plain
+DIR[kmsfs]=$WORK/kmsfs.mnt
+"$KMSFS" init "${INIT_ARGS[@]}" "$WORK/kmsfs.cipher" >/dev/null
+MOUNTS+=("$WORK/kmsfs.mnt")
+"$KMSFS" mount --log "$WORK/kmsfs.log" "$WORK/kmsfs.cipher" "$WORK/kmsfs.mnt"
+# The serving process detached itself; find it to wait for its exit.
+SERVERS+=($(pgrep -f -- "^$KMSFS .* mount -f .*$WORK/kmsfs.cipher $WORK/kmsfs.mnt\$" || true))
+
+if [ "$PEERS" = 1 ]; then
+	TARGETS+=(gocryptfs)
+	mkdir "$WORK/gocryptfs.cipher" "$WORK/gocryptfs.mnt"
+	DIR[gocryptfs]=$WORK/gocryptfs.mnt
+	gocryptfs -init -q -extpass 'echo pw' "$WORK/gocryptfs.cipher"
+	MOUNTS+=("$WORK/gocryptfs.mnt")
+	gocryptfs -q -nosyslog -extpass 'echo pw' "$WORK/gocryptfs.cipher" "$WORK/gocryptfs.mnt"
+	SERVERS+=($(pgrep -f -- "gocryptfs .*$WORK/gocryptfs.cipher $WORK/gocryptfs.mnt\$" || true))
+fi
+for t in "${TARGETS[@]}"; do
+	[ "$t" = plain ] || mountpoint -q "${DIR[$t]}" || die "$t is not mounted at ${DIR[$t]}"
+done
+
+# ---------------------------------------------------------------- workloads
+#
+# Each step runs on every target before the next step starts, so slow
+# drift (other work on the machine) spreads over all targets, and all
+# deletions come last: on an ext4 without a journal, allocating inodes
+# within 30 s of mass deletions is many times slower (recently_deleted()
+# in the kernel), which would penalise whichever target came next.
+
+# each STEP: runs "STEP TARGET DIR" for every target.
+each() {
+	local t
+	for t in "${TARGETS[@]}"; do "$1" "$t" "${DIR[$t]}"; done
+}
+
+SEQ_BYTES=$((SEQ_MIB << 20))
+W_SEQW="seq write ${SEQ_MIB} MiB"
+W_SEQR="seq read ${SEQ_MIB} MiB (cold)"
+
+seq_write() {
+	drop_caches
+	timed dd if=/dev/zero of="$2/seq.dat" bs=128k count=$((SEQ_BYTES / 131072)) conv=fsync status=none
+	[ "$(stat -c %s "$2/seq.dat")" = "$SEQ_BYTES" ] || die "$1: seq.dat has the wrong size"
+	record "$W_SEQW" "$1" "$(rate "$SEQ_BYTES" "$SECS")"
+}
+
+seq_read() {
+	drop_caches
+	timed dd if="$2/seq.dat" of=/dev/null bs=128k status=none
+	record "$W_SEQR" "$1" "$(rate "$SEQ_BYTES" "$SECS")"
+	rm "$2/seq.dat"
+}
+
+# fio_iops DIR RW: one fio job of 4k O_DIRECT requests, queue depth 1;
+# prints IOPS. Terse v3 fields: 8 = read IOPS, 49 = write IOPS.
+fio_iops() {
+	local field=8 out
+	[ "$2" = randwrite ] && field=49
+	out=$(fio --name=bench --filename="$1/fio.dat" --size="${FIO_MIB}m" --rw="$2" --bs=4k \
+		--direct=1 --ioengine=psync --numjobs=1 --iodepth=1 --fallocate=none \
+		--runtime="$FIO_SECS" --time_based --randrepeat=1 --output-format=terse --terse-version=3)
+	awk -F';' -v f="$field" 'NR == 1 { printf "%.0f", $f }' <<<"$out"
+}
+
+W_RR="rand read 4k (fio O_DIRECT)"
+W_RW="rand write 4k (fio O_DIRECT)"
+
+fio_layout() { dd if=/dev/zero of="$2/fio.dat" bs=1M count="$FIO_MIB" conv=fsync status=none; }
+rand_read() { drop_caches; record "$W_RR" "$1" "$(fio_iops "$2" randread)"; }
+rand_write() { drop_caches; record "$W_RW" "$1" "$(fio_iops "$2" randwrite)"; }
+fio_clean() { rm "$2/fio.dat"; }
+
+NSMALL=$((NDIRS * NFILES))
+W_CREATE="create $NSMALL files"
+W_STAT="stat $NSMALL files (cold)"
+W_READDIR="readdir $NSMALL files (cold)"
+W_RMSMALL="rm -rf $NSMALL files (cold)"
+
+# make_files DIR: NDIRS directories of NFILES small files (bash builtins:
+# no process per file, so the filesystem dominates).
+make_files() {
+	local i j
+	mkdir "$1"
+	for ((i = 0; i < NDIRS; i++)); do
+		mkdir "$1/d$i"
+		for ((j = 0; j < NFILES; j++)); do
+			echo "small file $i/$j" >"$1/d$i/f$j"
+		done
+	done
+}
+stat_files() { find "$1" -type f -print0 | xargs -0 stat --format=%s >/dev/null; }
+count_files() { find "$1" -type f | wc -l >"$WORK/count"; }
+
+small_create() { timed make_files "$2/small"; record "$W_CREATE" "$1" "$SECS"; }
+small_stat() { drop_caches; timed stat_files "$2/small"; record "$W_STAT" "$1" "$SECS"; }
+small_readdir() {
+	drop_caches
+	timed count_files "$2/small"
+	[ "$(cat "$WORK/count")" = "$NSMALL" ] || die "$1: found $(cat "$WORK/count") files, want $NSMALL"
+	record "$W_READDIR" "$1" "$SECS"
+}
+small_rm() { drop_caches; timed rm -rf "$2/small"; record "$W_RMSMALL" "$1" "$SECS"; }
+
+# Go's source tree, archived once on the backing filesystem (outside every
+# target) and read from the page cache by every untar.
+TAR=$WORK/go-src.tar
+tar -C "$(go env GOROOT)" -cf "$TAR" src
+NTAR=$(tar -tf "$TAR" | grep -vc '/$')
+W_UNTAR="untar go/src ($NTAR files)"
+W_LS="ls -lR go/src (cold)"
+W_RMTREE="rm -rf go/src (cold)"
+
+untar() {
+	mkdir "$2/go"
+	cat "$TAR" >/dev/null
+	timed tar -C "$2/go" -xf "$TAR"
+	record "$W_UNTAR" "$1" "$SECS"
+}
+ls_tree() { drop_caches; timed ls -lR "$2/go" >/dev/null; record "$W_LS" "$1" "$SECS"; }
+rm_tree() { drop_caches; timed rm -rf "$2/go"; record "$W_RMTREE" "$1" "$SECS"; }
+
+# ---------------------------------------------------------------- report
+
+machine() {
+	local cpu kv conf names
+	cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+	printf 'machine:  %s, %s CPUs, kernel %s, %s\n' "${cpu:-unknown}" "$(nproc)" "$(uname -r)" "$(go version | awk '{ print $3 }')"
+	printf 'backing:  %s (%s)\n' "$(df --output=source "$WORK" | tail -n 1)" "$(df --output=fstype "$WORK" | tail -n 1)"
+	kv=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)
+	conf=$WORK/kmsfs.cipher/kmsfs.conf
+	names=encrypted
+	grep -q '"PlaintextNames": *true' "$conf" && names=plaintext
+	printf 'kmsfs:    %s, chunk size %s, %s names\n' "$kv" "$(grep -o '"ChunkSize": *[0-9]*' "$conf" | grep -o '[0-9]*$' || echo unknown)" "$names"
+	if [ "$PEERS" = 1 ]; then printf 'peer:     %s\n' "$(gocryptfs -version | head -n 1)"; fi
+	printf 'run:      bench/mount.sh %s, %s MiB sequential, fio %s s on %s MiB\n' "$ARGV" "$SEQ_MIB" "$FIO_SECS" "$FIO_MIB"
+}
+
+# ratio A B: A/B with 2 decimals, or "-" when either is missing or zero.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else printf "-" }'; }
+
+table() {
+	local w t row hdr p
+	hdr=$(printf '%-32s %-5s %10s' workload unit plain)
+	for t in "${TARGETS[@]:1}"; do hdr+=$(printf ' %10s %8s' "$t" "/plain"); done
+	[ "$PEERS" = 1 ] && hdr+=$(printf ' %15s' "kmsfs/gocryptfs")
+	printf '%s\n' "$hdr"
+	for w in "${WORKLOADS[@]}"; do
+		p=${RES["$w|plain"]:-}
+		row=$(printf '%-32s %-5s %10s' "$w" "${UNIT[$w]}" "${p:--}")
+		for t in "${TARGETS[@]:1}"; do
+			row+=$(printf ' %10s %8s' "${RES["$w|$t"]:--}" "$(ratio "${RES["$w|$t"]:-}" "$p")")
+		done
+		[ "$PEERS" = 1 ] && row+=$(printf ' %15s' "$(ratio "${RES["$w|kmsfs"]:-}" "${RES["$w|gocryptfs"]:-}")")
+		printf '%s\n' "$row"
+	done
+	printf '\nRatios are result / plain (or kmsfs / gocryptfs) from this run: above 1 is better\n'
+	printf 'for MB/s and IOPS, worse for seconds. Caches are dropped before every "cold" step.\n'
+}
+
+log "mount.sh: measuring in $WORK (${TARGETS[*]})"
+workload "$W_SEQW" MB/s
+workload "$W_SEQR" MB/s
+each seq_write
+each seq_read
+if [ "$HAVE_FIO" = 1 ]; then
+	workload "$W_RR" IOPS
+	workload "$W_RW" IOPS
+	each fio_layout
+	each rand_read
+	each rand_write
+	each fio_clean
+fi
+for w in "$W_CREATE" "$W_STAT" "$W_READDIR" "$W_UNTAR" "$W_LS" "$W_RMSMALL" "$W_RMTREE"; do workload "$w" s; done
+each small_create
+each small_stat
+each small_readdir
+each untar
+each ls_tree
+each small_rm
+each rm_tree
+
+echo
+machine
+echo
+table
+log "mount.sh: done in $(awk -v a="$START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s"
