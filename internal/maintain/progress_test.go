@@ -70,11 +70,16 @@ func TestProgressPlainLines(t *testing.T) {
 	p := maintain.NewProgress(&buf, "rewrap", maintain.ProgressOptions{Interval: 5 * time.Millisecond})
 	p.Start()
 	p.Found(2)
-	time.Sleep(40 * time.Millisecond)
+	// Wait for two ticks rather than sleeping a fixed time: a loaded
+	// machine may delay the ticker well past its interval.
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(buf.String(), "\n") < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	p.Stop()
 	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
 	if len(lines) < 2 {
-		t.Fatalf("got %d lines in 40ms at a 5ms interval: %q", len(lines), buf.String())
+		t.Fatalf("got %d lines in 5s at a 5ms interval: %q", len(lines), buf.String())
 	}
 	for _, l := range lines {
 		if !strings.HasPrefix(l, "rewrap: 0/2+ files") {
