@@ -177,7 +177,7 @@ func serve(c *cli.Context, cipherDir, mnt string) (err error) {
 			err = reportedError{err}
 		}
 	}()
-	logger, closeLog, err := mountLogger(c.String("log"))
+	logger, closeLog, err := mountLogger(c.String("log"), c.Bool("debug"))
 	if err != nil {
 		return err
 	}
@@ -318,15 +318,21 @@ type reportedError struct{ error }
 
 func (e reportedError) Unwrap() error { return e.error }
 
-func mountLogger(path string) (*slog.Logger, func(), error) {
+// mountLogger logs the serving process's warnings to path (default
+// stderr); with debug it also logs every FUSE request.
+func mountLogger(path string, debug bool) (*slog.Logger, func(), error) {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if debug {
+		opts.Level = slog.LevelDebug
+	}
 	if path == "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, nil)), func() {}, nil
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), func() {}, nil
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, nil, fmt.Errorf("log: %w", err)
 	}
-	return slog.New(slog.NewTextHandler(f, nil)), func() { f.Close() }, nil
+	return slog.New(slog.NewTextHandler(f, opts)), func() { f.Close() }, nil
 }
 
 func umountCommand() *cli.Command {
