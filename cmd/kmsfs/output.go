@@ -12,21 +12,9 @@ import (
 // serviceAction opens the keyring service, runs f and prints its result:
 // with --json the AWS KMS response shape, else f's text for people.
 func serviceAction(n int, f func(c *cli.Context, svc keyring.Service) (result any, text string, err error)) cli.ActionFunc {
-	return func(c *cli.Context) error {
-		if err := needArgs(c, n); err != nil {
-			return err
-		}
-		svc, err := openService(c, false)
-		if err != nil {
-			return err
-		}
-		defer svc.Close()
-		result, text, err := f(c, svc)
-		if err != nil {
-			return err
-		}
-		return printResult(c, result, text)
-	}
+	return serviceActionLocal(n, func(c *cli.Context, svc *service) (any, string, error) {
+		return f(c, svc)
+	})
 }
 
 func printResult(c *cli.Context, result any, text string) error {
