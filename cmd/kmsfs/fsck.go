@@ -51,15 +51,7 @@ type fsckReport struct {
 }
 
 func fsckAction(c *cli.Context) error {
-	if err := needArgs(c, 1); err != nil {
-		return err
-	}
-	dir := c.Args().First()
-	conf, err := volume.Load(dir)
-	if err != nil {
-		return err
-	}
-	svc, err := openService(c, false)
+	dir, conf, svc, err := openVolume(c)
 	if err != nil {
 		return err
 	}
@@ -139,4 +131,20 @@ func fsckText(rep fsckReport, s *maintain.Summary) string {
 	return fmt.Sprintf("fsck %s (%s): checked %s, %s in %s (%.1f MB/s): %d clean, %d with problems",
 		rep.CipherDir, mode, plural(rep.Files, "file"), byteSize(rep.Bytes), s.Elapsed.Round(time.Millisecond),
 		rep.MBPerSecond, rep.Clean, rep.Problems)
+}
+
+// openVolume loads the config of CIPHERDIR, the command's one argument,
+// and reaches its keyring.
+func openVolume(c *cli.Context) (dir string, conf *volume.Config, svc *service, err error) {
+	if err := needArgs(c, 1); err != nil {
+		return "", nil, nil, err
+	}
+	dir = c.Args().First()
+	if conf, err = volume.Load(dir); err != nil {
+		return "", nil, nil, err
+	}
+	if svc, err = openService(c, false); err != nil {
+		return "", nil, nil, err
+	}
+	return dir, conf, svc, nil
 }

@@ -58,15 +58,7 @@ type rewrapReport struct {
 }
 
 func rewrapAction(c *cli.Context) error {
-	if err := needArgs(c, 1); err != nil {
-		return err
-	}
-	dir := c.Args().First()
-	conf, err := volume.Load(dir)
-	if err != nil {
-		return err
-	}
-	svc, err := openService(c, false)
+	dir, conf, svc, err := openVolume(c)
 	if err != nil {
 		return err
 	}
