@@ -207,41 +207,44 @@ func (t *openTable) find(key fileKey) *openFile {
 
 // ref returns the state of key with one more reference, or nil.
 func (t *openTable) ref(key fileKey) *openFile {
-	of, _ := t.get(key, nil)
-	return of
+	if of := t.refOrLock(key); of != nil {
+		return of
+	}
+	t.mu.Unlock()
+	return nil
 }
 
 // add returns the state of key with one more reference, inserting a new
 // one over b when there is none; created says which happened. A creator
 // must call finish.
 func (t *openTable) add(key fileKey, b *backing) (of *openFile, created bool) {
-	return t.get(key, b)
+	if of := t.refOrLock(key); of != nil {
+		return of, false
+	}
+	defer t.mu.Unlock()
+	of = &openFile{key: key, refs: 1, ready: make(chan struct{}), closed: make(chan struct{}), b: b}
+	t.files[key] = of
+	return of, true
 }
 
-// get takes a reference to key's state. It never returns a closing state:
-// it waits until that one is gone, so that two envelope.Files never work
-// on one backing inode at once. With b nil it inserts nothing.
-func (t *openTable) get(key fileKey, b *backing) (*openFile, bool) {
+// refOrLock returns key's state with one more reference. It never returns
+// a closing state: it waits until that one is gone, so that two
+// envelope.Files never work on one backing inode at once. When key has no
+// state it returns nil with t.mu held, so the caller can insert one.
+func (t *openTable) refOrLock(key fileKey) *openFile {
 	for {
 		t.mu.Lock()
 		of := t.files[key]
 		switch {
-		case of != nil && of.closing:
-			t.mu.Unlock()
-			<-of.closed
-			continue
-		case of != nil:
+		case of == nil:
+			return nil
+		case !of.closing:
 			of.refs++
 			t.mu.Unlock()
-			return of, false
-		case b == nil:
-			t.mu.Unlock()
-			return nil, false
+			return of
 		}
-		of = &openFile{key: key, refs: 1, ready: make(chan struct{}), closed: make(chan struct{}), b: b}
-		t.files[key] = of
 		t.mu.Unlock()
-		return of, true
+		<-of.closed
 	}
 }
 
@@ -252,30 +255,19 @@ func (t *openTable) get(key fileKey, b *backing) (*openFile, bool) {
 // envelope.File reading it half-way and no stat seeing the header write's
 // mtime before it is put back. Exactly one of of and done is non-nil.
 func (t *openTable) hold(key fileKey) (of *openFile, done func()) {
-	for {
+	if of := t.refOrLock(key); of != nil {
+		return of, nil
+	}
+	res := &openFile{key: key, closing: true, closed: make(chan struct{})}
+	res.mu.Lock()
+	t.files[key] = res
+	t.mu.Unlock()
+	return nil, func() {
 		t.mu.Lock()
-		of := t.files[key]
-		switch {
-		case of != nil && of.closing:
-			t.mu.Unlock()
-			<-of.closed
-			continue
-		case of != nil:
-			of.refs++
-			t.mu.Unlock()
-			return of, nil
-		}
-		res := &openFile{key: key, closing: true, closed: make(chan struct{})}
-		res.mu.Lock()
-		t.files[key] = res
+		delete(t.files, key)
 		t.mu.Unlock()
-		return nil, func() {
-			t.mu.Lock()
-			delete(t.files, key)
-			t.mu.Unlock()
-			close(res.closed)
-			res.mu.Unlock()
-		}
+		close(res.closed)
+		res.mu.Unlock()
 	}
 }
 
