@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/kmsfs/kmsfs/envelope"
-	"github.com/kmsfs/kmsfs/envelope/internal/memfile"
+	"github.com/kmsfs/kmsfs/internal/memfile"
 )
 
 func TestEmptyFileLazyHeader(t *testing.T) {

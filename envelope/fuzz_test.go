@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/kmsfs/kmsfs/envelope"
-	"github.com/kmsfs/kmsfs/envelope/internal/memfile"
+	"github.com/kmsfs/kmsfs/internal/memfile"
 )
 
 // addSeeds adds every piece of every vector that part selects, and fails

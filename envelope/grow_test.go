@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/kmsfs/kmsfs/envelope"
-	"github.com/kmsfs/kmsfs/envelope/internal/memfile"
+	"github.com/kmsfs/kmsfs/internal/memfile"
 )
 
 // shortWriteFile fails chunk write number failAt (counting from 1) after

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/kmsfs/kmsfs/envelope"
-	"github.com/kmsfs/kmsfs/envelope/internal/memfile"
+	"github.com/kmsfs/kmsfs/internal/memfile"
 )
 
 // roundTripSizes are the sizes of STYLE.md's table tests for chunk size c.

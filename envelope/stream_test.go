@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/kmsfs/kmsfs/envelope"
-	"github.com/kmsfs/kmsfs/envelope/internal/memfile"
+	"github.com/kmsfs/kmsfs/internal/memfile"
 )
 
 // TestStreamWriterTargets: the size floor lands in the stream's own header

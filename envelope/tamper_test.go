@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/kmsfs/kmsfs/envelope"
-	"github.com/kmsfs/kmsfs/envelope/internal/memfile"
+	"github.com/kmsfs/kmsfs/internal/memfile"
 	"github.com/kmsfs/kmsfs/envelope/internal/testkms"
 )
 

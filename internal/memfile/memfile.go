@@ -1,5 +1,6 @@
-// Package memfile is an in-memory envelope.Backing for tests, with hooks
-// to count syncs, observe preallocation and inject write failures.
+// Package memfile is an in-memory envelope.Backing for tests and
+// benchmarks, with hooks to count syncs, observe preallocation and inject
+// write failures.
 package memfile
 
 import (
@@ -14,10 +15,11 @@ import (
 // ErrInjected is the error returned by injected failures.
 var ErrInjected = errors.New("memfile: injected failure")
 
-// File is a growable byte slice behind a mutex. The zero value is an
+// File is a growable byte slice behind a read-write mutex (parallel chunk
+// reads do not serialise). The zero value is an
 // empty file.
 type File struct {
-	mu    sync.Mutex
+	mu    sync.RWMutex
 	data  []byte
 	syncs int
 	// FailWrite, if set, is called before every WriteAt; a non-nil result
@@ -30,8 +32,8 @@ func New(b []byte) *File { return &File{data: append([]byte(nil), b...)} }
 
 // ReadAt implements io.ReaderAt.
 func (f *File) ReadAt(p []byte, off int64) (int, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.mu.RLock()
+	defer f.mu.RUnlock()
 	if off < 0 {
 		return 0, fs.ErrInvalid
 	}
@@ -115,15 +117,15 @@ func (f *File) Syncs() int {
 
 // Stat reports the size.
 func (f *File) Stat() (os.FileInfo, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.mu.RLock()
+	defer f.mu.RUnlock()
 	return info(len(f.data)), nil
 }
 
 // Bytes returns a copy of the contents.
 func (f *File) Bytes() []byte {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.mu.RLock()
+	defer f.mu.RUnlock()
 	return append([]byte(nil), f.data...)
 }
 
