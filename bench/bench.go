@@ -154,29 +154,25 @@ func openChunk(b *testing.B, c int) {
 // fileWrite writes 1 MiB requests sequentially with 64 KiB chunks; the
 // first pass over fileSpan appends, later passes overwrite.
 func fileWrite(b *testing.B) {
-	f := newFile(b, envelope.DefaultChunkSize, 0)
-	defer f.Close()
-	p := make([]byte, requestSize)
-	b.SetBytes(requestSize)
-	b.ReportAllocs()
-	var off int64
-	for b.Loop() {
-		if _, err := f.WriteAt(p, off); err != nil {
-			b.Fatal(err)
-		}
-		off = (off + requestSize) % fileSpan
-	}
+	fileSequential(b, 0, (*envelope.File).WriteAt)
 }
 
+// fileRead reads 1 MiB requests sequentially from a fileSpan-sized file.
 func fileRead(b *testing.B) {
-	f := newFile(b, envelope.DefaultChunkSize, fileSpan)
+	fileSequential(b, fileSpan, (*envelope.File).ReadAt)
+}
+
+// fileSequential runs op over a file of the given initial size in 1 MiB
+// requests, wrapping around at fileSpan.
+func fileSequential(b *testing.B, size int64, op func(*envelope.File, []byte, int64) (int, error)) {
+	f := newFile(b, envelope.DefaultChunkSize, size)
 	defer f.Close()
 	p := make([]byte, requestSize)
 	b.SetBytes(requestSize)
 	b.ReportAllocs()
 	var off int64
 	for b.Loop() {
-		if _, err := f.ReadAt(p, off); err != nil {
+		if _, err := op(f, p, off); err != nil {
 			b.Fatal(err)
 		}
 		off = (off + requestSize) % fileSpan
