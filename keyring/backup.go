@@ -14,56 +14,6 @@ import (
 	"github.com/google/uuid"
 )
 
-// ExportKeyringInput asks for a bundle of the whole keyring (kmsfs
-// extension; KmsfsService.ExportKeyring on the wire).
-type ExportKeyringInput struct {
-	// KeyringPassphrase must unlock this keyring: taking key material out
-	// needs the passphrase even from a process that already holds the
-	// keyring open (a mount, reached over its socket).
-	KeyringPassphrase []byte
-	// Passphrase seals the bundle; it may equal the keyring's.
-	Passphrase []byte
-	// KDF stretches Passphrase; zero means [DefaultKDF].
-	KDF KDFParams
-}
-
-// ExportKeyringOutput is a sealed bundle ([ParseBundle]) and what it holds.
-type ExportKeyringOutput struct {
-	Bundle   []byte
-	Keys     int
-	Versions int // versions with key material
-	Aliases  int
-}
-
-// ImportKeyringInput restores a bundle into this keyring (kmsfs extension;
-// KmsfsService.ImportKeyring on the wire).
-type ImportKeyringInput struct {
-	// KeyringPassphrase must unlock this keyring, as for an export: an
-	// import can add a key whose material the caller knows and repoint an
-	// alias (the filesystem's) at it, so a process that merely reaches the
-	// socket of a mount must not be able to do it.
-	KeyringPassphrase []byte
-	Bundle            []byte
-	Passphrase        []byte // the bundle's
-	// ReplaceAliases repoints an alias that exists here with another
-	// target to the bundle's target, instead of refusing the import.
-	ReplaceAliases bool `json:",omitempty"`
-}
-
-// ImportKeyringOutput says what an import did. Key IDs and alias names are
-// sorted.
-type ImportKeyringOutput struct {
-	KeysAdded        []string // not here before
-	KeysMerged       []string // here before, with versions added from the bundle
-	KeysUnchanged    []string // here before with every version the bundle has
-	KeysExpired      []string // pending deletion past their date: not imported
-	VersionsAdded    int
-	AliasesAdded     []string
-	AliasesReplaced  []string // with ReplaceAliases: now pointing at the bundle's key
-	AliasesUnchanged []string
-	AliasesSkipped   []string // pointing at an expired key: not imported
-}
-
 // ExportKeyring seals every key (every version's material, its state with
 // any deletion date, rotation settings and minimum decryption version) and
 // every alias into a bundle under in.Passphrase (FORMAT.md, "Keyring
@@ -391,7 +341,7 @@ func (k *Keyring) commitImportLocked(pl *importPlan) error {
 
 // auditImportLocked records every key and alias an import changed.
 func (k *Keyring) auditImportLocked(ctx context.Context, pl *importPlan) {
-	caller := callerFrom(ctx)
+	caller := CallerFrom(ctx)
 	for _, e := range pl.entries {
 		k.audit.append(AuditRecord{Op: "ImportKey", KeyId: e.rec.ID.String(), KeyVersion: e.rec.current(),
 			Caller: caller, Outcome: outcomeSuccess})
@@ -405,6 +355,6 @@ func (k *Keyring) auditImportLocked(ctx context.Context, pl *importPlan) {
 
 // auditSync records an operation synchronously without holding k.mu.
 func (k *Keyring) auditSync(ctx context.Context, r AuditRecord, err error) {
-	r.Caller, r.Outcome = callerFrom(ctx), outcome(err)
+	r.Caller, r.Outcome = CallerFrom(ctx), outcome(err)
 	k.audit.appendSync(r)
 }

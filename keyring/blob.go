@@ -5,8 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"math"
-	"slices"
 
 	"github.com/google/uuid"
 )
@@ -24,7 +22,7 @@ import (
 // The GCM key is HKDF-SHA-256(ikm=version key, salt=salt, info="kmsfs v1
 // encrypt"), used for this one blob only, so the nonce is 12 zero bytes.
 // The AAD is the 53 header bytes || the canonical encryption context
-// ([canonicalContext]). Decryption failures of any cause are reported only
+// ([EncodeContext]). Decryption failures of any cause are reported only
 // as [ErrInvalidCiphertext].
 const (
 	BlobVersion    = 0x01
@@ -85,35 +83,6 @@ func (h BlobHeader) appendHeader(b []byte) []byte {
 func (h BlobHeader) Marshal() []byte {
 	b := make([]byte, 0, BlobHeaderSize+len(h.Ciphertext))
 	return append(h.appendHeader(b), h.Ciphertext...)
-}
-
-// canonicalContext encodes an encryption context unambiguously, as the AWS
-// Encryption SDK: u16 count, then the pairs sorted by key bytes, each
-// u16 keyLen || key || u16 valueLen || value. An empty or nil context
-// encodes as no bytes.
-func canonicalContext(ctx map[string]string) ([]byte, error) {
-	if len(ctx) == 0 {
-		return nil, nil
-	}
-	if len(ctx) > math.MaxUint16 {
-		return nil, fmt.Errorf("%w: encryption context has %d pairs", ErrValidation, len(ctx))
-	}
-	keys := make([]string, 0, len(ctx))
-	for k, v := range ctx {
-		if len(k) > math.MaxUint16 || len(v) > math.MaxUint16 {
-			return nil, fmt.Errorf("%w: encryption context entry longer than %d bytes", ErrValidation, math.MaxUint16)
-		}
-		keys = append(keys, k)
-	}
-	slices.Sort(keys) // Go compares strings bytewise
-	b := binary.BigEndian.AppendUint16(nil, uint16(len(keys)))
-	for _, k := range keys {
-		b = binary.BigEndian.AppendUint16(b, uint16(len(k)))
-		b = append(b, k...)
-		b = binary.BigEndian.AppendUint16(b, uint16(len(ctx[k])))
-		b = append(b, ctx[k]...)
-	}
-	return b, nil
 }
 
 // oneTimeKey derives the per-blob or per-wrap AES-256 key. The caller

@@ -62,12 +62,6 @@ const (
 	infoBundleCheck      = "kmsfs bundle v1 passphrase check"
 )
 
-// ErrBundleCorrupt is returned when a keyring bundle is not one, is of an
-// unknown version, or fails authentication although its passphrase check
-// passed (it was altered). Its errors also match [ErrInvalidCiphertext], so
-// they keep their meaning over the KMS protocol.
-var ErrBundleCorrupt = errors.New("keyring: key bundle is corrupt or was tampered with")
-
 // bundleError is an [ErrBundleCorrupt] with a detail that never holds
 // secrets.
 type bundleError struct{ detail string }

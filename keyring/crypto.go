@@ -83,7 +83,7 @@ func (k *Keyring) encrypt(keyID string, plaintext []byte, ec map[string]string) 
 	if len(plaintext) < 1 || len(plaintext) > MaxPlaintext {
 		return nil, keyUse{}, fmt.Errorf("%w: plaintext length %d not in 1..%d", ErrValidation, len(plaintext), MaxPlaintext)
 	}
-	aad, err := canonicalContext(ec)
+	aad, err := EncodeContext(ec)
 	if err != nil {
 		return nil, keyUse{}, err
 	}
@@ -120,7 +120,7 @@ func (k *Keyring) decrypt(blob []byte, ec map[string]string, keyID string) ([]by
 	if err != nil {
 		return nil, keyUse{}, ErrInvalidCiphertext
 	}
-	aad, err := canonicalContext(ec)
+	aad, err := EncodeContext(ec)
 	if err != nil {
 		return nil, keyUse{}, err
 	}

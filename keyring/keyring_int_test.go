@@ -112,12 +112,12 @@ func TestCanonicalContext(t *testing.T) {
 		{map[string]string{"b": "", "a": "x"}, "0002" + "0001" + "61" + "0001" + "78" + "0001" + "62" + "0000"},
 	}
 	for _, tc := range tests {
-		got, err := canonicalContext(tc.ctx)
+		got, err := EncodeContext(tc.ctx)
 		if err != nil || hex.EncodeToString(got) != tc.want {
-			t.Errorf("canonicalContext(%v) = %x, %v; want %s", tc.ctx, got, err, tc.want)
+			t.Errorf("EncodeContext(%v) = %x, %v; want %s", tc.ctx, got, err, tc.want)
 		}
 	}
-	_, err := canonicalContext(map[string]string{"k": string(make([]byte, 65536))})
+	_, err := EncodeContext(map[string]string{"k": string(make([]byte, 65536))})
 	if !errors.Is(err, ErrValidation) {
 		t.Fatalf("oversized value: %v", err)
 	}

@@ -2,29 +2,10 @@ package keyring
 
 import (
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"time"
-)
-
-// Errors of this implementation that are not part of the [Service] contract.
-var (
-	// ErrNoKeyring is returned by [Open] without [Options.Create] when the
-	// directory holds no keyring.
-	ErrNoKeyring = errors.New("keyring: no keyring in this directory")
-	// ErrClosed is returned by every method called after [Keyring.Close].
-	ErrClosed = errors.New("keyring: keyring is closed")
-	// ErrAuditBroken is returned by [Keyring.VerifyAudit] when a record of the
-	// audit log was edited, reordered or deleted; see [AuditError].
-	ErrAuditBroken = errors.New("keyring: audit log hash chain is broken")
-	// ErrKeyringCorrupt is returned by [Open] when a record of the keyring
-	// database does not authenticate under the key-encryption key, or
-	// contradicts another: someone who can write the database edited it or
-	// put back an older copy of a record. Its errors also match
-	// [ErrInternal], so they keep their meaning over the KMS protocol.
-	ErrKeyringCorrupt = errors.New("keyring: keyring database does not authenticate")
 )
 
 // corruptError is an [ErrKeyringCorrupt] with a detail that never holds

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,19 +12,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/kmsfs/kmsfs/keyring"
-	"github.com/kmsfs/kmsfs/keyring/kmsapi"
-)
-
-// auditor is what `kmsfs audit` needs: the local keyring and the client of
-// a mount's socket both have it.
-type auditor interface {
-	Audit(ctx context.Context, f keyring.AuditFilter) ([]keyring.AuditRecord, error)
-	AuditStatus(ctx context.Context) (*keyring.AuditStatus, error)
-}
-
-var (
-	_ auditor = (*keyring.Keyring)(nil)
-	_ auditor = (*kmsapi.Client)(nil)
 )
 
 func auditCommand() *cli.Command {
@@ -65,7 +51,7 @@ Example: kmsfs audit --key alias/kmsfs --since 24h`,
 
 // auditAction opens the keyring service (through a mount's socket when
 // there is one) and runs f on its audit log.
-func auditAction(f func(c *cli.Context, a auditor) error) cli.ActionFunc {
+func auditAction(f func(c *cli.Context, a keyring.Auditor) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		if err := needArgs(c, 0); err != nil {
 			return err
@@ -75,7 +61,7 @@ func auditAction(f func(c *cli.Context, a auditor) error) cli.ActionFunc {
 			return err
 		}
 		defer svc.Close()
-		a, ok := svc.Service.(auditor)
+		a, ok := svc.Service.(keyring.Auditor)
 		if !ok {
 			return fmt.Errorf("%w: this keyring service has no audit log", keyring.ErrUnsupported)
 		}
@@ -83,7 +69,7 @@ func auditAction(f func(c *cli.Context, a auditor) error) cli.ActionFunc {
 	}
 }
 
-func auditList(c *cli.Context, a auditor) error {
+func auditList(c *cli.Context, a keyring.Auditor) error {
 	f, err := auditFilter(c, time.Now())
 	if err != nil {
 		return err
@@ -175,7 +161,7 @@ func orDash(s string) string {
 	return s
 }
 
-func auditVerify(c *cli.Context, a auditor) error {
+func auditVerify(c *cli.Context, a keyring.Auditor) error {
 	st, err := a.AuditStatus(c.Context)
 	var ae *keyring.AuditError
 	if errors.As(err, &ae) {

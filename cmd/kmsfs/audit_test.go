@@ -25,6 +25,8 @@ func (f fakeAuditor) Audit(context.Context, keyring.AuditFilter) ([]keyring.Audi
 
 func (f fakeAuditor) AuditStatus(context.Context) (*keyring.AuditStatus, error) { return f.st, f.err }
 
+func (f fakeAuditor) VerifyAudit(context.Context) error { return f.err }
+
 // TestAuditVerifyExit checks what `kmsfs audit verify` prints and how it
 // exits: a broken chain (which the keyring tests produce by tampering with
 // the database) exits with exitIntegrity and names the record.

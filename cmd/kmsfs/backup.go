@@ -21,18 +21,6 @@ import (
 // envBundlePassphrase holds a keyring bundle's passphrase, for scripts.
 const envBundlePassphrase = "KMSFS_BUNDLE_PASSPHRASE"
 
-// backupper is what export and import need: the local keyring and the
-// client of a mount's socket both have it.
-type backupper interface {
-	ExportKeyring(ctx context.Context, in *keyring.ExportKeyringInput) (*keyring.ExportKeyringOutput, error)
-	ImportKeyring(ctx context.Context, in *keyring.ImportKeyringInput) (*keyring.ImportKeyringOutput, error)
-}
-
-var (
-	_ backupper = (*keyring.Keyring)(nil)
-	_ backupper = (*kmsapi.Client)(nil)
-)
-
 func bundlePassfileFlag() cli.Flag {
 	return &cli.StringFlag{Name: "bundle-passfile", Usage: "read the bundle passphrase from the first line of `FILE`"}
 }
@@ -207,8 +195,8 @@ func localCaller(ctx context.Context) context.Context {
 	return keyring.WithCaller(ctx, "uid:"+strconv.Itoa(os.Getuid()))
 }
 
-func asBackupper(svc *service) (backupper, error) {
-	b, ok := svc.Service.(backupper)
+func asBackupper(svc *service) (keyring.Backupper, error) {
+	b, ok := svc.Service.(keyring.Backupper)
 	if !ok {
 		return nil, fmt.Errorf("%w: this keyring service cannot export or import", keyring.ErrUnsupported)
 	}

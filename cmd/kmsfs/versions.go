@@ -14,7 +14,6 @@ import (
 	"github.com/kmsfs/kmsfs/internal/maintain"
 	"github.com/kmsfs/kmsfs/internal/volume"
 	"github.com/kmsfs/kmsfs/keyring"
-	"github.com/kmsfs/kmsfs/keyring/kmsapi"
 )
 
 // errFilesBehind refuses to retire or destroy versions that files of
@@ -69,9 +68,9 @@ Example: kmsfs key destroy-versions --below 2 alias/kmsfs`,
 
 // versionAction opens the keyring, resolves KEY and hands f the key's
 // metadata and the retiring interface of the service (local or remote).
-func versionAction(nargs int, f func(c *cli.Context, svc *service, vr kmsapi.VersionRetirer, m keyring.KeyMetadata) (any, string, error)) cli.ActionFunc {
+func versionAction(nargs int, f func(c *cli.Context, svc *service, vr keyring.VersionRetirer, m keyring.KeyMetadata) (any, string, error)) cli.ActionFunc {
 	return serviceActionLocal(nargs, func(c *cli.Context, svc *service) (any, string, error) {
-		vr, ok := svc.Service.(kmsapi.VersionRetirer)
+		vr, ok := svc.Service.(keyring.VersionRetirer)
 		if !ok {
 			return nil, "", fmt.Errorf("%w: this keyring service cannot retire versions", keyring.ErrUnsupported)
 		}
@@ -110,7 +109,7 @@ type versionResult struct {
 	FilesBehind              int64  // files still under the versions (only with --force)
 }
 
-func minVersion(c *cli.Context, svc *service, vr kmsapi.VersionRetirer, m keyring.KeyMetadata) (any, string, error) {
+func minVersion(c *cli.Context, svc *service, vr keyring.VersionRetirer, m keyring.KeyMetadata) (any, string, error) {
 	n, err := parseVersion(c.Args().Get(1))
 	if err != nil {
 		return nil, "", err
@@ -131,7 +130,7 @@ func minVersion(c *cli.Context, svc *service, vr kmsapi.VersionRetirer, m keyrin
 	return versionResult{KeyId: m.KeyId, MinimumDecryptionVersion: n, FilesBehind: behind}, text, nil
 }
 
-func destroyVersions(c *cli.Context, svc *service, vr kmsapi.VersionRetirer, m keyring.KeyMetadata) (any, string, error) {
+func destroyVersions(c *cli.Context, svc *service, vr keyring.VersionRetirer, m keyring.KeyMetadata) (any, string, error) {
 	n := c.Uint("below")
 	if n < 1 || n > 1<<32-1 {
 		return nil, "", usageError{"--below: want a version from 1"}

@@ -7,20 +7,7 @@ import (
 	"github.com/kmsfs/kmsfs/keyring"
 )
 
-// Auditor reads and verifies the keyring's audit log (kmsfs extensions
-// KmsfsService.Audit and KmsfsService.VerifyAudit). The local
-// *keyring.Keyring implements it, and so does [Client], so that `kmsfs
-// audit` works whether or not a mount owns the keyring.
-type Auditor interface {
-	Audit(ctx context.Context, f keyring.AuditFilter) ([]keyring.AuditRecord, error)
-	AuditStatus(ctx context.Context) (*keyring.AuditStatus, error)
-	VerifyAudit(ctx context.Context) error
-}
-
-var (
-	_ Auditor = (*keyring.Keyring)(nil)
-	_ Auditor = (*Client)(nil)
-)
+var _ keyring.Auditor = (*Client)(nil)
 
 // auditPageSize bounds the records of one KmsfsService.Audit response
 // (about 300 bytes each, far below the client's response limit); the
@@ -48,9 +35,9 @@ type verifyAuditOutput struct {
 	Reason    string `json:",omitempty"`
 }
 
-// auditOps serves the Auditor operations when svc has them.
+// auditOps serves the keyring.Auditor operations when svc has them.
 func auditOps(svc keyring.Service) map[string]endpoint {
-	a, ok := svc.(Auditor)
+	a, ok := svc.(keyring.Auditor)
 	if !ok {
 		return nil
 	}
@@ -79,7 +66,7 @@ func auditOps(svc keyring.Service) map[string]endpoint {
 	}
 }
 
-// Audit implements [Auditor] over the wire, one page of at most
+// Audit implements [keyring.Auditor] over the wire, one page of at most
 // auditPageSize records per request: forwards from f.AfterSeq, or with
 // f.Newest backwards from f.BeforeSeq.
 func (c *Client) Audit(ctx context.Context, f keyring.AuditFilter) ([]keyring.AuditRecord, error) {
@@ -112,7 +99,7 @@ func (c *Client) Audit(ctx context.Context, f keyring.AuditFilter) ([]keyring.Au
 	}
 }
 
-// AuditStatus implements [Auditor] over the wire; a broken chain comes back
+// AuditStatus implements [keyring.Auditor] over the wire; a broken chain comes back
 // as the same *keyring.AuditError a local keyring returns.
 func (c *Client) AuditStatus(ctx context.Context) (*keyring.AuditStatus, error) {
 	res, err := call[verifyAuditOutput](ctx, c, targetVerifyAudit, struct{}{})
@@ -125,7 +112,7 @@ func (c *Client) AuditStatus(ctx context.Context) (*keyring.AuditStatus, error) 
 	return &keyring.AuditStatus{Records: res.Records, Head: res.Head}, nil
 }
 
-// VerifyAudit implements [Auditor] over the wire.
+// VerifyAudit implements [keyring.Auditor] over the wire.
 func (c *Client) VerifyAudit(ctx context.Context) error {
 	_, err := c.AuditStatus(ctx)
 	return err

@@ -7,28 +7,7 @@ import (
 	"github.com/kmsfs/kmsfs/keyring"
 )
 
-// Backupper exports and imports whole keyrings (kmsfs extensions
-// KmsfsService.ExportKeyring and KmsfsService.ImportKeyring). The local
-// *keyring.Keyring implements it, and so does [Client], so that `kmsfs
-// keyring export` and `import` work whether or not a mount owns the
-// keyring.
-//
-// Both requests carry two passphrases (the keyring's and the bundle's) and
-// an export's response carries the sealed bundle. They travel only over the
-// unix socket, which is mode 0600 and admits only the server's uid and root
-// (see the package documentation); a caller there can already use every
-// key, so the keyring passphrase both require is what keeps it from also
-// taking the key material away (export) or planting a key whose material
-// it knows and repointing an alias at it (import).
-type Backupper interface {
-	ExportKeyring(ctx context.Context, in *keyring.ExportKeyringInput) (*keyring.ExportKeyringOutput, error)
-	ImportKeyring(ctx context.Context, in *keyring.ImportKeyringInput) (*keyring.ImportKeyringOutput, error)
-}
-
-var (
-	_ Backupper = (*keyring.Keyring)(nil)
-	_ Backupper = (*Client)(nil)
-)
+var _ keyring.Backupper = (*Client)(nil)
 
 // maxImportBody bounds an ImportKeyring request: a bundle of
 // [keyring.MaxBundleSize] in base64, a passphrase and JSON framing. Other
@@ -40,11 +19,11 @@ const (
 	targetImportKeyring = kmsfsPrefix + "ImportKeyring"
 )
 
-// backupOps serves the Backupper operations when svc has them; a service
+// backupOps serves the keyring.Backupper operations when svc has them; a service
 // without them answers UnknownOperationException, as for any operation it
 // does not know.
 func backupOps(svc keyring.Service) map[string]endpoint {
-	b, ok := svc.(Backupper)
+	b, ok := svc.(keyring.Backupper)
 	if !ok {
 		return nil
 	}
@@ -62,12 +41,12 @@ func (h *handler) bodyLimit(target string) int64 {
 	return h.maxBody
 }
 
-// ExportKeyring implements [Backupper] over the wire.
+// ExportKeyring implements [keyring.Backupper] over the wire.
 func (c *Client) ExportKeyring(ctx context.Context, in *keyring.ExportKeyringInput) (*keyring.ExportKeyringOutput, error) {
 	return call[keyring.ExportKeyringOutput](ctx, c, targetExportKeyring, in)
 }
 
-// ImportKeyring implements [Backupper] over the wire. A bundle the server
+// ImportKeyring implements [keyring.Backupper] over the wire. A bundle the server
 // found corrupt arrives as InvalidCiphertextException; the error returned
 // here matches [keyring.ErrBundleCorrupt] again, as a local import's does.
 func (c *Client) ImportKeyring(ctx context.Context, in *keyring.ImportKeyringInput) (*keyring.ImportKeyringOutput, error) {

@@ -6,20 +6,7 @@ import (
 	"github.com/kmsfs/kmsfs/keyring"
 )
 
-// VersionRetirer retires and destroys old versions of a key (kmsfs
-// extensions, as Vault transit's min_decryption_version and trim). The
-// local *keyring.Keyring implements it, and so does [Client], so that
-// `kmsfs key min-version` and `destroy-versions` work whether or not a
-// mount owns the keyring.
-type VersionRetirer interface {
-	SetMinDecryptionVersion(ctx context.Context, keyID string, v uint32) error
-	DestroyVersionsBelow(ctx context.Context, keyID string, v uint32) error
-}
-
-var (
-	_ VersionRetirer = (*keyring.Keyring)(nil)
-	_ VersionRetirer = (*Client)(nil)
-)
+var _ keyring.VersionRetirer = (*Client)(nil)
 
 // VersionInput is the request of KmsfsService.SetMinDecryptionVersion and
 // KmsfsService.DestroyVersionsBelow: a key in any form and a version.
@@ -28,11 +15,11 @@ type VersionInput struct {
 	KeyVersion uint32
 }
 
-// versionOps serves the VersionRetirer operations when svc has them; a
+// versionOps serves the keyring.VersionRetirer operations when svc has them; a
 // service without them answers UnknownOperationException, as for any
 // operation it does not know.
 func versionOps(svc keyring.Service) map[string]endpoint {
-	vr, ok := svc.(VersionRetirer)
+	vr, ok := svc.(keyring.VersionRetirer)
 	if !ok {
 		return nil
 	}
@@ -46,12 +33,12 @@ func versionOps(svc keyring.Service) map[string]endpoint {
 	}
 }
 
-// SetMinDecryptionVersion implements [VersionRetirer] over the wire.
+// SetMinDecryptionVersion implements [keyring.VersionRetirer] over the wire.
 func (c *Client) SetMinDecryptionVersion(ctx context.Context, keyID string, v uint32) error {
 	return callVoid(ctx, c, kmsfsPrefix+"SetMinDecryptionVersion", &VersionInput{KeyId: keyID, KeyVersion: v})
 }
 
-// DestroyVersionsBelow implements [VersionRetirer] over the wire.
+// DestroyVersionsBelow implements [keyring.VersionRetirer] over the wire.
 func (c *Client) DestroyVersionsBelow(ctx context.Context, keyID string, v uint32) error {
 	return callVoid(ctx, c, kmsfsPrefix+"DestroyVersionsBelow", &VersionInput{KeyId: keyID, KeyVersion: v})
 }
