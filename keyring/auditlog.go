@@ -392,7 +392,7 @@ func (k *Keyring) Audit(_ context.Context, f AuditFilter) ([]AuditRecord, error)
 	}
 	out := []AuditRecord{}
 	_, _, err = k.audit.scan(func(_ []byte, r *AuditRecord) error {
-		if !f.matches(r, keyID) {
+		if !auditMatches(&f, r, keyID) {
 			return nil
 		}
 		out = append(out, *r)
@@ -442,7 +442,7 @@ func (k *Keyring) checkOpen() error {
 // errStopScan ends a scan early; it never leaves this file.
 var errStopScan = errors.New("keyring: internal: stop scan")
 
-func (f *AuditFilter) matches(r *AuditRecord, keyID string) bool {
+func auditMatches(f *AuditFilter, r *AuditRecord, keyID string) bool {
 	return (keyID == "" || r.KeyId == keyID || r.SourceKeyId == keyID) &&
 		(f.Op == "" || r.Op == f.Op) &&
 		(f.Since.IsZero() || !r.Time.Before(f.Since)) &&

@@ -28,10 +28,10 @@ func (k *Keyring) ExportKeyring(ctx context.Context, in *ExportKeyringInput) (*E
 
 func (k *Keyring) exportKeyring(ctx context.Context, in *ExportKeyringInput) (*ExportKeyringOutput, error) {
 	kdf := in.KDF
-	if kdf.isZero() {
+	if kdf.IsZero() {
 		kdf = DefaultKDF
 	}
-	if err := kdf.validate(); err != nil {
+	if err := kdf.Validate(); err != nil {
 		return nil, err
 	}
 	if kdf.MemoryKiB > maxBundleKDFMemoryKiB {

@@ -100,7 +100,7 @@ func ParseBundle(b []byte) (BundleHeader, error) {
 	}
 	p := b[len(BundleMagic):]
 	h.KDF = KDFParams{Time: binary.BigEndian.Uint32(p), MemoryKiB: binary.BigEndian.Uint32(p[4:]), Threads: p[8]}
-	if err := h.KDF.validate(); err != nil || h.KDF.MemoryKiB > maxBundleKDFMemoryKiB {
+	if err := h.KDF.Validate(); err != nil || h.KDF.MemoryKiB > maxBundleKDFMemoryKiB {
 		return h, bundleCorrupt("argon2id parameters out of range")
 	}
 	copy(h.Salt[:], b[bundleCheckStart-bundleSaltSize:bundleCheckStart])

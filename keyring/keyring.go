@@ -177,7 +177,7 @@ func (k *Keyring) createRoot(passphrase []byte) error {
 // newRoot derives a KEK from a fresh salt and builds its root record (of
 // the current format) around auditKey.
 func newRoot(rnd io.Reader, passphrase []byte, kdf KDFParams, auditKey []byte, auditFrom uint64) (*rootRecord, []byte, error) {
-	if err := kdf.validate(); err != nil {
+	if err := kdf.Validate(); err != nil {
 		return nil, nil, err
 	}
 	salt, err := randomBytes(rnd, rootSaltSize)
@@ -222,7 +222,7 @@ func unlockRoot(root *rootRecord, passphrase []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := root.KDF.validate(); err != nil {
+	if err := root.KDF.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: stored KDF parameters: %w", ErrInternal, err)
 	}
 	kek := deriveKEK(passphrase, root.Salt, root.KDF)
@@ -359,7 +359,7 @@ func (k *Keyring) release() error {
 // or the new passphrase working, never a mix. Data encrypted under the
 // keys is untouched.
 func (k *Keyring) Passwd(newPassphrase []byte, kdf KDFParams) error {
-	if kdf.isZero() {
+	if kdf.IsZero() {
 		kdf = DefaultKDF
 	}
 	// The audit key and its first record never change after Open; only

@@ -37,7 +37,7 @@ func (s *keyService) WrapKey(ctx context.Context, dek, aad []byte) (envelope.Key
 	}
 	id, err := uuid.Parse(out.KeyId)
 	if err != nil || out.KeyVersion == 0 {
-		return envelope.KeyRef{}, nil, fmt.Errorf("%w: WrapDEK returned key %q version %d", ErrInternal, truncate(out.KeyId), out.KeyVersion)
+		return envelope.KeyRef{}, nil, fmt.Errorf("%w: WrapDEK returned key %q version %d", ErrInternal, shortID(out.KeyId), out.KeyVersion)
 	}
 	return envelope.KeyRef{KeyID: id, Version: out.KeyVersion}, out.WrappedKey, nil
 }
@@ -53,4 +53,13 @@ func (s *keyService) UnwrapKey(ctx context.Context, ref envelope.KeyRef, wrapped
 		return nil, err
 	}
 	return out.Plaintext, nil
+}
+
+// shortID bounds a key ID quoted in an error, since it came from a server.
+func shortID(s string) string {
+	const max = 256
+	if len(s) > max {
+		return s[:max] + "..."
+	}
+	return s
 }

@@ -19,14 +19,6 @@ func corrupt(format string, a ...any) error {
 	return &corruptError{detail: fmt.Sprintf(format, a...)}
 }
 
-// KDFParams are the Argon2id parameters that stretch the passphrase into
-// the key-encryption key.
-type KDFParams struct {
-	Time      uint32 // passes over memory, at least 1
-	MemoryKiB uint32 // memory in KiB, at least 8*Threads
-	Threads   uint8  // parallelism, at least 1
-}
-
 // DefaultKDF is used when [Options.KDF] is zero. It follows the OWASP
 // password storage advice for Argon2id (m=46 MiB, t=1, p=1 or stronger),
 // spending more memory and passes because a keyring is unlocked once per
@@ -36,28 +28,6 @@ var DefaultKDF = KDFParams{Time: 3, MemoryKiB: 64 * 1024, Threads: 4}
 // TestKDF is deliberately cheap (64 KiB, one pass). It exists so tests of
 // this and other packages run fast; never use it for a real keyring.
 var TestKDF = KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
-
-// Bounds on stored KDF parameters, so a corrupted or hostile "meta/root"
-// record cannot make Open allocate without limit.
-const (
-	maxKDFTime      = 64
-	maxKDFMemoryKiB = 4 * 1024 * 1024 // 4 GiB
-)
-
-func (p KDFParams) isZero() bool { return p == KDFParams{} }
-
-func (p KDFParams) validate() error {
-	switch {
-	case p.Time < 1 || p.Time > maxKDFTime:
-		return fmt.Errorf("%w: argon2id time %d out of range 1..%d", ErrValidation, p.Time, maxKDFTime)
-	case p.Threads < 1:
-		return fmt.Errorf("%w: argon2id threads must be at least 1", ErrValidation)
-	case p.MemoryKiB < 8*uint32(p.Threads) || p.MemoryKiB > maxKDFMemoryKiB:
-		return fmt.Errorf("%w: argon2id memory %d KiB out of range %d..%d", ErrValidation,
-			p.MemoryKiB, 8*uint32(p.Threads), maxKDFMemoryKiB)
-	}
-	return nil
-}
 
 // Options configure [Open].
 type Options struct {
@@ -91,7 +61,7 @@ const (
 )
 
 func (o Options) withDefaults() Options {
-	if o.KDF.isZero() {
+	if o.KDF.IsZero() {
 		o.KDF = DefaultKDF
 	}
 	if o.Clock == nil {
