@@ -13,6 +13,7 @@ import (
 	"github.com/kmsfs/kmsfs/envelope"
 	"github.com/kmsfs/kmsfs/internal/maintain"
 	"github.com/kmsfs/kmsfs/keyring"
+	"github.com/kmsfs/kmsfs/keyring/local"
 )
 
 // rewrapFiles is the number of files per tree in BenchmarkRewrap.
@@ -111,9 +112,9 @@ func makeSparseTree(b *testing.B, ks envelope.KeyService, dir string, size int64
 	}
 }
 
-func benchKeyring(b *testing.B) (*keyring.Keyring, string) {
+func benchKeyring(b *testing.B) (*local.Keyring, string) {
 	b.Helper()
-	kr, err := keyring.Open(filepath.Join(b.TempDir(), "keyring"), []byte("bench"), keyring.Options{Create: true, KDF: keyring.TestKDF})
+	kr, err := local.Open(filepath.Join(b.TempDir(), "keyring"), []byte("bench"), local.Options{Create: true, KDF: local.TestKDF})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 // Service is everything outside this package needs from a key-management
-// service. The local Badger keyring ([Open]) and the remote client that speaks
+// service. The local Badger keyring (local.Open) and the remote client that speaks
 // the AWS KMS JSON protocol (package kmsapi) both implement it, so the
 // filesystem and the command line never know which they hold.
 //

@@ -1,60 +1,33 @@
-// Package keyring is kmsfs's local key-management service: master keys and
-// their versions, stored in a Badger database and sealed under a passphrase.
+// Package keyring is the contract of a kmsfs key service: what the
+// filesystem and the command line need from whoever holds master keys.
 //
-// [Open] returns a [*Keyring], which implements [Service] with the semantics
-// of AWS KMS (key IDs, ARNs, aliases, key states, rotation, scheduled
-// deletion, Encrypt/Decrypt/ReEncrypt/GenerateDataKey) plus the kmsfs
-// extensions WrapDEK and UnwrapDEK that wrap file data keys for envelope
-// headers. [NewKeyService] adapts any [Service] to [envelope.KeyService].
+// A key service ([Service]) has the semantics of AWS KMS: keys named by ID,
+// ARN or alias, key states (Enabled, Disabled, PendingDeletion), versions
+// made by rotation, scheduled deletion, and the cryptographic operations
+// Encrypt, Decrypt, ReEncrypt and GenerateDataKey under an encryption
+// context ([EncodeContext]). Its inputs and outputs are AWS KMS request and
+// response shapes, whose JSON encoding is the wire format. Two kmsfs
+// extensions, WrapDEK and UnwrapDEK, wrap file data keys for envelope
+// headers; [NewKeyService] adapts any Service to [envelope.KeyService] and
+// maps key refusals to envelope's error classes.
 //
-// This package is the only one that imports Badger. It refuses asymmetric,
-// HMAC and imported keys, grants, key policies and tags.
+// # Roles
 //
-// # Key hierarchy on disk
+// A service may also serve optional roles, each an interface in roles.go:
+// [Backupper] (passphrase-sealed bundles of a whole keyring), [Auditor] (the
+// audit log, [AuditRecord]), [VersionRetirer] (minimum decryption versions)
+// and [RandomGenerator]. Callers discover them with a type assertion.
 //
-// The passphrase is stretched with Argon2id into a 32-byte key-encryption
-// key (KEK). The Badger record "meta/root" holds the Argon2id parameters, a
-// random 32-byte salt and a verifier (an AES-256-GCM seal of a fixed label
-// under the KEK), so a wrong passphrase fails with [ErrWrongPassphrase]
-// instead of producing garbage. Every key version's 32-byte material is
-// stored only as an AES-256-GCM seal under the KEK with a random nonce and
-// the AAD "kmsfs v1 key version" || key ID (16 raw bytes) || version (u32 BE).
-// Every key and alias record carries an HMAC-SHA-256 under a key derived
-// from the KEK (recordmac.go), so an edited state, minimum decryption
-// version, version list, rotation setting or alias fails [Open] with
-// [ErrKeyringCorrupt]. [Keyring.Passwd] reseals and re-MACs all of them in
-// one Badger transaction; keyrings of older formats are upgraded (and
-// re-keyed under a fresh salt) on their first Open.
+// # Implementations
 //
-// # Ciphertext formats
+// Package keyring/local keeps keys in a Badger database sealed under a
+// passphrase; package keyring/kmsapi carries the contract over the AWS KMS
+// JSON protocol (a server handler, and a client that is itself a Service).
+// This package imports neither Badger nor any transport.
 //
-// Encrypt and GenerateDataKey produce blobs in the format documented at
-// [ParseBlob]; WrapDEK produces the wrapped keys documented at
-// [Keyring.WrapDEK] (FORMAT.md, "Key hierarchy").
+// # Errors
 //
-// # Concurrency and durability
-//
-// A Keyring is safe for concurrent use. All key and alias records are held
-// in memory, and every change is committed to Badger with synchronous writes
-// before it becomes visible in memory, so no data key can be wrapped under a
-// key version that a crash could lose. Unsealed version keys are cached in
-// memory and zeroed (best effort) when destroyed or on Close.
-//
-// # Audit log
-//
-// Every state change and cryptographic operation appends an [AuditRecord] to
-// a chain of HMAC-SHA-256 under a random audit key that is sealed under the
-// KEK like key versions ([Keyring.Audit], [Keyring.VerifyAudit],
-// [Keyring.AuditStatus]), so editing, reordering or deleting records is
-// detected even by someone who can write the database; see audit.go for how
-// the hot path stays fast (UnwrapDEK calls are aggregated per second) and
-// auditkey.go for the key and the upgrade of older keyrings.
-//
-// # Backups
-//
-// [Keyring.ExportKeyring] seals every key, version, alias and state into a
-// passphrase-protected bundle ([ParseBundle], FORMAT.md "Keyring bundle");
-// [Keyring.ImportKeyring] restores one, all or nothing, and never replaces a
-// different key that has the same ID. The audit log is not part of a
-// bundle: each keyring keeps its own.
+// Every failure wraps one sentinel of errors.go, and each sentinel maps to
+// one AWS KMS exception name ([ErrorType], [ErrorFromType]), so errors keep
+// their meaning across the wire.
 package keyring

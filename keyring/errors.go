@@ -96,15 +96,15 @@ func (e *RemoteError) Unwrap() error { return e.sentinel }
 
 // Errors of a keyring's storage, its audit log and its backups.
 var (
-	// ErrNoKeyring is returned by [Open] without [Options.Create] when the
+	// ErrNoKeyring is returned by local.Open without local.Options.Create when the
 	// directory holds no keyring.
 	ErrNoKeyring = errors.New("keyring: no keyring in this directory")
-	// ErrClosed is returned by every method called after [Keyring.Close].
+	// ErrClosed is returned by every method called after local.Keyring.Close.
 	ErrClosed = errors.New("keyring: keyring is closed")
-	// ErrAuditBroken is returned by [Keyring.VerifyAudit] when a record of the
+	// ErrAuditBroken is returned by local.Keyring.VerifyAudit when a record of the
 	// audit log was edited, reordered or deleted; see [AuditError].
 	ErrAuditBroken = errors.New("keyring: audit log hash chain is broken")
-	// ErrKeyringCorrupt is returned by [Open] when a record of the keyring
+	// ErrKeyringCorrupt is returned by local.Open when a record of the keyring
 	// database does not authenticate under the key-encryption key, or
 	// contradicts another: someone who can write the database edited it or
 	// put back an older copy of a record. Its errors also match

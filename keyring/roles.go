@@ -14,11 +14,11 @@ type ExportKeyringInput struct {
 	KeyringPassphrase []byte
 	// Passphrase seals the bundle; it may equal the keyring's.
 	Passphrase []byte
-	// KDF stretches Passphrase; zero means [DefaultKDF].
+	// KDF stretches Passphrase; zero means local.DefaultKDF.
 	KDF KDFParams
 }
 
-// ExportKeyringOutput is a sealed bundle ([ParseBundle]) and what it holds.
+// ExportKeyringOutput is a sealed bundle (local.ParseBundle) and what it holds.
 type ExportKeyringOutput struct {
 	Bundle   []byte
 	Keys     int

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/kmsfs/kmsfs/keyring"
+	"github.com/kmsfs/kmsfs/keyring/local"
 )
 
 func auditCommand() *cli.Command {
@@ -261,24 +262,24 @@ func trailEventOf(r keyring.AuditRecord) trailEvent {
 	e := trailEvent{
 		EventVersion: trailEventVersion, UserIdentity: trailIdentityOf(r.Caller),
 		EventTime: r.Time.UTC().Format(time.RFC3339), EventSource: trailEventSource, EventName: r.Op,
-		AWSRegion: keyring.DefaultRegion, RequestParameters: trailParams(r),
+		AWSRegion: local.DefaultRegion, RequestParameters: trailParams(r),
 		AdditionalEventData: trailExtra{Seq: r.Seq, Count: r.Count, Hash: hex.EncodeToString(r.Hash)},
 		EventID:             trailEventID(r), ReadOnly: readOnlyOp(r.Op), EventType: "AwsApiCall",
-		ManagementEvent: true, RecipientAccountID: keyring.DefaultAccount, EventCategory: "Management",
+		ManagementEvent: true, RecipientAccountID: local.DefaultAccount, EventCategory: "Management",
 	}
 	if r.Outcome != "Success" {
 		e.ErrorCode = r.Outcome
 	}
 	for _, id := range []string{r.SourceKeyId, r.KeyId} { // source first, as CloudTrail's ReEncrypt
 		if id != "" {
-			e.Resources = append(e.Resources, trailARN{ARN: trailKeyARN(id), AccountID: keyring.DefaultAccount, Type: trailKeyType})
+			e.Resources = append(e.Resources, trailARN{ARN: trailKeyARN(id), AccountID: local.DefaultAccount, Type: trailKeyType})
 		}
 	}
 	return e
 }
 
 func trailIdentityOf(caller string) trailIdentity {
-	id := trailIdentity{Type: "UnixUser", PrincipalID: caller, AccountID: keyring.DefaultAccount}
+	id := trailIdentity{Type: "UnixUser", PrincipalID: caller, AccountID: local.DefaultAccount}
 	switch {
 	case caller == "":
 		id.Type, id.PrincipalID = "Local", "kmsfs" // in the process that holds the keyring
@@ -312,7 +313,7 @@ func trailParams(r keyring.AuditRecord) map[string]any {
 // a bare key ID (a caller's unresolved input) as it was.
 func trailKeyARN(id string) string {
 	if len(id) == 36 && strings.Count(id, "-") == 4 {
-		return "arn:aws:kms:" + keyring.DefaultRegion + ":" + keyring.DefaultAccount + ":key/" + id
+		return "arn:aws:kms:" + local.DefaultRegion + ":" + local.DefaultAccount + ":key/" + id
 	}
 	return id
 }

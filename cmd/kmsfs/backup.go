@@ -16,6 +16,7 @@ import (
 
 	"github.com/kmsfs/kmsfs/keyring"
 	"github.com/kmsfs/kmsfs/keyring/kmsapi"
+	"github.com/kmsfs/kmsfs/keyring/local"
 )
 
 // envBundlePassphrase holds a keyring bundle's passphrase, for scripts.
@@ -149,7 +150,7 @@ func importService(c *cli.Context, bundle, bundlePass []byte) (*service, []byte,
 	}
 	exists := keyringExists(c.String("keyring"))
 	if !exists {
-		if _, err := keyring.InspectBundle(bundle, bundlePass); err != nil {
+		if _, err := local.InspectBundle(bundle, bundlePass); err != nil {
 			return nil, nil, err
 		}
 		fmt.Fprintf(c.App.ErrWriter, "creating keyring %s\n", c.String("keyring"))
@@ -182,7 +183,7 @@ func dialOrOpen(c *cli.Context, pass []byte, create bool) (*service, error) {
 			return nil, err
 		}
 	}
-	kr, err := keyring.Open(dir, pass, keyring.Options{Create: !exists, KDF: testOnlyKDF})
+	kr, err := local.Open(dir, pass, local.Options{Create: !exists, KDF: testOnlyKDF})
 	if err != nil {
 		return nil, fmt.Errorf("keyring %s: %w", dir, err)
 	}
@@ -210,12 +211,12 @@ func readBundle(name string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, keyring.MaxBundleSize+1))
+	b, err := io.ReadAll(io.LimitReader(f, local.MaxBundleSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if len(b) > keyring.MaxBundleSize {
-		return nil, fmt.Errorf("%s: %w: larger than %d bytes", name, keyring.ErrBundleCorrupt, keyring.MaxBundleSize)
+	if len(b) > local.MaxBundleSize {
+		return nil, fmt.Errorf("%s: %w: larger than %d bytes", name, keyring.ErrBundleCorrupt, local.MaxBundleSize)
 	}
 	return b, nil
 }

@@ -6,13 +6,13 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/kmsfs/kmsfs/keyring"
+	"github.com/kmsfs/kmsfs/keyring/local"
 )
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"kmsfs": func() {
-			testOnlyKDF = keyring.TestKDF
+			testOnlyKDF = local.TestKDF
 			os.Exit(run())
 		},
 	})

@@ -11,6 +11,7 @@ import (
 	"github.com/kmsfs/kmsfs/internal/maintain"
 	"github.com/kmsfs/kmsfs/internal/volume"
 	"github.com/kmsfs/kmsfs/keyring"
+	"github.com/kmsfs/kmsfs/keyring/local"
 )
 
 // nameKeyVolume makes a volume with encrypted names (a wrapped name key in
@@ -21,7 +22,7 @@ func nameKeyVolume(t *testing.T) (krDir, cipher string) {
 	base := t.TempDir()
 	krDir, cipher = filepath.Join(base, "keyring"), filepath.Join(base, "cipher")
 	ctx := context.Background()
-	kr, err := keyring.Open(krDir, []byte("pass"), keyring.Options{Create: true, KDF: keyring.TestKDF})
+	kr, err := local.Open(krDir, []byte("pass"), local.Options{Create: true, KDF: local.TestKDF})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func nameKeyVolume(t *testing.T) (krDir, cipher string) {
 // keyring in krDir, cheap KDF parameters and a passphrase.
 func kmsfsWith(t *testing.T, krDir string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	testOnlyKDF = keyring.TestKDF
+	testOnlyKDF = local.TestKDF
 	t.Setenv(envPassphrase, "pass")
 	return runKmsfs(t, append([]string{"--keyring", krDir}, args...)...)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kmsfs/kmsfs/keyring"
 	"github.com/kmsfs/kmsfs/keyring/kmsapi"
+	"github.com/kmsfs/kmsfs/keyring/local"
 )
 
 // Environment variables read by kmsfs.
@@ -64,7 +65,7 @@ type service struct {
 	keyring.Service
 	close func() error
 	// local is set when this process opened the Badger keyring itself.
-	local *keyring.Keyring
+	local *local.Keyring
 }
 
 func (s *service) Close() error { return s.close() }
@@ -97,7 +98,7 @@ func openLocal(c *cli.Context, create bool) (*service, error) {
 			return nil, err
 		}
 	}
-	kr, err := openRetrying(dir, pass, keyring.Options{Create: !exists, KDF: testOnlyKDF})
+	kr, err := openRetrying(dir, pass, local.Options{Create: !exists, KDF: testOnlyKDF})
 	if err != nil {
 		return nil, fmt.Errorf("keyring %s: %w", dir, err)
 	}
@@ -111,10 +112,10 @@ const lockWait = 5 * time.Second
 
 // openRetrying opens the keyring, waiting while another process that is
 // not serving a socket (one about to exit) still holds it.
-func openRetrying(dir string, pass []byte, opts keyring.Options) (*keyring.Keyring, error) {
+func openRetrying(dir string, pass []byte, opts local.Options) (*local.Keyring, error) {
 	deadline := time.Now().Add(lockWait)
 	for {
-		kr, err := keyring.Open(dir, pass, opts)
+		kr, err := local.Open(dir, pass, opts)
 		if !errors.Is(err, keyring.ErrLocked) || time.Now().After(deadline) {
 			return kr, err
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/kmsfs/kmsfs/envelope"
 	"github.com/kmsfs/kmsfs/internal/maintain"
 	"github.com/kmsfs/kmsfs/keyring"
+	"github.com/kmsfs/kmsfs/keyring/local"
 )
 
 // testChunk is the chunk size of test volumes: small, so that a few KiB
@@ -20,13 +21,13 @@ const testChunk = envelope.MinChunkSize
 
 // kms is a real keyring with one key, for tests.
 type kms struct {
-	kr    *keyring.Keyring
+	kr    *local.Keyring
 	keyID string // UUID
 }
 
 func newKMS(t testing.TB) *kms {
 	t.Helper()
-	kr, err := keyring.Open(filepath.Join(t.TempDir(), "keyring"), []byte("test"), keyring.Options{Create: true, KDF: keyring.TestKDF})
+	kr, err := local.Open(filepath.Join(t.TempDir(), "keyring"), []byte("test"), local.Options{Create: true, KDF: local.TestKDF})
 	if err != nil {
 		t.Fatal(err)
 	}

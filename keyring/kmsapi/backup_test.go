@@ -10,11 +10,12 @@ import (
 
 	"github.com/kmsfs/kmsfs/keyring"
 	"github.com/kmsfs/kmsfs/keyring/kmsapi"
+	"github.com/kmsfs/kmsfs/keyring/local"
 )
 
 // serveKeyring opens a real keyring and serves it on its socket, as a
 // mount does, returning the keyring and a client of the socket.
-func serveKeyring(t *testing.T) (*keyring.Keyring, *kmsapi.Client) {
+func serveKeyring(t *testing.T) (*local.Keyring, *kmsapi.Client) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "keyring")
 	kr := openKeyring(t, dir)
@@ -50,11 +51,11 @@ func TestExportImportOverSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = src.ExportKeyring(ctx, &keyring.ExportKeyringInput{KeyringPassphrase: []byte("wrong"), Passphrase: bundlePass, KDF: keyring.TestKDF})
+	_, err = src.ExportKeyring(ctx, &keyring.ExportKeyringInput{KeyringPassphrase: []byte("wrong"), Passphrase: bundlePass, KDF: local.TestKDF})
 	if !errors.Is(err, keyring.ErrWrongPassphrase) {
 		t.Fatalf("export with a wrong keyring passphrase: %v, want ErrWrongPassphrase", err)
 	}
-	exp, err := src.ExportKeyring(ctx, &keyring.ExportKeyringInput{KeyringPassphrase: keyringPass, Passphrase: bundlePass, KDF: keyring.TestKDF})
+	exp, err := src.ExportKeyring(ctx, &keyring.ExportKeyringInput{KeyringPassphrase: keyringPass, Passphrase: bundlePass, KDF: local.TestKDF})
 	if err != nil || exp.Keys != 1 || exp.Aliases != 1 {
 		t.Fatalf("ExportKeyring: %+v, %v", exp, err)
 	}

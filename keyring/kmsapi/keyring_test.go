@@ -14,12 +14,13 @@ import (
 
 	"github.com/kmsfs/kmsfs/keyring"
 	"github.com/kmsfs/kmsfs/keyring/kmsapi"
+	"github.com/kmsfs/kmsfs/keyring/local"
 )
 
 // openKeyring creates a real Badger keyring with cheap KDF parameters.
-func openKeyring(t *testing.T, dir string) *keyring.Keyring {
+func openKeyring(t *testing.T, dir string) *local.Keyring {
 	t.Helper()
-	kr, err := keyring.Open(dir, []byte("test passphrase"), keyring.Options{Create: true, KDF: keyring.TestKDF})
+	kr, err := local.Open(dir, []byte("test passphrase"), local.Options{Create: true, KDF: local.TestKDF})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +106,7 @@ func checkWrapUnwrap(ctx context.Context, t *testing.T, c *kmsapi.Client, keyID 
 
 // checkAuditCaller asserts that the keyring's audit log names the socket
 // peer, which only the server knows.
-func checkAuditCaller(ctx context.Context, t *testing.T, kr *keyring.Keyring, want string) {
+func checkAuditCaller(ctx context.Context, t *testing.T, kr *local.Keyring, want string) {
 	t.Helper()
 	recs, err := kr.Audit(ctx, keyring.AuditFilter{Op: "CreateKey"})
 	if err != nil || len(recs) != 1 {

@@ -1,0 +1,477 @@
+package local
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/kmsfs/kmsfs/keyring"
+)
+
+// The audit log.
+//
+// Every operation appends an AuditRecord carrying Hash = HMAC-SHA-256(audit
+// key, previous record's Hash || this record's canonical JSON), the first
+// record chaining from 32 zero bytes, so [Keyring.VerifyAudit] detects an
+// edited, reordered or deleted record. "meta/audit-head" (written in the
+// same transaction as each batch, and MACed too) names the newest record,
+// so deleting the tail is detected as well. The audit key is random, sealed
+// under the KEK and known only to whoever has the passphrase (auditkey.go),
+// so someone who can write the database cannot rebuild the chain after an
+// edit, as they could a plain hash chain. Records written before a
+// keyring got its audit key keep their SHA-256 hashes (see auditkey.go).
+//
+// Writes stay off the hot path:
+//   - state changes (create, rotate, enable, alias, import, export, ...) are
+//     written and synced before the call returns;
+//   - Encrypt, Decrypt, ReEncrypt, GenerateDataKey* and WrapDEK records are
+//     chained at once but written asynchronously, in batches, at least once
+//     a second and on Close;
+//   - UnwrapDEK (every file open) is aggregated: calls are counted in memory
+//     per (key, version, caller, outcome, second) — a map increment under a
+//     mutex, no hashing, no I/O — and each bucket becomes one record at the
+//     next flush (at least once a second), with Count the number of calls it
+//     stands for. A thousand opens of files under one key version in one
+//     second make one record.
+//
+// A crash can therefore lose up to a second of crypto-operation records.
+
+const (
+	outcomeSuccess     = "Success"
+	auditFlushInterval = time.Second
+	auditBatchSize     = 256  // records per transaction, under Badger's limit
+	auditKickSize      = 4096 // pending records that trigger an early flush
+)
+
+func outcome(err error) string {
+	if err == nil {
+		return outcomeSuccess
+	}
+	name, _ := keyring.ErrorType(err)
+	return name
+}
+
+func contextKeys(ec map[string]string) []string {
+	if len(ec) == 0 {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(ec))
+}
+
+// auditHashSize is the size of a record hash and of the head MAC.
+const auditHashSize = sha256.Size
+
+type auditHead struct {
+	Seq  uint64
+	Hash []byte
+	MAC  []byte `json:",omitempty"` // headMAC; absent only in legacy keyrings
+}
+
+type unwrapBucket struct {
+	keyID, caller, outcome string
+	version                uint32
+	second                 int64
+}
+
+type auditLog struct {
+	db    *badger.DB
+	clock func() time.Time
+	log   *slog.Logger
+	key   []byte // the audit key; fixed after Open, zeroed by Keyring.release
+	from  uint64 // first HMAC-chained record; older ones are plain SHA-256
+
+	mu      sync.Mutex // guards the fields below
+	closed  bool
+	seq     uint64
+	prev    []byte
+	pending []keyring.AuditRecord
+	unwraps map[unwrapBucket]uint64
+
+	flushMu sync.Mutex // one writer, so batches land in seq order
+	kick    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+
+	// testOnlyScanHook, if set, runs in every scan before it reads.
+	testOnlyScanHook func()
+}
+
+func newAuditLog(db *badger.DB, clock func() time.Time, log *slog.Logger, key []byte, from uint64) *auditLog {
+	return &auditLog{db: db, clock: clock, log: log, key: key, from: from, prev: make([]byte, auditHashSize),
+		unwraps: make(map[unwrapBucket]uint64), kick: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+func auditDBKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte(auditPrefix), seq)
+}
+
+// load continues the chain from the stored head.
+func (a *auditLog) load() error {
+	var head auditHead
+	err := a.db.View(func(txn *badger.Txn) error {
+		found, err := getJSON(txn, []byte(auditHeadKey), &head)
+		if found && len(head.Hash) != auditHashSize {
+			return fmt.Errorf("%w: bad audit head", keyring.ErrInternal)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if head.Seq > 0 {
+		a.seq, a.prev = head.Seq, head.Hash
+	}
+	return nil
+}
+
+// start runs the background flusher until close.
+func (a *auditLog) start() {
+	go func() {
+		defer close(a.done)
+		t := time.NewTicker(auditFlushInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-a.stop:
+				return
+			case <-t.C:
+			case <-a.kick:
+			}
+			if err := a.flush(); err != nil {
+				a.log.Warn("keyring: writing audit records", "err", err)
+			}
+		}
+	}()
+}
+
+// close stops the flusher and writes what is pending. Later appends are
+// dropped.
+func (a *auditLog) close() error {
+	a.mu.Lock()
+	wasClosed := a.closed
+	a.closed = true
+	a.mu.Unlock()
+	if wasClosed {
+		return nil
+	}
+	close(a.stop)
+	<-a.done
+	return a.flush()
+}
+
+// chainLocked gives r its sequence number and hash. The caller holds a.mu.
+func (a *auditLog) chainLocked(r keyring.AuditRecord) {
+	a.seq++
+	r.Seq = a.seq
+	if r.Time.IsZero() {
+		r.Time = a.clock()
+	}
+	r.Time = r.Time.UTC()
+	if r.Count == 0 {
+		r.Count = 1
+	}
+	r.Hash = nil
+	r.Hash = a.recordHash(a.prev, &r)
+	a.prev = r.Hash
+	a.pending = append(a.pending, r)
+}
+
+// recordHash chains r to prev: HMAC-SHA-256(audit key, prev || canonical
+// JSON of r without its Hash), or for records older than the audit key
+// plain SHA-256(prev || JSON). The JSON of a struct is canonical: fields in
+// declaration order, no maps.
+func (a *auditLog) recordHash(prev []byte, r *keyring.AuditRecord) []byte {
+	b := canonicalRecord(r)
+	if r.Seq < a.from {
+		return legacyHash(prev, b)
+	}
+	m := hmac.New(sha256.New, a.key)
+	m.Write(prev)
+	m.Write(b)
+	return m.Sum(nil)
+}
+
+// legacyHash is the unkeyed chain of keyrings from before the audit key.
+func legacyHash(prev, record []byte) []byte {
+	h := sha256.New()
+	h.Write(prev)
+	h.Write(record)
+	return h.Sum(nil)
+}
+
+func canonicalRecord(r *keyring.AuditRecord) []byte {
+	c := *r
+	c.Hash = nil
+	b, err := json.Marshal(&c)
+	if err != nil {
+		panic("keyring: internal error: " + err.Error())
+	}
+	return b
+}
+
+// append chains r and queues it for the background writer.
+func (a *auditLog) append(r keyring.AuditRecord) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return
+	}
+	a.chainLocked(r)
+	if len(a.pending) >= auditKickSize {
+		select {
+		case a.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// appendSync chains r and writes everything pending before returning.
+func (a *auditLog) appendSync(r keyring.AuditRecord) {
+	a.append(r)
+	if err := a.flush(); err != nil {
+		a.log.Warn("keyring: writing audit records", "err", err)
+	}
+}
+
+// countUnwrap aggregates one UnwrapDEK call.
+func (a *auditLog) countUnwrap(ctx context.Context, keyID string, u keyUse, err error) {
+	b := unwrapBucket{keyID: keyID, caller: keyring.CallerFrom(ctx), outcome: outcome(err), version: u.version, second: a.clock().Unix()}
+	if u.id != ([16]byte{}) {
+		b.keyID = u.id.String()
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.closed {
+		a.unwraps[b]++
+	}
+}
+
+// drainUnwrapsLocked turns the aggregated unwraps into records.
+func (a *auditLog) drainUnwrapsLocked() {
+	buckets := slices.SortedFunc(maps.Keys(a.unwraps), func(x, y unwrapBucket) int {
+		return cmp.Or(cmp.Compare(x.second, y.second), strings.Compare(x.keyID, y.keyID),
+			cmp.Compare(x.version, y.version), strings.Compare(x.caller, y.caller), strings.Compare(x.outcome, y.outcome))
+	})
+	for _, b := range buckets {
+		a.chainLocked(keyring.AuditRecord{Time: time.Unix(b.second, 0), Op: "UnwrapDEK", KeyId: b.keyID, KeyVersion: b.version,
+			Caller: b.caller, Outcome: b.outcome, Count: a.unwraps[b]})
+	}
+	clear(a.unwraps)
+}
+
+// flush writes every pending record, in batches, each with the head.
+func (a *auditLog) flush() error {
+	a.flushMu.Lock()
+	defer a.flushMu.Unlock()
+	a.mu.Lock()
+	a.drainUnwrapsLocked()
+	batch := a.pending
+	a.pending = nil
+	a.mu.Unlock()
+	for len(batch) > 0 {
+		n := min(len(batch), auditBatchSize)
+		if err := a.db.Update(func(txn *badger.Txn) error { return a.writeAudit(txn, batch[:n]) }); err != nil {
+			a.mu.Lock()
+			a.pending = append(batch, a.pending...) // retried on the next flush
+			a.mu.Unlock()
+			return fmt.Errorf("keyring: audit: %w", err)
+		}
+		batch = batch[n:]
+	}
+	return nil
+}
+
+func (a *auditLog) writeAudit(txn *badger.Txn, recs []keyring.AuditRecord) error {
+	for i := range recs {
+		if err := setJSON(txn, auditDBKey(recs[i].Seq), &recs[i]); err != nil {
+			return err
+		}
+	}
+	last := recs[len(recs)-1]
+	return setJSON(txn, []byte(auditHeadKey), signedHead(a.key, last.Seq, last.Hash))
+}
+
+// scan flushes and then calls fn on every stored record in order, with the
+// stored head; found is false when there is no head record.
+func (a *auditLog) scan(fn func(key []byte, r *keyring.AuditRecord) error) (head auditHead, found bool, err error) {
+	if err := a.flush(); err != nil {
+		return auditHead{}, false, err
+	}
+	if a.testOnlyScanHook != nil {
+		a.testOnlyScanHook()
+	}
+	err = a.db.View(func(txn *badger.Txn) error {
+		if found, err = getJSON(txn, []byte(auditHeadKey), &head); err != nil {
+			return err
+		}
+		return scanJSON(txn, auditPrefix, fn)
+	})
+	return head, found, err
+}
+
+// verify walks the chain from the first record to the head. Records
+// 1..n that verify are reported as such; the error names the first record
+// not proven genuine.
+func (a *auditLog) verify() (keyring.AuditStatus, error) {
+	prev := make([]byte, auditHashSize)
+	var seq uint64
+	head, found, err := a.scan(func(key []byte, r *keyring.AuditRecord) error {
+		seq++
+		if !bytes.Equal(key, auditDBKey(seq)) || r.Seq != seq {
+			return &keyring.AuditError{Seq: seq, Reason: "record missing or out of order"}
+		}
+		if !hmac.Equal(a.recordHash(prev, r), r.Hash) {
+			return &keyring.AuditError{Seq: seq, Reason: "hash mismatch"}
+		}
+		prev = r.Hash
+		return nil
+	})
+	if err != nil {
+		return keyring.AuditStatus{}, err
+	}
+	if err := a.checkHead(head, found, seq, prev); err != nil {
+		return keyring.AuditStatus{}, err
+	}
+	return keyring.AuditStatus{Records: seq, Head: prev}, nil
+}
+
+// checkHead compares the head with the end of a chain that verified up to
+// record seq with hash prev.
+func (a *auditLog) checkHead(head auditHead, found bool, seq uint64, prev []byte) error {
+	switch {
+	case !found:
+		return &keyring.AuditError{Seq: seq + 1, Reason: fmt.Sprintf("head record missing; records after %d may have been deleted", seq)}
+	case !hmac.Equal(head.MAC, headMAC(a.key, &head)):
+		return &keyring.AuditError{Seq: seq + 1, Reason: fmt.Sprintf("head record does not authenticate; records after %d may have been deleted", seq)}
+	case head.Seq != seq:
+		return &keyring.AuditError{Seq: min(head.Seq, seq) + 1, Reason: fmt.Sprintf("head names record %d, chain ends at %d", head.Seq, seq)}
+	case !hmac.Equal(head.Hash, prev):
+		return &keyring.AuditError{Seq: seq, Reason: "head does not match the newest record"}
+	}
+	return nil
+}
+
+// auditLocked records a state change synchronously.
+func (k *Keyring) auditLocked(ctx context.Context, r keyring.AuditRecord, err error) {
+	r.Caller, r.Outcome = keyring.CallerFrom(ctx), outcome(err)
+	k.audit.appendSync(r)
+}
+
+// auditUse records a cryptographic operation asynchronously.
+func (k *Keyring) auditUse(ctx context.Context, r keyring.AuditRecord, u keyUse, err error) {
+	if u.id != ([16]byte{}) {
+		r.KeyId, r.KeyVersion = u.id.String(), u.version
+	}
+	r.Caller, r.Outcome = keyring.CallerFrom(ctx), outcome(err)
+	k.audit.append(r)
+}
+
+// Audit returns the audit records that match f, oldest first. With
+// f.Newest and f.Limit, it returns the newest f.Limit of them. It scans
+// without holding the keyring's lock, so a long listing delays no other
+// operation.
+func (k *Keyring) Audit(_ context.Context, f keyring.AuditFilter) ([]keyring.AuditRecord, error) {
+	k.auditReaders.RLock()
+	defer k.auditReaders.RUnlock()
+	keyID, err := k.auditKeyID(f.KeyId)
+	if err != nil {
+		return nil, err
+	}
+	out := []keyring.AuditRecord{}
+	_, _, err = k.audit.scan(func(_ []byte, r *keyring.AuditRecord) error {
+		if !auditMatches(&f, r, keyID) {
+			return nil
+		}
+		out = append(out, *r)
+		switch {
+		case f.Limit <= 0:
+		case !f.Newest && len(out) == f.Limit:
+			return errStopScan
+		case f.Newest && len(out) >= 2*f.Limit: // amortised O(1) per record
+			out = slices.Delete(out, 0, len(out)-f.Limit)
+		}
+		return nil
+	})
+	if errors.Is(err, errStopScan) {
+		err = nil
+	}
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[len(out)-f.Limit:]
+	}
+	return out, err
+}
+
+// auditKeyID resolves a filter's key to the UUID the records name; a key
+// that no longer resolves (deleted) is matched as given. It checks that the
+// keyring is open, holding k.mu only for the lookup.
+func (k *Keyring) auditKeyID(keyID string) (string, error) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if k.closed {
+		return "", keyring.ErrClosed
+	}
+	if e, err := k.lookup(keyID); err == nil {
+		return e.rec.ID.String(), nil
+	}
+	return keyID, nil
+}
+
+// checkOpen fails with ErrClosed once Close has begun.
+func (k *Keyring) checkOpen() error {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if k.closed {
+		return keyring.ErrClosed
+	}
+	return nil
+}
+
+// errStopScan ends a scan early; it never leaves this file.
+var errStopScan = errors.New("keyring: internal: stop scan")
+
+func auditMatches(f *keyring.AuditFilter, r *keyring.AuditRecord, keyID string) bool {
+	return (keyID == "" || r.KeyId == keyID || r.SourceKeyId == keyID) &&
+		(f.Op == "" || r.Op == f.Op) &&
+		(f.Since.IsZero() || !r.Time.Before(f.Since)) &&
+		(f.Until.IsZero() || r.Time.Before(f.Until)) &&
+		r.Seq > f.AfterSeq && (f.BeforeSeq == 0 || r.Seq < f.BeforeSeq)
+}
+
+// VerifyAudit checks the whole audit hash chain. A broken chain fails with
+// an [*AuditError] (wrapping [keyring.ErrAuditBroken]) that names the first bad
+// record.
+func (k *Keyring) VerifyAudit(ctx context.Context) error {
+	_, err := k.AuditStatus(ctx)
+	return err
+}
+
+// AuditStatus verifies the audit chain as [Keyring.VerifyAudit] does and
+// says how many records it holds and the newest record's hash, which a
+// careful operator records elsewhere to detect a later rollback. Like
+// [Keyring.Audit] it scans without holding the keyring's lock.
+func (k *Keyring) AuditStatus(_ context.Context) (*keyring.AuditStatus, error) {
+	k.auditReaders.RLock()
+	defer k.auditReaders.RUnlock()
+	if err := k.checkOpen(); err != nil {
+		return nil, err
+	}
+	st, err := k.audit.verify()
+	if err != nil {
+		return nil, err
+	}
+	return &st, nil
+}

@@ -1,0 +1,502 @@
+package local
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/google/uuid"
+	"github.com/kmsfs/kmsfs/keyring"
+)
+
+// Deletion windows, as AWS KMS.
+const (
+	minDeletionDays     = 7
+	maxDeletionDays     = 30
+	defaultDeletionDays = 30
+	maxDescription      = 8192
+	day                 = 24 * time.Hour
+)
+
+// CreateKey creates a symmetric key with one version. The key is durable
+// (committed with a synchronous write) before CreateKey returns, and only
+// then visible to other operations.
+func (k *Keyring) CreateKey(ctx context.Context, in *keyring.CreateKeyInput) (*keyring.KeyMetadataOutput, error) {
+	if err := validateCreate(in); err != nil {
+		return nil, err
+	}
+	now := k.now()
+	id, err := uuid.NewRandomFromReader(k.opts.Rand)
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading random key ID: %w", keyring.ErrInternal, err)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return nil, keyring.ErrClosed
+	}
+	rec := &keyRecord{Format: recordFormat, ID: id, Description: in.Description, Created: now, State: keyring.StateEnabled, MinDecrypt: 1}
+	e := &keyEntry{rec: rec, material: make(map[uint32][]byte)}
+	if err := k.addVersionLocked(ctx, e, now, ""); err != nil {
+		return nil, err
+	}
+	k.auditLocked(ctx, keyring.AuditRecord{Op: "CreateKey", KeyId: id.String(), KeyVersion: 1}, nil)
+	return &keyring.KeyMetadataOutput{KeyMetadata: k.metadata(e.rec)}, nil
+}
+
+// Values AWS accepts for CreateKey members (botocore's enums) other than
+// the one this keyring implements: asking for one is an unsupported
+// operation, any other value a validation error, as with AWS.
+var (
+	otherKeyUsages = []string{"SIGN_VERIFY", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT"}
+	otherKeySpecs  = []string{"RSA_2048", "RSA_3072", "RSA_4096", "ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521",
+		"ECC_SECG_P256K1", "HMAC_224", "HMAC_256", "HMAC_384", "HMAC_512", "SM2", "ML_DSA_44", "ML_DSA_65", "ML_DSA_87",
+		"ECC_NIST_EDWARDS25519"}
+	otherOrigins = []string{"EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"}
+)
+
+func validateCreate(in *keyring.CreateKeyInput) error {
+	if in.KeySpec != "" && in.CustomerMasterKeySpec != "" && in.KeySpec != in.CustomerMasterKeySpec {
+		return fmt.Errorf("%w: KeySpec and CustomerMasterKeySpec differ", keyring.ErrValidation)
+	}
+	spec := cmp.Or(in.KeySpec, in.CustomerMasterKeySpec)
+	err := cmp.Or(
+		checkEnum("KeyUsage", in.KeyUsage, keyUsageEncryptDecrypt, otherKeyUsages),
+		checkEnum("KeySpec", spec, keySpecSymmetric, otherKeySpecs),
+		checkEnum("Origin", in.Origin, originAWSKMS, otherOrigins))
+	switch {
+	case err != nil:
+		return err
+	case in.MultiRegion:
+		return fmt.Errorf("%w: multi-Region keys", keyring.ErrUnsupported)
+	case in.CustomKeyStoreId != "" || in.XksKeyId != "":
+		return fmt.Errorf("%w: custom key stores", keyring.ErrUnsupported)
+	case len(in.Description) > maxDescription:
+		return fmt.Errorf("%w: Description longer than %d", keyring.ErrValidation, maxDescription)
+	}
+	return nil
+}
+
+// checkEnum accepts "" and want, refuses the other AWS values as
+// unsupported and anything else as invalid.
+func checkEnum(member, v, want string, others []string) error {
+	switch {
+	case v == "" || v == want:
+		return nil
+	case slices.Contains(others, v):
+		return fmt.Errorf("%w: %s %s (only %s)", keyring.ErrUnsupported, member, v, want)
+	}
+	return fmt.Errorf("%w: %s %q is not a valid value", keyring.ErrValidation, member, truncate(v))
+}
+
+// addVersionLocked adds a new version with fresh material to e (a new key
+// when e.rec.Versions is empty). It commits the record with a synchronous
+// write first and only then publishes it in k.keys, so no wrap can ever use
+// a version that is not on disk. The caller holds k.mu exclusively.
+func (k *Keyring) addVersionLocked(_ context.Context, e *keyEntry, now time.Time, rotationType string) error {
+	rec := e.rec.clone()
+	version := uint32(1)
+	if len(rec.Versions) > 0 {
+		version = rec.current() + 1
+	}
+	material := make([]byte, materialSize)
+	if _, err := io.ReadFull(k.opts.Rand, material); err != nil {
+		return fmt.Errorf("%w: reading random key material: %w", keyring.ErrInternal, err)
+	}
+	sealed, err := sealKEK(k.opts.Rand, k.kek, material, versionAAD(rec.ID, version))
+	if err != nil {
+		zero(material)
+		return err
+	}
+	rec.Versions = append(rec.Versions, versionRecord{Version: version, Created: now, RotationType: rotationType, Sealed: sealed})
+	if rotationType == rotationAutomatic {
+		rec.RotationBase = now
+	}
+	// 1. Durable first.
+	if err := k.persist(rec); err != nil {
+		zero(material)
+		return err
+	}
+	// 2. Then visible.
+	e.rec = rec
+	e.material[version] = material
+	k.keys[rec.ID] = e
+	return nil
+}
+
+// persist commits one key record; SyncWrites makes the commit durable.
+func (k *Keyring) persist(rec *keyRecord) error {
+	err := k.db.Update(func(txn *badger.Txn) error { return putKey(txn, k.recMAC, rec) })
+	if err != nil {
+		return fmt.Errorf("keyring: writing key %s: %w", rec.ID, err)
+	}
+	return nil
+}
+
+// metadata renders a record as AWS KeyMetadata.
+func (k *Keyring) metadata(rec *keyRecord) keyring.KeyMetadata {
+	m := keyring.KeyMetadata{
+		AWSAccountId:             k.opts.Account,
+		KeyId:                    rec.ID.String(),
+		Arn:                      k.keyARN(rec.ID),
+		CreationDate:             keyring.EpochTime{Time: rec.Created},
+		Enabled:                  rec.State == keyring.StateEnabled,
+		Description:              rec.Description,
+		KeyUsage:                 keyUsageEncryptDecrypt,
+		KeyState:                 rec.State,
+		Origin:                   originAWSKMS,
+		KeyManager:               keyManagerCustomer,
+		KeySpec:                  keySpecSymmetric,
+		CustomerMasterKeySpec:    keySpecSymmetric,
+		EncryptionAlgorithms:     []string{algSymmetricDefault},
+		CurrentKeyVersion:        rec.current(),
+		MinimumDecryptionVersion: rec.MinDecrypt,
+	}
+	if rec.State == keyring.StatePendingDeletion && rec.DeletionDate != nil {
+		m.DeletionDate = &keyring.EpochTime{Time: *rec.DeletionDate}
+		m.PendingDeletionWindowInDays = rec.PendingWindowDays
+	}
+	return m
+}
+
+// DescribeKey returns a key's metadata, in any state.
+func (k *Keyring) DescribeKey(_ context.Context, in *keyring.KeyIDInput) (*keyring.KeyMetadataOutput, error) {
+	var out *keyring.KeyMetadataOutput
+	err := k.withKey(in.KeyId, func(e *keyEntry) error {
+		out = &keyring.KeyMetadataOutput{KeyMetadata: k.metadata(e.rec)}
+		return nil
+	})
+	return out, err
+}
+
+// ListKeys lists keys in key ID order, including keys pending deletion.
+func (k *Keyring) ListKeys(ctx context.Context, in *keyring.ListInput) (*keyring.ListKeysOutput, error) {
+	if _, err := k.purgeDue(ctx, k.now()); err != nil {
+		return nil, err
+	}
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if k.closed {
+		return nil, keyring.ErrClosed
+	}
+	ids := make([]string, 0, len(k.keys))
+	for id := range k.keys {
+		ids = append(ids, id.String())
+	}
+	slices.Sort(ids)
+	page, next, err := paginate(ids, func(s string) string { return s }, validKeyMarker, in.Limit, in.Marker)
+	if err != nil {
+		return nil, err
+	}
+	out := &keyring.ListKeysOutput{Keys: []keyring.KeyListEntry{}, NextMarker: next, Truncated: next != ""}
+	for _, id := range page {
+		out.Keys = append(out.Keys, keyring.KeyListEntry{KeyId: id, KeyArn: k.arnPrefix() + "key/" + id})
+	}
+	return out, nil
+}
+
+// EnableKey makes a Disabled key usable; enabling an Enabled key is a
+// no-op, and a key pending deletion must first be cancelled.
+func (k *Keyring) EnableKey(ctx context.Context, in *keyring.KeyIDInput) error {
+	_, err := k.mutate(ctx, "EnableKey", in.KeyId, func(rec *keyRecord, _ time.Time) error {
+		if rec.State == keyring.StatePendingDeletion {
+			return pendingErr(rec)
+		}
+		rec.State = keyring.StateEnabled
+		return nil
+	})
+	return err
+}
+
+// DisableKey makes a key refuse every cryptographic operation.
+func (k *Keyring) DisableKey(ctx context.Context, in *keyring.KeyIDInput) error {
+	_, err := k.mutate(ctx, "DisableKey", in.KeyId, func(rec *keyRecord, _ time.Time) error {
+		if rec.State == keyring.StatePendingDeletion {
+			return pendingErr(rec)
+		}
+		rec.State = keyring.StateDisabled
+		return nil
+	})
+	return err
+}
+
+// ScheduleKeyDeletion puts a key in PendingDeletion for 7 to 30 days
+// (default 30). After DeletionDate the key and its material are deleted
+// for good, lazily: on Open, on the next use, or in [Keyring.RotateDue].
+func (k *Keyring) ScheduleKeyDeletion(ctx context.Context, in *keyring.ScheduleKeyDeletionInput) (*keyring.ScheduleKeyDeletionOutput, error) {
+	days := in.PendingWindowInDays
+	if days == 0 {
+		days = defaultDeletionDays
+	}
+	if days < minDeletionDays || days > maxDeletionDays {
+		return nil, fmt.Errorf("%w: PendingWindowInDays %d not in %d..%d", keyring.ErrValidation, days, minDeletionDays, maxDeletionDays)
+	}
+	rec, err := k.mutate(ctx, "ScheduleKeyDeletion", in.KeyId, func(rec *keyRecord, now time.Time) error {
+		if rec.State == keyring.StatePendingDeletion {
+			return pendingErr(rec)
+		}
+		when := now.Add(time.Duration(days) * day)
+		rec.State, rec.DeletionDate, rec.PendingWindowDays = keyring.StatePendingDeletion, &when, days
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &keyring.ScheduleKeyDeletionOutput{KeyId: k.keyARN(rec.ID), DeletionDate: keyring.EpochTime{Time: *rec.DeletionDate},
+		KeyState: rec.State, PendingWindowInDays: days}, nil
+}
+
+// CancelKeyDeletion stops a scheduled deletion; as in AWS KMS the key is
+// then Disabled, not Enabled.
+func (k *Keyring) CancelKeyDeletion(ctx context.Context, in *keyring.KeyIDInput) (*keyring.CancelKeyDeletionOutput, error) {
+	rec, err := k.mutate(ctx, "CancelKeyDeletion", in.KeyId, func(rec *keyRecord, _ time.Time) error {
+		if rec.State != keyring.StatePendingDeletion {
+			return fmt.Errorf("%w: key %s is not pending deletion", keyring.ErrInvalidState, rec.ID)
+		}
+		rec.State, rec.DeletionDate, rec.PendingWindowDays = keyring.StateDisabled, nil, 0
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &keyring.CancelKeyDeletionOutput{KeyId: k.keyARN(rec.ID)}, nil
+}
+
+func pendingErr(rec *keyRecord) error {
+	return fmt.Errorf("%w: key %s is pending deletion", keyring.ErrInvalidState, rec.ID)
+}
+
+// usable is the state check of every cryptographic operation.
+func usable(rec *keyRecord) error {
+	switch rec.State {
+	case keyring.StateEnabled:
+		return nil
+	case keyring.StateDisabled:
+		return fmt.Errorf("%w: key %s", keyring.ErrDisabled, rec.ID)
+	case keyring.StatePendingDeletion:
+		return pendingErr(rec)
+	}
+	return fmt.Errorf("%w: key %s in unknown state %q", keyring.ErrInvalidState, rec.ID, rec.State)
+}
+
+// mutate applies fn to a copy of a key's record, persists it and then
+// publishes it, holding k.mu exclusively throughout. It audits op.
+func (k *Keyring) mutate(ctx context.Context, op, keyID string, fn func(rec *keyRecord, now time.Time) error) (*keyRecord, error) {
+	return k.mutateThen(ctx, op, keyID, fn, nil)
+}
+
+// mutateThen is mutate that also runs published (if not nil) on the entry
+// right after the record is published, still under the exclusive lock.
+func (k *Keyring) mutateThen(ctx context.Context, op, keyID string, fn func(rec *keyRecord, now time.Time) error, published func(e *keyEntry)) (*keyRecord, error) {
+	now := k.now()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return nil, keyring.ErrClosed
+	}
+	rec, err := k.mutateLocked(ctx, keyID, now, fn, published)
+	ar := keyring.AuditRecord{Op: op, KeyId: keyID}
+	if rec != nil {
+		ar.KeyId, ar.KeyVersion = rec.ID.String(), rec.current()
+	}
+	k.auditLocked(ctx, ar, err)
+	return rec, err
+}
+
+func (k *Keyring) mutateLocked(ctx context.Context, keyID string, now time.Time, fn func(*keyRecord, time.Time) error, published func(*keyEntry)) (*keyRecord, error) {
+	e, err := k.useLocked(ctx, keyID, now)
+	if err != nil {
+		return nil, err
+	}
+	rec := e.rec.clone()
+	if err := fn(rec, now); err != nil {
+		return nil, err
+	}
+	if err := k.persist(rec); err != nil {
+		return nil, err
+	}
+	e.rec = rec
+	if published != nil {
+		published(e)
+	}
+	return rec, nil
+}
+
+// useLocked resolves keyID and first applies any due deletion or automatic
+// rotation. The caller holds k.mu exclusively.
+func (k *Keyring) useLocked(ctx context.Context, keyID string, now time.Time) (*keyEntry, error) {
+	e, err := k.lookup(keyID)
+	if err != nil {
+		return nil, err
+	}
+	if err := k.applyDueLocked(ctx, e, now); err != nil {
+		return nil, err
+	}
+	if k.keys[e.rec.ID] == nil {
+		return nil, notFound(keyID)
+	}
+	return e, nil
+}
+
+// withKey runs fn on a key with k.mu held shared: the hot path of the
+// cryptographic operations. When the key has due work (deletion or
+// automatic rotation) it is done first under the exclusive lock.
+func (k *Keyring) withKey(keyID string, fn func(e *keyEntry) error) error {
+	now := k.now()
+	k.mu.RLock()
+	if k.closed {
+		k.mu.RUnlock()
+		return keyring.ErrClosed
+	}
+	e, err := k.lookup(keyID)
+	if err == nil && e.due(now) {
+		k.mu.RUnlock()
+		if err := k.runDue(e.rec.ID, now); err != nil {
+			return err
+		}
+		k.mu.RLock()
+		if k.closed {
+			k.mu.RUnlock()
+			return keyring.ErrClosed
+		}
+		e, err = k.lookup(keyID)
+	}
+	defer k.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	return fn(e)
+}
+
+// due reports whether e has a deletion or automatic rotation to apply.
+func (e *keyEntry) due(now time.Time) bool {
+	r := e.rec
+	if r.State == keyring.StatePendingDeletion {
+		return r.DeletionDate != nil && !now.Before(*r.DeletionDate)
+	}
+	return r.State == keyring.StateEnabled && r.RotationEnabled && !now.Before(r.nextRotation())
+}
+
+func (r *keyRecord) nextRotation() time.Time {
+	return r.RotationBase.Add(time.Duration(r.RotationPeriodDays) * day)
+}
+
+// runDue applies due work to one key under the exclusive lock.
+func (k *Keyring) runDue(id uuid.UUID, now time.Time) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return keyring.ErrClosed
+	}
+	e, ok := k.keys[id]
+	if !ok {
+		return nil
+	}
+	return k.applyDueLocked(context.Background(), e, now)
+}
+
+// applyDueLocked deletes e if its deletion date has passed, or rotates it
+// if automatic rotation is due.
+func (k *Keyring) applyDueLocked(ctx context.Context, e *keyEntry, now time.Time) error {
+	if !e.due(now) {
+		return nil
+	}
+	if e.rec.State == keyring.StatePendingDeletion {
+		return k.deleteLocked(ctx, e)
+	}
+	err := k.addVersionLocked(ctx, e, now, rotationAutomatic)
+	k.auditLocked(ctx, keyring.AuditRecord{Op: "RotateKey", KeyId: e.rec.ID.String(), KeyVersion: e.rec.current()}, err)
+	return err
+}
+
+// deleteLocked deletes a key, its sealed material and the aliases that
+// point to it, in one transaction.
+func (k *Keyring) deleteLocked(ctx context.Context, e *keyEntry) error {
+	id := e.rec.ID
+	var names []string
+	for name, a := range k.aliases {
+		if a.Target == id {
+			names = append(names, name)
+		}
+	}
+	err := k.db.Update(func(txn *badger.Txn) error {
+		for _, name := range names {
+			if err := txn.Delete(aliasDBKey(name)); err != nil {
+				return err
+			}
+		}
+		return txn.Delete(keyDBKey(id))
+	})
+	if err != nil {
+		err = fmt.Errorf("keyring: deleting key %s: %w", id, err)
+	} else {
+		for _, name := range names {
+			delete(k.aliases, name)
+		}
+		delete(k.keys, id)
+		e.zero()
+	}
+	k.auditLocked(ctx, keyring.AuditRecord{Op: "DeleteKey", KeyId: id.String()}, err)
+	return err
+}
+
+// purgeDue applies due deletions and rotations to every key. It returns the
+// number of automatic rotations.
+func (k *Keyring) purgeDue(ctx context.Context, now time.Time) (rotated int, err error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return 0, keyring.ErrClosed
+	}
+	for _, e := range k.keys {
+		if !e.due(now) {
+			continue
+		}
+		isRotation := e.rec.State == keyring.StateEnabled
+		if err := k.applyDueLocked(ctx, e, now); err != nil {
+			return rotated, err
+		}
+		if isRotation {
+			rotated++
+		}
+	}
+	return rotated, nil
+}
+
+// paginate returns the page of items starting at marker (the sort key of
+// the first item of the page, as returned in NextMarker) and the marker of
+// the next page, or "" when this is the last. items are sorted by key. A
+// marker that valid refuses was never a NextMarker: [keyring.ErrInvalidMarker]. One
+// that is valid but names an item gone since starts at the next item.
+func paginate[T any](items []T, key func(T) string, valid func(string) bool, limit int, marker string) (page []T, next string, err error) {
+	if limit == 0 {
+		limit = 100
+	}
+	if limit < 1 || limit > 1000 {
+		return nil, "", fmt.Errorf("%w: Limit %d not in 1..1000", keyring.ErrValidation, limit)
+	}
+	if marker != "" && !valid(marker) {
+		return nil, "", fmt.Errorf("%w: %q", keyring.ErrInvalidMarker, truncate(marker))
+	}
+	start := 0
+	if marker != "" {
+		start, _ = slices.BinarySearchFunc(items, marker, func(it T, m string) int {
+			return cmp.Compare(key(it), m)
+		})
+	}
+	end := min(start+limit, len(items))
+	if end < len(items) {
+		next = key(items[end])
+	}
+	return items[start:end], next, nil
+}
+
+// validKeyMarker accepts a key ID as ListKeys returns it.
+func validKeyMarker(m string) bool {
+	u, ok := parseKeyID(m)
+	return ok && u.String() == m
+}

@@ -1,0 +1,227 @@
+package local
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+	"github.com/google/uuid"
+	"github.com/kmsfs/kmsfs/keyring"
+	"golang.org/x/sys/unix"
+)
+
+// Badger key layout. Every record is JSON; only the "Sealed" fields hold
+// key material, and only sealed under the KEK.
+//
+//	meta/root            rootRecord: KDF params, salt, verifier, sealed audit key
+//	meta/audit-head      auditHead: seq, hash and MAC of the newest audit record
+//	key/<uuid>           keyRecord: metadata, sealed versions, record MAC
+//	alias/<alias name>   aliasRecord, e.g. "alias/alias/fs" for alias/fs, with MAC
+//	audit/<seq u64 BE>   AuditRecord
+const (
+	rootKey      = "meta/root"
+	auditHeadKey = "meta/audit-head"
+	keyPrefix    = "key/"
+	aliasPrefix  = "alias/"
+	auditPrefix  = "audit/"
+)
+
+// recordFormat is the version of the key records; Open refuses others. The
+// root record has its own versions (auditkey.go).
+const recordFormat = 1
+
+// lockName is our own lock file. Badger's directory lock cannot be told
+// apart from other Open errors (it formats the errno away), so we take an
+// flock of our own first and turn EWOULDBLOCK into ErrLocked.
+const lockName = "kmsfs-keyring.lock"
+
+type rootRecord struct {
+	Format    int
+	KDF       keyring.KDFParams
+	Salt      []byte
+	Verifier  []byte
+	AuditKey  []byte `json:",omitempty"` // format 2 and up: sealed under the KEK
+	AuditFrom uint64 `json:",omitempty"` // format 2 and up: first HMAC-chained record
+}
+
+type keyRecord struct {
+	Format             int
+	ID                 uuid.UUID
+	Description        string
+	Created            time.Time
+	State              string
+	DeletionDate       *time.Time `json:",omitempty"`
+	PendingWindowDays  int        `json:",omitempty"`
+	RotationEnabled    bool
+	RotationPeriodDays int       `json:",omitempty"`
+	RotationBase       time.Time // rotation enabled, or last automatic rotation
+	MinDecrypt         uint32
+	Versions           []versionRecord
+	MAC                []byte `json:",omitempty"` // root format 3 (recordmac.go)
+}
+
+type versionRecord struct {
+	Version      uint32
+	Created      time.Time
+	RotationType string `json:",omitempty"` // "" for the first version
+	Sealed       []byte `json:",omitempty"` // nil once destroyed
+}
+
+type aliasRecord struct {
+	Name    string // "alias/..."
+	Target  uuid.UUID
+	Created time.Time
+	Updated time.Time
+	MAC     []byte `json:",omitempty"` // root format 3 (recordmac.go)
+}
+
+// current returns the newest version number.
+func (r *keyRecord) current() uint32 {
+	return r.Versions[len(r.Versions)-1].Version
+}
+
+// clone returns a deep enough copy to modify and persist before the change
+// is made visible.
+func (r *keyRecord) clone() *keyRecord {
+	c := *r
+	c.Versions = append([]versionRecord(nil), r.Versions...)
+	if r.DeletionDate != nil {
+		d := *r.DeletionDate
+		c.DeletionDate = &d
+	}
+	return &c
+}
+
+func keyDBKey(id uuid.UUID) []byte  { return []byte(keyPrefix + id.String()) }
+func aliasDBKey(name string) []byte { return []byte(aliasPrefix + name) }
+
+// openBadger opens the database with options chosen for a small keyring:
+// synchronous writes (a committed key is durable before it is used), one
+// version per key, small memtables and no compression, so the directory is
+// small and opens fast.
+func openBadger(dir string, log *slog.Logger) (*badger.DB, error) {
+	opt := badger.DefaultOptions(dir).
+		WithSyncWrites(true).
+		WithLogger(badgerLogger{log}).
+		WithNumVersionsToKeep(1).
+		WithMemTableSize(4 << 20).
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(2).
+		WithNumLevelZeroTablesStall(8).
+		WithBaseTableSize(1 << 20).
+		WithBaseLevelSize(4 << 20).
+		WithValueLogFileSize(4 << 20).
+		WithValueThreshold(64 << 10).
+		WithNumCompactors(2).
+		WithCompression(options.None).
+		WithBlockCacheSize(0).
+		WithIndexCacheSize(0).
+		WithMetricsEnabled(false).
+		WithCompactL0OnClose(true)
+	db, err := badger.Open(opt)
+	if err != nil {
+		return nil, fmt.Errorf("keyring: opening database: %w", err)
+	}
+	return db, nil
+}
+
+// badgerLogger forwards only Badger's warnings and errors. Badger logs file
+// names and sizes, never values, so nothing it says is secret.
+type badgerLogger struct{ log *slog.Logger }
+
+func (l badgerLogger) Errorf(f string, a ...any)   { l.log.Error("badger: " + fmt.Sprintf(f, a...)) }
+func (l badgerLogger) Warningf(f string, a ...any) { l.log.Warn("badger: " + fmt.Sprintf(f, a...)) }
+func (badgerLogger) Infof(string, ...any)          {}
+func (badgerLogger) Debugf(string, ...any)         {}
+
+// hasDatabase reports whether dir holds a Badger database, so Open without
+// Create never makes one.
+func hasDatabase(dir string) (bool, error) {
+	_, err := os.Stat(filepath.Join(dir, "MANIFEST"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// lockDir takes the exclusive lock that says a process has this keyring
+// open; a second Open (in any process) fails with ErrLocked.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("keyring: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s", keyring.ErrLocked, dir)
+		}
+		return nil, fmt.Errorf("keyring: locking %s: %w", dir, err)
+	}
+	return f, nil
+}
+
+// restrictFiles makes every regular file in dir mode 0600. Badger creates
+// some files 0666 (less umask); the directory itself is 0700 anyway.
+func restrictFiles(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() {
+			if err := os.Chmod(filepath.Join(dir, e.Name()), 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// getJSON reads one record; found is false when the key does not exist.
+func getJSON(txn *badger.Txn, key []byte, v any) (found bool, err error) {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	err = item.Value(func(b []byte) error { return json.Unmarshal(b, v) })
+	if err != nil {
+		return true, fmt.Errorf("%w: record %q: %w", keyring.ErrInternal, key, err)
+	}
+	return true, nil
+}
+
+func setJSON(txn *badger.Txn, key []byte, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("%w: encoding %q: %w", keyring.ErrInternal, key, err)
+	}
+	return txn.Set(key, b)
+}
+
+// scanJSON calls fn for every record under prefix, in key order.
+func scanJSON[T any](txn *badger.Txn, prefix string, fn func(key []byte, v *T) error) error {
+	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 64, Prefix: []byte(prefix)})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		item := it.Item()
+		var v T
+		if err := item.Value(func(b []byte) error { return json.Unmarshal(b, &v) }); err != nil {
+			return fmt.Errorf("%w: record %q: %w", keyring.ErrInternal, item.Key(), err)
+		}
+		if err := fn(item.KeyCopy(nil), &v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
