@@ -50,6 +50,15 @@ var (
 	ErrClosed = errors.New("envelope: file already closed")
 	// ErrInvalidOffset reports a negative offset or size.
 	ErrInvalidOffset = errors.New("envelope: negative offset or size")
+	// ErrKeyDenied reports that the key service holds the header's master
+	// key but refuses to use it now: the key is disabled, pending deletion,
+	// or the version is retired. The data is intact; access is denied.
+	ErrKeyDenied = errors.New("envelope: key service refused the master key")
+	// ErrKeyUnavailable reports that the key service cannot unwrap the data
+	// key at all: it does not know the header's key, or it cannot be
+	// reached. The data is unreadable here, not necessarily damaged.
+	ErrKeyUnavailable = errors.New("envelope: master key unavailable")
+
 	// ErrTooLarge reports an offset or size beyond the largest file whose
 	// ciphertext size fits in an int64.
 	ErrTooLarge = errors.New("envelope: file too large")

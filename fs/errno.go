@@ -45,8 +45,16 @@ func errnoOf(err error) (syscall.Errno, errKind) {
 		// The kernel interrupted the request (signal to the caller).
 		return syscall.EINTR, kindPlain
 	}
-	if en, ok := keysErrno(err); ok {
-		return en, kindKeys
+	// Key refusals come classified by the key service adapter
+	// (keyring.NewKeyService): a key that exists but may not be used now is
+	// access denied, not corruption; a key the service lacks or a service
+	// that cannot be reached leaves the data unreadable here, an I/O error,
+	// never ENOENT.
+	switch {
+	case errors.Is(err, envelope.ErrKeyDenied):
+		return syscall.EACCES, kindKeys
+	case errors.Is(err, envelope.ErrKeyUnavailable):
+		return syscall.EIO, kindKeys
 	}
 	return errnoOfData(err)
 }

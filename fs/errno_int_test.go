@@ -28,6 +28,8 @@ var errnoCases = []struct {
 	{"chunk auth", &envelope.ChunkError{Index: 1, Err: envelope.ErrUnauthenticated}, syscall.EIO, kindCorrupt},
 	{"wrapped chunk auth", fmt.Errorf("read: %w", &envelope.ChunkError{Index: 1, Err: envelope.ErrUnauthenticated}), syscall.EIO, kindCorrupt},
 	{"unauthenticated", fmt.Errorf("x: %w", envelope.ErrUnauthenticated), syscall.EIO, kindCorrupt},
+	{"key denied", fmt.Errorf("unwrap: %w", envelope.ErrKeyDenied), syscall.EACCES, kindKeys},
+	{"key unavailable", fmt.Errorf("unwrap: %w", envelope.ErrKeyUnavailable), syscall.EIO, kindKeys},
 	{"truncated", envelope.ErrTruncated, syscall.EIO, kindCorrupt},
 	{"unexpected EOF", io.ErrUnexpectedEOF, syscall.EIO, kindCorrupt},
 	{"bad magic", fmt.Errorf("open: %w", envelope.ErrBadMagic), syscall.EIO, kindForeign},

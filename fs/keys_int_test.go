@@ -1,5 +1,3 @@
-//go:build !kmsfsdev
-
 package fs
 
 import (
@@ -8,7 +6,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/kmsfs/kmsfs/keyring"
+	"github.com/kmsfs/kmsfs/envelope"
 )
 
 // TestKeyDisabled: a disabled master key makes files unreadable with
@@ -19,7 +17,7 @@ func TestKeyDisabled(t *testing.T) {
 		t.Fatal(err)
 	}
 	tm.waitReleased(t)
-	tm.keys.setFail(fmt.Errorf("unwrap: %w", keyring.ErrDisabled))
+	tm.keys.setFail(fmt.Errorf("unwrap: %w", envelope.ErrKeyDenied))
 	if _, err := os.ReadFile(tm.path("f")); !errnoIs(err, syscall.EACCES) {
 		t.Errorf("read with disabled key: %v, want EACCES", err)
 	}

@@ -13,10 +13,9 @@ import (
 // NewKeyService adapts a [Service] (local or remote) to the
 // [envelope.KeyService] the filesystem holds: it wraps new data keys under
 // the current version of keyID (any key ID form) and unwraps under the
-// key and version a header names. An [ErrInvalidCiphertext] from UnwrapDEK
-// comes back as an error that also wraps [envelope.ErrUnauthenticated];
-// every other error (disabled, deleted, retired, unreachable) passes
-// through unchanged.
+// key and version a header names. Its errors keep the service's sentinel
+// and add the envelope error class a filesystem maps to an errno (see
+// [KeyErrorClass]).
 func NewKeyService(svc Service, keyID string) envelope.KeyService {
 	return &keyService{svc: svc, keyID: keyID}
 }
@@ -33,7 +32,7 @@ var _ envelope.KeyService = (*keyService)(nil)
 func (s *keyService) WrapKey(ctx context.Context, dek, aad []byte) (envelope.KeyRef, []byte, error) {
 	out, err := s.svc.WrapDEK(ctx, &WrapDEKInput{KeyId: s.keyID, Plaintext: dek, AAD: aad})
 	if err != nil {
-		return envelope.KeyRef{}, nil, err
+		return envelope.KeyRef{}, nil, classify(err)
 	}
 	id, err := uuid.Parse(out.KeyId)
 	if err != nil || out.KeyVersion == 0 {
@@ -46,11 +45,8 @@ func (s *keyService) WrapKey(ctx context.Context, dek, aad []byte) (envelope.Key
 func (s *keyService) UnwrapKey(ctx context.Context, ref envelope.KeyRef, wrapped, aad []byte) ([]byte, error) {
 	out, err := s.svc.UnwrapDEK(ctx, &UnwrapDEKInput{
 		KeyId: uuid.UUID(ref.KeyID).String(), KeyVersion: ref.Version, WrappedKey: wrapped, AAD: aad})
-	if errors.Is(err, ErrInvalidCiphertext) {
-		return nil, fmt.Errorf("%w (%w)", envelope.ErrUnauthenticated, err)
-	}
 	if err != nil {
-		return nil, err
+		return nil, classify(err)
 	}
 	return out.Plaintext, nil
 }
@@ -62,4 +58,36 @@ func shortID(s string) string {
 		return s[:max] + "..."
 	}
 	return s
+}
+
+// KeyErrorClass returns the envelope error class of a key service error:
+// [envelope.ErrUnauthenticated] for a wrapped key that does not
+// authenticate, [envelope.ErrKeyDenied] for a key that exists but may not be
+// used now, [envelope.ErrKeyUnavailable] for one that is unknown or a
+// service that failed or cannot be reached, and nil for an error that is
+// the caller's own (a cancelled context, an invalid request).
+func KeyErrorClass(err error) error {
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return nil
+	case errors.Is(err, ErrInvalidCiphertext), errors.Is(err, ErrIncorrectKey):
+		return envelope.ErrUnauthenticated
+	case errors.Is(err, ErrDisabled), errors.Is(err, ErrInvalidState),
+		errors.Is(err, ErrVersionRetired), errors.Is(err, ErrWrongPassphrase):
+		return envelope.ErrKeyDenied
+	case errors.Is(err, ErrValidation):
+		return nil
+	}
+	// Not found, internal, locked, and transport failures that wrap no
+	// sentinel: the key cannot be had here.
+	return envelope.ErrKeyUnavailable
+}
+
+// classify adds err's envelope class to it, keeping the original chain.
+func classify(err error) error {
+	class := KeyErrorClass(err)
+	if class == nil || errors.Is(err, class) {
+		return err
+	}
+	return fmt.Errorf("%w (%w)", class, err)
 }
