@@ -11,42 +11,20 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kmsfs/kmsfs/envelope"
+	"github.com/kmsfs/kmsfs/internal/fsutil"
 )
 
 // openat opens rel beneath CipherDir without following any symlink, so that
 // no name in CipherDir can lead a file open outside it.
 func (r *root) openat(rel string, flags int, mode uint32) (*os.File, error) {
-	how := unix.OpenHow{
-		Flags:   uint64(flags | unix.O_CLOEXEC | unix.O_NOFOLLOW),
-		Mode:    uint64(mode),
-		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_BENEATH,
-	}
-	for {
-		fd, err := unix.Openat2(r.dirfd, rel, &how)
-		switch {
-		case err == nil:
-			return os.NewFile(uintptr(fd), r.abs(rel)), nil
-		case errors.Is(err, unix.EINTR), errors.Is(err, unix.EAGAIN):
-			continue
-		case errors.Is(err, unix.ENOSYS):
-			// Kernels before 5.6: refuse a final symlink at least.
-			return os.OpenFile(r.abs(rel), flags|unix.O_NOFOLLOW|unix.O_CLOEXEC, os.FileMode(mode))
-		default:
-			return nil, &os.PathError{Op: "openat2", Path: r.abs(rel), Err: err}
-		}
-	}
+	return fsutil.OpenBeneath(r.dirfd, r.dir, rel, flags, mode)
 }
 
 // openNoatime opens an existing file with O_NOATIME where allowed: our own
 // reads (the header at open, read-modify-write of partial chunks) are not
 // accesses by a program, and open(2) alone must not change atime.
 func (r *root) openNoatime(rel string, flags int) (*os.File, error) {
-	f, err := r.openat(rel, flags|unix.O_NOATIME, 0)
-	if errors.Is(err, unix.EPERM) {
-		// Neither the owner nor privileged.
-		f, err = r.openat(rel, flags, 0)
-	}
-	return f, err
+	return fsutil.OpenNoatime(r.dirfd, r.dir, rel, flags)
 }
 
 // openBacking opens the backing file read-write when it can, so that the

@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/kmsfs/kmsfs/internal/fsutil"
 	"github.com/kmsfs/kmsfs/keyring"
 	"github.com/kmsfs/kmsfs/keyring/kmsapi"
 	"github.com/kmsfs/kmsfs/keyring/local"
@@ -96,7 +97,7 @@ func exportAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(file, out.Bundle); err != nil {
+	if err := fsutil.WriteFile(file, out.Bundle, 0o600); err != nil {
 		return fmt.Errorf("writing the bundle: %w", err)
 	}
 	result := struct{ File, Keys, Versions, Aliases any }{file, out.Keys, out.Versions, out.Aliases}
@@ -264,47 +265,6 @@ func promptBundlePassphrase(confirm bool) ([]byte, error) {
 		return nil, errors.Join(errors.New("bundle passphrases do not match"), err)
 	}
 	return nonEmpty(p)
-}
-
-// writeFileAtomic writes data to name with mode 0600: beside it first,
-// synced, then renamed over it, so name is never half written.
-func writeFileAtomic(name string, data []byte) (err error) {
-	dir, base := filepath.Split(name)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*") // mode 0600
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), name); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // importSummary says what an import did, for people.

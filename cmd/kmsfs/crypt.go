@@ -4,12 +4,12 @@ import (
 	"context"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
 	"github.com/kmsfs/kmsfs/envelope"
+	"github.com/kmsfs/kmsfs/internal/fsutil"
 	"github.com/kmsfs/kmsfs/keyring"
 )
 
@@ -109,37 +109,9 @@ func cryptAction(c *cli.Context, transform func(ks envelope.KeyService, in io.Re
 	if out == "" || out == "-" {
 		return transform(ks, in, streamOnly(c.App.Writer))
 	}
-	return writeAtomically(out, func(w *os.File) error { return transform(ks, in, w) })
+	// All or nothing: a failure never leaves a partial or unverified file.
+	return fsutil.Replace(out, 0o600, "", func(w *os.File) error { return transform(ks, in, w) })
 }
-
-// writeAtomically writes a file beside path and renames it into place only
-// when write succeeded, so a failure never leaves a partial or unverified
-// file; it then syncs the directory, so that the rename survives a crash.
-func writeAtomically(path string, write func(*os.File) error) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	err = write(tmp)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return testOnlySyncDir(dir)
-}
-
-// testOnlySyncDir is syncDir; tests replace it to see the call.
-var testOnlySyncDir = syncDir
 
 // contextKeys binds an encryption context into every data key wrap, so a
 // file encrypted with --context decrypts only with the same pairs.

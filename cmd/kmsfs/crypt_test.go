@@ -137,33 +137,3 @@ func TestEncryptStreamInputError(t *testing.T) {
 		t.Errorf("after a failed input: floor %d, %d bytes; want 0, %d (header only)", h.CommittedSize, st.Size(), envelope.HeaderSize)
 	}
 }
-
-// TestWriteAtomicallySyncsDir: the rename is followed by a sync of the
-// directory that holds it; a failed write renames nothing and leaves no
-// temporary file.
-func TestWriteAtomicallySyncsDir(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "out")
-	var synced []string
-	testOnlySyncDir = func(d string) error {
-		if _, err := os.Stat(path); err != nil {
-			t.Errorf("directory synced before the rename: %v", err)
-		}
-		synced = append(synced, d)
-		return syncDir(d)
-	}
-	t.Cleanup(func() { testOnlySyncDir = syncDir })
-	if err := writeAtomically(path, func(f *os.File) error { _, err := f.WriteString("x"); return err }); err != nil {
-		t.Fatal(err)
-	}
-	if len(synced) != 1 || synced[0] != dir {
-		t.Errorf("synced %q, want [%q]", synced, dir)
-	}
-	errWrite := errors.New("write failed")
-	if err := writeAtomically(filepath.Join(dir, "other"), func(*os.File) error { return errWrite }); !errors.Is(err, errWrite) {
-		t.Errorf("failed write: %v", err)
-	}
-	if ents, _ := os.ReadDir(dir); len(ents) != 1 || len(synced) != 1 {
-		t.Errorf("after a failed write: %d entries, %d syncs; want 1, 1", len(ents), len(synced))
-	}
-}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/kmsfs/kmsfs/internal/fsutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,32 +38,9 @@ func (r *treeRoot) open(rel string, flags int) (*os.File, error) {
 	if rel == "" || !filepath.IsLocal(name) {
 		return nil, fmt.Errorf("%w: %q", ErrBadPath, rel)
 	}
-	f, err := r.openat2(name, flags|unix.O_NOATIME)
-	if errors.Is(err, unix.EPERM) {
-		f, err = r.openat2(name, flags)
-	}
+	f, err := fsutil.OpenNoatime(r.fd, r.name, name, flags)
 	if errors.Is(err, unix.EISDIR) || errors.Is(err, unix.ELOOP) {
 		return nil, fmt.Errorf("%w: %q: %w", ErrBadPath, rel, err)
 	}
 	return f, err
-}
-
-func (r *treeRoot) openat2(name string, flags int) (*os.File, error) {
-	how := unix.OpenHow{
-		Flags:   uint64(flags | unix.O_CLOEXEC | unix.O_NOFOLLOW),
-		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS,
-	}
-	for {
-		fd, err := unix.Openat2(r.fd, name, &how)
-		switch {
-		case err == nil:
-			return os.NewFile(uintptr(fd), filepath.Join(r.name, name)), nil
-		case errors.Is(err, unix.EINTR), errors.Is(err, unix.EAGAIN):
-			continue
-		case errors.Is(err, unix.ENOSYS):
-			// Kernels before 5.6: refuse a final symlink at least.
-			return os.OpenFile(filepath.Join(r.name, name), flags|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		}
-		return nil, &os.PathError{Op: "openat2", Path: filepath.Join(r.name, name), Err: err}
-	}
 }

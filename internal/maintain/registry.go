@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/kmsfs/kmsfs/internal/fsutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -83,7 +84,7 @@ func RegisterVolume(keyringDir, cipherDir string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append(b, '\n'), 0o600)
+	return fsutil.WriteFile(path, append(b, '\n'), 0o600)
 }
 
 // lockFile takes an exclusive flock on path, creating it (0600).
@@ -97,44 +98,4 @@ func lockFile(path string) (unlock func(), err error) {
 		return nil, fmt.Errorf("maintain: locking %s: %w", path, err)
 	}
 	return func() { f.Close() }, nil
-}
-
-// writeFileAtomic replaces path with data: temporary file beside it,
-// fsync, rename, fsync of the directory.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("maintain: %w", err)
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(mode)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("maintain: writing %s: %w", path, err)
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("maintain: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("maintain: syncing %s: %w", dir, err)
-	}
-	return nil
 }

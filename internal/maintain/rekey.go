@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kmsfs/kmsfs/envelope"
+	"github.com/kmsfs/kmsfs/internal/fsutil"
 )
 
 // ErrHardLinks reports a file with more than one name: replacing it by
@@ -141,7 +142,7 @@ func replaceBeside(path string, src *os.File, st *unix.Stat_t, write func(tmp *o
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("maintain: %w", err)
 	}
-	return syncDirLenient(dir)
+	return fsutil.SyncDirLenient(dir)
 }
 
 // createRekeyTemp creates a new, empty temporary file in dir.
@@ -161,16 +162,6 @@ func createRekeyTemp(dir string) (*os.File, error) {
 		}
 	}
 	return nil, fmt.Errorf("maintain: no free temporary name in %s", dir)
-}
-
-// syncDirLenient syncs dir, accepting filesystems that cannot sync a
-// directory (a FUSE mount may answer ENOSYS or EINVAL).
-func syncDirLenient(dir string) error {
-	err := syncDir(dir)
-	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOTSUP) {
-		return nil
-	}
-	return err
 }
 
 // plainWriter is where copySparse writes: an *envelope.File or an

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/kmsfs/kmsfs/internal/fsutil"
 )
 
 // DirIVFile is the name of the per-directory IV file, NAMES.md §3: exactly
@@ -103,7 +105,7 @@ func WriteDirIV(dir string, iv [DirIVSize]byte) error {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("names: write dir IV: %w", err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fsutil.SyncDir(dir); err != nil {
 		return fmt.Errorf("names: write dir IV: %w", err)
 	}
 	return nil
@@ -131,17 +133,4 @@ func writeTemp(dir string, b []byte) (string, error) {
 		return "", err
 	}
 	return path, nil
-}
-
-// syncDir fsyncs a directory so that a rename in it is durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

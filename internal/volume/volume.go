@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 
 	"github.com/kmsfs/kmsfs/envelope"
+	"github.com/kmsfs/kmsfs/internal/fsutil"
 )
 
 // ConfigName is the config file's name inside CIPHERDIR. The mount hides it.
@@ -192,14 +193,5 @@ func (c *Config) write(cipherDir string) error {
 		return err
 	}
 	c.dir = cipherDir
-	return syncDir(cipherDir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return fsutil.SyncDir(cipherDir)
 }
