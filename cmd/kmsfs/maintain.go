@@ -12,6 +12,7 @@ import (
 
 	"github.com/kmsfs/kmsfs/internal/maintain"
 	"github.com/kmsfs/kmsfs/internal/names"
+	"github.com/kmsfs/kmsfs/internal/session"
 	"github.com/kmsfs/kmsfs/internal/volume"
 	"github.com/kmsfs/kmsfs/keyring"
 )
@@ -54,7 +55,7 @@ func namerFor(ctx context.Context, dir string, conf *volume.Config, svc keyring.
 // (scanned before a key version is retired). Failing to is only a
 // warning: the command itself succeeded.
 func registerVolume(c *cli.Context, dir string) {
-	if err := maintain.RegisterVolume(c.String("keyring"), dir); err != nil {
+	if err := session.RegisterVolume(c.String("keyring"), dir); err != nil {
 		fmt.Fprintf(c.App.ErrWriter, "kmsfs: warning: could not record %s as a known volume: %v\n", dir, err)
 	}
 }
@@ -64,27 +65,27 @@ func registerVolume(c *cli.Context, dir string) {
 // errMountedNoControl when the socket exists but does not answer while a
 // kmsfs mount exists: mountinfo names kmsfs mounts "kmsfs", not by their
 // CIPHERDIR, so that mount may be this tree's.
-func dialMount(c *cli.Context, cipherDir string) (*maintain.ControlClient, error) {
-	sock, err := maintain.ControlSocketPath(c.String("keyring"), cipherDir)
+func dialMount(c *cli.Context, cipherDir string) (*session.ControlClient, error) {
+	sock, err := session.ControlSocketPath(c.String("keyring"), cipherDir)
 	if err != nil {
 		return nil, err
 	}
-	ctl, err := maintain.DialControl(c.Context, sock)
+	ctl, err := session.DialControl(c.Context, sock)
 	if err == nil {
 		return ctl, nil
 	}
-	if !errors.Is(err, maintain.ErrNotServing) {
+	if !errors.Is(err, session.ErrNotServing) {
 		return nil, err
 	}
 	if _, serr := os.Lstat(sock); serr != nil {
 		return nil, nil // no socket: not mounted (by this keyring)
 	}
-	mounts, err := maintain.Mounts()
+	mounts, err := session.Mounts()
 	if err != nil {
 		return nil, err
 	}
 	for _, m := range mounts {
-		if m.FSType == maintain.KmsfsFSType {
+		if m.FSType == session.KmsfsFSType {
 			return nil, fmt.Errorf("%s: %w (%s; a kmsfs mount is at %s): unmount it, or remove the stale socket if that mount serves another tree",
 				cipherDir, errMountedNoControl, sock, m.MountPoint)
 		}

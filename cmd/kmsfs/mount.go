@@ -21,9 +21,10 @@ import (
 	"github.com/kmsfs/kmsfs/envelope"
 	kfs "github.com/kmsfs/kmsfs/fs"
 	"github.com/kmsfs/kmsfs/internal/names"
+	"github.com/kmsfs/kmsfs/internal/session"
 	"github.com/kmsfs/kmsfs/internal/volume"
-	"github.com/kmsfs/kmsfs/keyring"
 	"github.com/kmsfs/kmsfs/keyring/kmsapi"
+	"github.com/kmsfs/kmsfs/keyring/local"
 )
 
 // envReadyFD names the file descriptor on which a background serving
@@ -186,20 +187,21 @@ func serve(c *cli.Context, cipherDir, mnt string) (err error) {
 	if err != nil {
 		return err
 	}
-	svc, stopSocket, err := mountService(c, logger)
+	svc, err := session.ReachKeyring(c.String("keyring"), func() (*local.Keyring, error) {
+		s, err := openLocal(c, false)
+		if err != nil {
+			return nil, err
+		}
+		return s.local, nil
+	}, session.KeyringOptions{Logger: logger})
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
-	defer stopSocket()
-	meta, err := svc.DescribeKey(c.Context, &keyring.KeyIDInput{KeyId: conf.KeyId})
-	if err != nil {
-		return fmt.Errorf("volume key %s: %w", conf.KeyId, err)
+	if _, err := session.EnabledKey(c.Context, svc, conf.KeyId); err != nil {
+		return fmt.Errorf("volume key: %w", err)
 	}
-	if st := meta.KeyMetadata.KeyState; st != keyring.StateEnabled {
-		return fmt.Errorf("volume key %s is %s: %w", conf.KeyId, st, keyring.ErrDisabled)
-	}
-	keys := newVolumeKeys(svc, conf.KeyId)
+	keys := session.NewVolumeKeys(svc, conf.KeyId)
 	codec, err := nameCodec(c.Context, conf, keys)
 	if err != nil {
 		return err
@@ -207,7 +209,7 @@ func serve(c *cli.Context, cipherDir, mnt string) (err error) {
 	if codec != nil {
 		defer codec.Close()
 	}
-	ctl, stopControl, err := serveControl(c, cipherDir, svc, keys, logger)
+	ctl, stopControl, err := session.ServeControl(c.String("keyring"), cipherDir, svc, keys, logger)
 	if err != nil {
 		return err
 	}
@@ -226,7 +228,7 @@ func serve(c *cli.Context, cipherDir, mnt string) (err error) {
 	if err != nil {
 		return fmt.Errorf("%w: %w", errMountFailed, err)
 	}
-	ctl.root.Store(root)
+	ctl.SetRoot(root)
 	report(nil)
 	go unmountOnSignal(c.Context, server, mnt, logger)
 	server.Wait()
@@ -264,27 +266,6 @@ func unmountOnSignal(ctx context.Context, server unmounter, mnt string, logger *
 	if err := unix.Unmount(mnt, unix.MNT_DETACH); err != nil {
 		logger.Warn("lazy unmount failed", "mountpoint", mnt, "err", err)
 	}
-}
-
-// mountService reaches the keyring for a mount. When no other process owns
-// it, this process opens it and serves it on the socket for the CLI.
-func mountService(c *cli.Context, logger *slog.Logger) (*service, func(), error) {
-	dir := c.String("keyring")
-	sock := kmsapi.SocketPath(dir)
-	if client, err := kmsapi.Dial(sock); err == nil {
-		return &service{Service: client, close: client.Close}, func() {}, nil
-	}
-	svc, err := openLocal(c, false)
-	if err != nil {
-		return nil, nil, err
-	}
-	ln, err := kmsapi.ListenUnix(sock, kmsapi.NewHandler(svc.local, kmsapi.HandlerOptions{}))
-	if err != nil {
-		svc.Close()
-		return nil, nil, fmt.Errorf("keyring socket: %w", err)
-	}
-	logger.Info("serving keyring", "socket", sock)
-	return svc, func() { ln.Close() }, nil
 }
 
 // readyReporter returns the function that tells a waiting parent (if any)

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/kmsfs/kmsfs/envelope"
-	"github.com/kmsfs/kmsfs/internal/maintain"
+	"github.com/kmsfs/kmsfs/internal/session"
 	"github.com/kmsfs/kmsfs/internal/volume"
 	"github.com/kmsfs/kmsfs/keyring"
 	"github.com/kmsfs/kmsfs/keyring/local"
@@ -119,5 +119,5 @@ func TestNameKeyRetirement(t *testing.T) {
 
 // registerForTest records a volume as kmsfs init would.
 func registerForTest(krDir, cipher string) error {
-	return maintain.RegisterVolume(krDir, cipher)
+	return session.RegisterVolume(krDir, cipher)
 }

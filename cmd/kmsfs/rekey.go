@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/kmsfs/kmsfs/internal/maintain"
+	"github.com/kmsfs/kmsfs/internal/session"
 	"github.com/kmsfs/kmsfs/internal/volume"
 	"github.com/kmsfs/kmsfs/keyring"
 )
@@ -39,7 +40,7 @@ func rekeyAction(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return usageError{"kmsfs rekey: want at least one PATH (see --help)"}
 	}
-	mounts, err := maintain.Mounts()
+	mounts, err := session.Mounts()
 	if err != nil {
 		return err
 	}
@@ -67,7 +68,7 @@ func rekeyAction(c *cli.Context) error {
 // path needs it.
 type rekeyer struct {
 	c      *cli.Context
-	mounts []maintain.MountInfo
+	mounts []session.MountInfo
 	svc    *service
 }
 
@@ -83,7 +84,7 @@ func (r *rekeyer) rekey(p string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if m, ok := maintain.MountOf(r.mounts, abs); ok && m.FSType == maintain.KmsfsFSType {
+	if m, ok := session.MountOf(r.mounts, abs); ok && m.FSType == session.KmsfsFSType {
 		return "through the mount", maintain.RekeyPlainFile(r.c.Context, abs)
 	}
 	dir, conf, rel, err := findVolume(abs)

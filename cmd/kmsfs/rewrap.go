@@ -11,6 +11,7 @@ import (
 
 	"github.com/kmsfs/kmsfs/envelope"
 	"github.com/kmsfs/kmsfs/internal/maintain"
+	"github.com/kmsfs/kmsfs/internal/session"
 	"github.com/kmsfs/kmsfs/internal/volume"
 	"github.com/kmsfs/kmsfs/keyring"
 )
@@ -127,7 +128,7 @@ func rewrapTarget(c *cli.Context, svc keyring.Service, key string) (keyring.KeyM
 
 // openRewrapper returns the mount's control client when dir is mounted,
 // else a local rewrapper; ctl is nil offline.
-func openRewrapper(c *cli.Context, dir string, svc *service) (r maintain.Rewrapper, ctl *maintain.ControlClient, closeR func(), err error) {
+func openRewrapper(c *cli.Context, dir string, svc *service) (r maintain.Rewrapper, ctl *session.ControlClient, closeR func(), err error) {
 	ctl, err = dialMount(c, dir)
 	if err != nil {
 		return nil, nil, nil, err
@@ -135,7 +136,7 @@ func openRewrapper(c *cli.Context, dir string, svc *service) (r maintain.Rewrapp
 	if ctl != nil {
 		return ctl, ctl, func() { ctl.Close() }, nil
 	}
-	local, err := maintain.NewLocal(dir, keysFor(svc), maintain.LocalOptions{})
+	local, err := maintain.NewLocal(dir, session.KeysFor(svc), maintain.LocalOptions{})
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/kmsfs/kmsfs/internal/maintain"
+	"github.com/kmsfs/kmsfs/internal/session"
 	"github.com/kmsfs/kmsfs/internal/volume"
 	"github.com/kmsfs/kmsfs/keyring"
 )
@@ -167,7 +168,7 @@ func parseVersion(s string) (uint32, error) {
 // Without --force any such file is a refusal naming up to 20 of them; with
 // it, their number is returned for a warning.
 func checkBehind(c *cli.Context, svc *service, m keyring.KeyMetadata, n uint32) (int64, error) {
-	dirs, err := maintain.KnownVolumes(c.String("keyring"))
+	dirs, err := session.KnownVolumes(c.String("keyring"))
 	if err != nil {
 		return 0, err
 	}

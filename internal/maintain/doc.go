@@ -16,15 +16,11 @@
 //   - Per-file operations: rewrap ([Rewrapper], [Local]), fsck ([Checker]),
 //     re-key ([RekeyCipherFile], [RekeyPlainFile]) and the header scan of
 //     key versions ([HeaderKeyRefs]).
-//   - The control socket of a mount ([ControlSocketPath], [NewControlHandler],
-//     [DialControl]): how `kmsfs rewrap` reaches a mounted tree, so that the
-//     mount's open files are never rewritten behind its back.
-//   - The registry of known volumes ([RegisterVolume], [KnownVolumes]),
-//     which `kmsfs key min-version` scans before retiring a key version.
 //
 // # What it refuses
 //
 // It never defines the file format (package envelope does) and never holds
 // master keys: every key operation goes through an [envelope.KeyService]
-// the caller builds ([KeysFor]). It does not know FUSE or the command line.
+// the caller builds ([KeysFor]). It does not know FUSE or the command line; the control socket through
+// which a rewrap reaches a mounted tree belongs to package session.
 package maintain

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kmsfs/kmsfs/envelope"
 	"github.com/kmsfs/kmsfs/internal/maintain"
+	"github.com/kmsfs/kmsfs/internal/session"
 )
 
 // fixedControl answers every request without touching files.
@@ -42,7 +43,7 @@ func FuzzControlHandler(f *testing.F) {
 	}
 	f.Add("KmsfsService.SetVolumeKey", []byte(`{"KeyId":"x"}`))
 	f.Add("KmsfsService.Ping", []byte(``))
-	h := maintain.NewControlHandler(fixedControl{}, nil)
+	h := session.NewControlHandler(fixedControl{}, nil)
 	f.Fuzz(func(t *testing.T, target string, body []byte) {
 		req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
 		req.Header.Set("X-Amz-Target", target)

@@ -128,3 +128,23 @@ func headerRef(t testing.TB, ks envelope.KeyService, p string) envelope.KeyRef {
 func content(seed, n int) []byte {
 	return bytes.Repeat([]byte{byte(seed), byte(seed >> 8), 'k', 'm', 's'}, n/5+1)[:n]
 }
+
+// flipBytes inverts the bytes of the file at p at the given offsets.
+func flipBytes(t testing.TB, p string, offs ...int64) {
+	t.Helper()
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, off := range offs {
+		b := make([]byte, 1)
+		if _, err := f.ReadAt(b, off); err != nil {
+			t.Fatal(err)
+		}
+		b[0] ^= 0xff
+		if _, err := f.WriteAt(b, off); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

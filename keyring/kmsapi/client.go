@@ -57,22 +57,15 @@ func NewClient(baseURL string, hc *http.Client) *Client {
 // [ErrUntrustedServer] before a request is sent, so an impostor socket in a
 // directory others can write never receives a data key or a passphrase.
 func Dial(socketPath string) (*Client, error) {
-	euid := uint32(os.Geteuid())
-	if err := checkSocketFile(socketPath, euid); err != nil {
+	tr, err := UnixTransport(socketPath, 4)
+	if err != nil {
 		return nil, err
-	}
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return dialTrusted(ctx, socketPath, euid)
-		},
-		MaxIdleConnsPerHost: 4,
-		IdleConnTimeout:     time.Minute,
 	}
 	// The host is never resolved: DialContext ignores it.
 	c := NewClient("http://kmsfs.sock", &http.Client{Transport: tr})
 	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
 	defer cancel()
-	err := c.Ping(ctx)
+	err = c.Ping(ctx)
 	if err == nil {
 		return c, nil
 	}
@@ -82,6 +75,25 @@ func Dial(socketPath string) (*Client, error) {
 		return nil, fmt.Errorf("%w: %s: %w", ErrNotRunning, socketPath, errno)
 	}
 	return nil, fmt.Errorf("kmsapi: dial %s: %w", socketPath, err)
+}
+
+// UnixTransport returns an HTTP transport over the unix socket at
+// socketPath that trusts only a server running as this user or root: the
+// socket file must be owned by one of them, and every connection's peer
+// credentials (SO_PEERCRED) are checked again. Every kmsfs unix-socket
+// client (the keyring's and a mount's control socket) dials through it.
+func UnixTransport(socketPath string, maxIdle int) (*http.Transport, error) {
+	euid := uint32(os.Geteuid())
+	if err := checkSocketFile(socketPath, euid); err != nil {
+		return nil, err
+	}
+	return &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return dialTrusted(ctx, socketPath, euid)
+		},
+		MaxIdleConnsPerHost: maxIdle,
+		IdleConnTimeout:     time.Minute,
+	}, nil
 }
 
 // checkSocketFile refuses a path that is not a socket owned by euid or

@@ -142,8 +142,9 @@ func validVersionMarker(m string) bool {
 }
 
 // RotateDue applies every due automatic rotation and scheduled deletion
-// and returns the number of keys rotated. The mount calls it periodically
-// so idle keys rotate on time; busy keys are also checked on each use.
+// and returns the number of keys rotated. The process serving a keyring
+// calls it periodically (session.StartRotation) so idle keys rotate on
+// time; keys in use are also checked on each use.
 func (k *Keyring) RotateDue(ctx context.Context) (int, error) {
 	return k.purgeDue(ctx, k.now())
 }

@@ -1,4 +1,4 @@
-package maintain
+package session
 
 import (
 	"bytes"
@@ -11,7 +11,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"path/filepath"
 	"syscall"
@@ -20,7 +19,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/kmsfs/kmsfs/envelope"
+	"github.com/kmsfs/kmsfs/internal/maintain"
 	"github.com/kmsfs/kmsfs/keyring"
+	"github.com/kmsfs/kmsfs/keyring/kmsapi"
 )
 
 // The control socket of a mount. A mount of CIPHERDIR listens on
@@ -39,11 +40,11 @@ const (
 
 // ErrNotServing means no mount answers on the control socket: it does not
 // exist, or nothing accepts on it.
-var ErrNotServing = errors.New("maintain: no mount is serving the control socket")
+var ErrNotServing = errors.New("session: no mount is serving the control socket")
 
 // Control is what a mount serves on its control socket.
 type Control interface {
-	Rewrapper
+	maintain.Rewrapper
 	// SetVolumeKey makes the mount wrap the DEKs of files it creates from
 	// now on under keyID (a key UUID), as `kmsfs rewrap --key` moves the
 	// tree to another key.
@@ -74,11 +75,11 @@ func ControlSocketDir(keyringDir string) string {
 func CanonicalDir(dir string) (string, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return "", fmt.Errorf("maintain: %w", err)
+		return "", fmt.Errorf("session: %w", err)
 	}
 	real, err := filepath.EvalSymlinks(abs)
 	if err != nil {
-		return "", fmt.Errorf("maintain: %w", err)
+		return "", fmt.Errorf("session: %w", err)
 	}
 	return real, nil
 }
@@ -173,15 +174,15 @@ func (h *controlHandler) rewrap(ctx context.Context, body []byte) (any, error) {
 	}
 	out := &rewrapResponse{Changed: res.Changed}
 	if res.Old.Version != 0 {
-		out.OldKeyId, out.OldKeyVersion = keyUUID(res.Old), res.Old.Version
-		out.NewKeyId, out.NewKeyVersion = keyUUID(res.New), res.New.Version
+		out.OldKeyId, out.OldKeyVersion = refKeyID(res.Old), res.Old.Version
+		out.NewKeyId, out.NewKeyVersion = refKeyID(res.New), res.New.Version
 	}
 	return out, nil
 }
 
 // errBadRequest reports a request that does not follow the protocol; it
 // travels as the keyring's ValidationException.
-var errBadRequest = fmt.Errorf("maintain: bad control request: %w", keyring.ErrValidation)
+var errBadRequest = fmt.Errorf("session: bad control request: %w", keyring.ErrValidation)
 
 func decodeControl(body []byte, v any) error {
 	if err := json.Unmarshal(body, v); err != nil {
@@ -208,8 +209,8 @@ var wireErrors = []struct {
 	err  error
 	name string
 }{
-	{ErrBusy, "KmsfsBusyException"},
-	{ErrBadPath, "KmsfsBadPathException"},
+	{maintain.ErrBusy, "KmsfsBusyException"},
+	{maintain.ErrBadPath, "KmsfsBadPathException"},
 	{fs.ErrNotExist, "KmsfsNoSuchFileException"},
 	{envelope.ErrUnauthenticated, "KmsfsAuthenticationFailedException"},
 	{envelope.ErrTruncated, "KmsfsTruncatedException"},
@@ -261,18 +262,17 @@ var _ Control = (*ControlClient)(nil)
 // mount answers; if none does it fails with an error wrapping
 // ErrNotServing.
 func DialControl(ctx context.Context, path string) (*ControlClient, error) {
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", path)
-		},
-		MaxIdleConnsPerHost: 64,
-		IdleConnTimeout:     time.Minute,
+	tr, err := kmsapi.UnixTransport(path, 64)
+	if errors.Is(err, kmsapi.ErrNotRunning) {
+		return nil, fmt.Errorf("%w: %s", ErrNotServing, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("session: control socket: %w", err)
 	}
 	c := &ControlClient{hc: &http.Client{Transport: tr}}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	err := c.call(ctx, opPing, struct{}{}, nil)
+	err = c.call(ctx, opPing, struct{}{}, nil)
 	if err == nil {
 		return c, nil
 	}
@@ -280,7 +280,7 @@ func DialControl(ctx context.Context, path string) (*ControlClient, error) {
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
 		return nil, fmt.Errorf("%w: %s", ErrNotServing, path)
 	}
-	return nil, fmt.Errorf("maintain: control socket %s: %w", path, err)
+	return nil, fmt.Errorf("session: control socket %s: %w", path, err)
 }
 
 // Close releases idle connections.
@@ -290,13 +290,13 @@ func (c *ControlClient) Close() error {
 }
 
 // RewrapFile implements [Rewrapper] through the mount.
-func (c *ControlClient) RewrapFile(ctx context.Context, rel string, target envelope.KeyRef) (Result, error) {
+func (c *ControlClient) RewrapFile(ctx context.Context, rel string, target envelope.KeyRef) (maintain.Result, error) {
 	var out rewrapResponse
-	in := rewrapRequest{Path: rel, KeyId: keyUUID(target), KeyVersion: target.Version}
+	in := rewrapRequest{Path: rel, KeyId: refKeyID(target), KeyVersion: target.Version}
 	if err := c.call(ctx, opRewrapFile, &in, &out); err != nil {
-		return Result{}, err
+		return maintain.Result{}, err
 	}
-	res := Result{Changed: out.Changed}
+	res := maintain.Result{Changed: out.Changed}
 	var err error
 	if out.OldKeyId != "" {
 		if res.Old, err = parseRef(out.OldKeyId, out.OldKeyVersion); err == nil {
@@ -333,12 +333,12 @@ func (c *ControlClient) call(ctx context.Context, op string, in, out any) error 
 	req.Header.Set(controlTarget, op)
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("maintain: %s: %w", op, err)
+		return fmt.Errorf("session: %s: %w", op, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxControlBody))
 	if err != nil {
-		return fmt.Errorf("maintain: %s: reading the answer: %w", op, err)
+		return fmt.Errorf("session: %s: reading the answer: %w", op, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		var eb struct {
@@ -346,7 +346,7 @@ func (c *ControlClient) call(ctx context.Context, op string, in, out any) error 
 			Message string `json:"message"`
 		}
 		if json.Unmarshal(b, &eb) != nil || eb.Type == "" {
-			return fmt.Errorf("maintain: %s: HTTP %d without an error body", op, resp.StatusCode)
+			return fmt.Errorf("session: %s: HTTP %d without an error body", op, resp.StatusCode)
 		}
 		return errorFromWire(eb.Type, eb.Message)
 	}
@@ -354,7 +354,10 @@ func (c *ControlClient) call(ctx context.Context, op string, in, out any) error 
 		return nil
 	}
 	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("maintain: %s: malformed answer", op)
+		return fmt.Errorf("session: %s: malformed answer", op)
 	}
 	return nil
 }
+
+// refKeyID is the key ID of r in its wire form, a UUID string.
+func refKeyID(r envelope.KeyRef) string { return uuid.UUID(r.KeyID).String() }

@@ -1,4 +1,4 @@
-package maintain
+package session
 
 import (
 	"encoding/json"
@@ -20,7 +20,7 @@ import (
 // directory itself.
 
 // ErrBadRegistry reports a registry file that is not a JSON list of paths.
-var ErrBadRegistry = errors.New("maintain: volume registry is not a JSON list of paths")
+var ErrBadRegistry = errors.New("session: volume registry is not a JSON list of paths")
 
 // RegistryPath returns the registry file of the keyring in keyringDir.
 func RegistryPath(keyringDir string) string {
@@ -35,7 +35,7 @@ func KnownVolumes(keyringDir string) ([]string, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("maintain: %w", err)
+		return nil, fmt.Errorf("session: %w", err)
 	}
 	return parseRegistry(b)
 }
@@ -91,11 +91,11 @@ func RegisterVolume(keyringDir, cipherDir string) error {
 func lockFile(path string) (unlock func(), err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("maintain: %w", err)
+		return nil, fmt.Errorf("session: %w", err)
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("maintain: locking %s: %w", path, err)
+		return nil, fmt.Errorf("session: locking %s: %w", path, err)
 	}
 	return func() { f.Close() }, nil
 }

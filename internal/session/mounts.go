@@ -1,4 +1,4 @@
-package maintain
+package session
 
 import (
 	"fmt"
@@ -87,7 +87,7 @@ func unescapeMount(s string) (string, bool) {
 func Mounts() ([]MountInfo, error) {
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
-		return nil, fmt.Errorf("maintain: reading mounts: %w", err)
+		return nil, fmt.Errorf("session: reading mounts: %w", err)
 	}
 	return ParseMountinfo(b), nil
 }

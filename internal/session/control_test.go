@@ -1,4 +1,4 @@
-package maintain_test
+package session_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/kmsfs/kmsfs/envelope"
 	"github.com/kmsfs/kmsfs/internal/maintain"
+	"github.com/kmsfs/kmsfs/internal/session"
 	"github.com/kmsfs/kmsfs/keyring"
 	"github.com/kmsfs/kmsfs/keyring/kmsapi"
 )
@@ -35,22 +36,22 @@ func (c *testControl) SetVolumeKey(_ context.Context, keyID string) error {
 }
 
 // serveControl serves c on a socket as a mount does and dials it.
-func serveControl(t *testing.T, c maintain.Control) *maintain.ControlClient {
+func serveControl(t *testing.T, c session.Control) *session.ControlClient {
 	t.Helper()
 	base := t.TempDir()
-	sock, err := maintain.ControlSocketPath(filepath.Join(base, "keyring"), base)
+	sock, err := session.ControlSocketPath(filepath.Join(base, "keyring"), base)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := os.MkdirAll(filepath.Dir(sock), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := kmsapi.ListenUnix(sock, maintain.NewControlHandler(c, nil))
+	srv, err := kmsapi.ListenUnix(sock, session.NewControlHandler(c, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	client, err := maintain.DialControl(context.Background(), sock)
+	client, err := session.DialControl(context.Background(), sock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,31 +123,11 @@ func TestControlRewrap(t *testing.T) {
 	}
 }
 
-// flipBytes inverts the bytes of the file at p at the given offsets.
-func flipBytes(t testing.TB, p string, offs ...int64) {
-	t.Helper()
-	f, err := os.OpenFile(p, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for _, off := range offs {
-		b := make([]byte, 1)
-		if _, err := f.ReadAt(b, off); err != nil {
-			t.Fatal(err)
-		}
-		b[0] ^= 0xff
-		if _, err := f.WriteAt(b, off); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // TestDialControl tells "no mount" apart from a live one.
 func TestDialControl(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "missing.sock")
-	if _, err := maintain.DialControl(context.Background(), missing); !errors.Is(err, maintain.ErrNotServing) {
+	if _, err := session.DialControl(context.Background(), missing); !errors.Is(err, session.ErrNotServing) {
 		t.Errorf("DialControl of a missing socket: %v, want ErrNotServing", err)
 	}
 	stale := filepath.Join(dir, "stale.sock")
@@ -156,7 +137,7 @@ func TestDialControl(t *testing.T) {
 	}
 	ln.SetUnlinkOnClose(false)
 	ln.Close()
-	if _, err := maintain.DialControl(context.Background(), stale); !errors.Is(err, maintain.ErrNotServing) {
+	if _, err := session.DialControl(context.Background(), stale); !errors.Is(err, session.ErrNotServing) {
 		t.Errorf("DialControl of a stale socket: %v, want ErrNotServing", err)
 	}
 }
@@ -171,12 +152,12 @@ func TestControlSocketPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	kr := filepath.Join(base, "keyring")
-	a, err := maintain.ControlSocketPath(kr, cipher)
+	a, err := session.ControlSocketPath(kr, cipher)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, spelling := range []string{cipher + "/", filepath.Join(base, "alias"), cipher + "/../cipher"} {
-		b, err := maintain.ControlSocketPath(kr+"/", spelling)
+		b, err := session.ControlSocketPath(kr+"/", spelling)
 		if err != nil || a != b {
 			t.Errorf("socket of %q = %q, %v; want %q", spelling, b, err, a)
 		}
@@ -184,11 +165,11 @@ func TestControlSocketPath(t *testing.T) {
 	if !strings.HasPrefix(a, kr+".mounts/") || !strings.HasSuffix(a, ".sock") || len(filepath.Base(a)) != 21 {
 		t.Errorf("socket path %q", a)
 	}
-	other, _ := maintain.ControlSocketPath(kr, base)
+	other, _ := session.ControlSocketPath(kr, base)
 	if other == a {
 		t.Error("two directories share a socket")
 	}
-	if _, err := maintain.ControlSocketPath(kr, filepath.Join(base, "missing")); err == nil {
+	if _, err := session.ControlSocketPath(kr, filepath.Join(base, "missing")); err == nil {
 		t.Error("socket path of a missing directory")
 	}
 }

@@ -1,9 +1,9 @@
-package maintain_test
+package session_test
 
 import (
 	"testing"
 
-	"github.com/kmsfs/kmsfs/internal/maintain"
+	"github.com/kmsfs/kmsfs/internal/session"
 )
 
 const sampleMountinfo = `22 27 0:21 / /proc rw,relatime - proc proc rw
@@ -17,12 +17,12 @@ garbage line
 `
 
 func TestParseMountinfo(t *testing.T) {
-	got := maintain.ParseMountinfo([]byte(sampleMountinfo))
-	want := []maintain.MountInfo{
+	got := session.ParseMountinfo([]byte(sampleMountinfo))
+	want := []session.MountInfo{
 		{"/proc", "proc", "proc"},
 		{"/", "ext4", "/dev/vda"},
-		{"/tmp/kmsfs-it-1/plain", maintain.KmsfsFSType, "kmsfs"},
-		{"/mnt/with space", maintain.KmsfsFSType, "kmsfs"},
+		{"/tmp/kmsfs-it-1/plain", session.KmsfsFSType, "kmsfs"},
+		{"/mnt/with space", session.KmsfsFSType, "kmsfs"},
 		{"/mnt/with space/inner", "tmpfs", `tm\p`},
 	}
 	if len(got) != len(want) {
@@ -36,7 +36,7 @@ func TestParseMountinfo(t *testing.T) {
 }
 
 func TestMountOf(t *testing.T) {
-	mounts := maintain.ParseMountinfo([]byte(sampleMountinfo))
+	mounts := session.ParseMountinfo([]byte(sampleMountinfo))
 	for _, tc := range []struct {
 		path, want string
 	}{
@@ -47,23 +47,23 @@ func TestMountOf(t *testing.T) {
 		{"/mnt/with space/x", "/mnt/with space"},
 		{"/etc", "/"},
 	} {
-		m, ok := maintain.MountOf(mounts, tc.path)
+		m, ok := session.MountOf(mounts, tc.path)
 		if !ok || m.MountPoint != tc.want {
 			t.Errorf("MountOf(%q) = %+v, %v; want %q", tc.path, m, ok, tc.want)
 		}
 	}
-	if _, ok := maintain.MountOf(nil, "/x"); ok {
+	if _, ok := session.MountOf(nil, "/x"); ok {
 		t.Error("MountOf found a mount in an empty table")
 	}
 }
 
 // TestMountsSelf reads this process's real table, which has a root mount.
 func TestMountsSelf(t *testing.T) {
-	mounts, err := maintain.Mounts()
+	mounts, err := session.Mounts()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m, ok := maintain.MountOf(mounts, "/"); !ok || m.MountPoint != "/" {
+	if m, ok := session.MountOf(mounts, "/"); !ok || m.MountPoint != "/" {
 		t.Errorf("no root mount in %+v", mounts)
 	}
 }
@@ -74,7 +74,7 @@ func FuzzParseMountinfo(f *testing.F) {
 	f.Add([]byte(sampleMountinfo))
 	f.Add([]byte(`1 2 3:4 / /a\ rw - t s o`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		for _, m := range maintain.ParseMountinfo(b) {
+		for _, m := range session.ParseMountinfo(b) {
 			if m.MountPoint == "" || m.FSType == "" {
 				t.Fatalf("parsed an empty field: %+v", m)
 			}

@@ -1,4 +1,4 @@
-package maintain_test
+package session_test
 
 import (
 	"errors"
@@ -9,13 +9,13 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/kmsfs/kmsfs/internal/maintain"
+	"github.com/kmsfs/kmsfs/internal/session"
 )
 
 func TestRegistry(t *testing.T) {
 	base := t.TempDir()
 	kr := filepath.Join(base, "keyring")
-	if got, err := maintain.KnownVolumes(kr); err != nil || len(got) != 0 {
+	if got, err := session.KnownVolumes(kr); err != nil || len(got) != 0 {
 		t.Fatalf("empty registry: %v, %v", got, err)
 	}
 	var dirs []string
@@ -34,18 +34,18 @@ func TestRegistry(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := maintain.RegisterVolume(kr, spelling); err != nil {
+				if err := session.RegisterVolume(kr, spelling); err != nil {
 					t.Error(err)
 				}
 			}()
 		}
 	}
 	wg.Wait()
-	got, err := maintain.KnownVolumes(kr)
+	got, err := session.KnownVolumes(kr)
 	if err != nil || !slices.Equal(got, dirs) {
 		t.Fatalf("registry %v, %v; want %v", got, err, dirs)
 	}
-	fi, err := os.Stat(maintain.RegistryPath(kr))
+	fi, err := os.Stat(session.RegistryPath(kr))
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("registry mode %v, %v; want 0600", fi.Mode(), err)
 	}
@@ -53,7 +53,7 @@ func TestRegistry(t *testing.T) {
 	if len(leftovers) != 0 {
 		t.Errorf("temporary files left: %v", leftovers)
 	}
-	if err := maintain.RegisterVolume(kr, filepath.Join(base, "missing")); err == nil {
+	if err := session.RegisterVolume(kr, filepath.Join(base, "missing")); err == nil {
 		t.Error("registered a missing directory")
 	}
 }
@@ -61,10 +61,10 @@ func TestRegistry(t *testing.T) {
 func TestRegistryBad(t *testing.T) {
 	kr := filepath.Join(t.TempDir(), "keyring")
 	for _, body := range []string{`{`, `{"a":1}`, `["relative/path"]`, `[1]`} {
-		if err := os.WriteFile(maintain.RegistryPath(kr), []byte(body), 0o600); err != nil {
+		if err := os.WriteFile(session.RegistryPath(kr), []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := maintain.KnownVolumes(kr); !errors.Is(err, maintain.ErrBadRegistry) {
+		if _, err := session.KnownVolumes(kr); !errors.Is(err, session.ErrBadRegistry) {
 			t.Errorf("registry %q: %v, want ErrBadRegistry", body, err)
 		}
 	}
@@ -80,12 +80,12 @@ func FuzzKnownVolumes(f *testing.F) {
 	f.Add([]byte(`["rel"]`))
 	kr := filepath.Join(f.TempDir(), "keyring")
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if err := os.WriteFile(maintain.RegistryPath(kr), b, 0o600); err != nil {
+		if err := os.WriteFile(session.RegistryPath(kr), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		dirs, err := maintain.KnownVolumes(kr)
+		dirs, err := session.KnownVolumes(kr)
 		if err != nil {
-			if !errors.Is(err, maintain.ErrBadRegistry) {
+			if !errors.Is(err, session.ErrBadRegistry) {
 				t.Fatalf("error %v does not match ErrBadRegistry", err)
 			}
 			return
