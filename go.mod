@@ -7,12 +7,14 @@ require (
 	github.com/google/uuid v1.6.0
 	github.com/hanwen/go-fuse/v2 v2.12.1
 	github.com/rfjakob/eme v1.2.0
-	github.com/rogpeppe/go-internal v1.16.0
 	github.com/urfave/cli/v2 v2.27.7
 	golang.org/x/crypto v0.58.0
 	golang.org/x/sys v0.49.0
 	golang.org/x/term v0.47.0
 )
+
+// Used only by tests: testscript runs the CLI scripts in cmd/kmsfs/testdata.
+require github.com/rogpeppe/go-internal v1.16.0
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
