@@ -10,7 +10,8 @@ import (
 )
 
 // Machine describes where benchmarks ran: numbers mean little without it
-// (STYLE.md §6 asks for CPU, kernel and Go version beside every result).
+// (a benchmark figure means little without the CPU, kernel and Go version
+// it was measured on).
 type Machine struct {
 	CPU        string `json:"cpu"`        // model name from /proc/cpuinfo, or "unknown"
 	AES        bool   `json:"aes"`        // the CPU advertises AES instructions (Go's GCM is much slower without)

@@ -11,7 +11,9 @@ var (
 	// ErrUnauthenticated reports that a chunk, a header slot MAC or a
 	// wrapped data key failed authentication: the ciphertext was altered,
 	// moved, or belongs to another file or key. It deliberately does not
-	// say which (STYLE.md, "Authentication failures are opaque").
+	// say which, so that an attacker learns nothing from the error (as
+	// golang.org/x/crypto's AEADs report only "message authentication
+	// failed").
 	ErrUnauthenticated = errors.New("envelope: message authentication failed")
 
 	// ErrTruncated reports a ciphertext file shorter than it must be: a

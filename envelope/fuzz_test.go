@@ -10,7 +10,8 @@ import (
 )
 
 // addSeeds adds every piece of every vector that part selects, and fails
-// if there are none (STYLE.md: no silently empty seed set).
+// if there are none (a fuzz target whose seed glob matches nothing would silently fuzz
+// from nothing).
 func addSeeds(f *testing.F, part func(ct []byte) [][]byte) {
 	n := 0
 	for _, ct := range vectorSeeds(f) {

@@ -98,7 +98,7 @@ func (f *File) readPiece(p []byte, pc chunker.Piece, size int64) error {
 // mayBeHole reports whether chunk i, holding n bytes in a file of size
 // bytes, may be a hole: only full chunks that are not the last (FORMAT.md
 // §6.3). In a short file every full chunk may be one: its true last chunk
-// is missing (§8).
+// is missing (FORMAT.md §8).
 func (f *File) mayBeHole(i int64, n int, size int64) bool {
 	return n == f.layout.ChunkSize && (i < f.layout.NumChunks(size)-1 || f.short != nil)
 }

@@ -10,7 +10,8 @@ import (
 	"github.com/kmsfs/kmsfs/internal/memfile"
 )
 
-// roundTripSizes are the sizes of STYLE.md's table tests for chunk size c.
+// roundTripSizes are the boundary sizes for chunk size c: 0, 1, c-1, c, c+1
+// 2c+500 and 7c+3, where off-by-one errors in chunk arithmetic show.
 func roundTripSizes(c int) []int {
 	return []int{0, 1, c - 1, c, c + 1, 2*c + 500, 7*c + 3}
 }

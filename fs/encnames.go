@@ -15,7 +15,7 @@ import (
 
 // encNames stores names encrypted as docs/NAMES.md specifies: EME under
 // each directory's IV, long names with a side file, and every entry that
-// does not decrypt listed under a marked name (§8) so that it stays
+// does not decrypt listed under a marked name (NAMES.md §8) so that it stays
 // visible and removable.
 type encNames struct{ c *names.Codec }
 
@@ -23,7 +23,7 @@ var _ nameCodec = encNames{}
 
 // encode returns the disk name of an existing entry. A marked name leads
 // to the undecryptable entry it marks, and to nothing else: a decryptable
-// entry has exactly one name (§8). Without a usable IV no plaintext name
+// entry has exactly one name (NAMES.md §8). Without a usable IV no plaintext name
 // can exist in d (its entries are listed marked): ENOENT.
 func (e encNames) encode(d dirRef, plain string) (string, error) {
 	if names.IsMarked(plain) {
@@ -50,7 +50,7 @@ func (e encNames) unmark(d dirRef, name string) (string, error) {
 }
 
 // resolveHashed finds the entry listed under a hashed mark, which only a
-// listing can tell (§8). Such entries are rare: foreign names of more than
+// listing can tell (NAMES.md §8). Such entries are rare: foreign names of more than
 // 235 bytes.
 func (e encNames) resolveHashed(d dirRef, name string) (string, error) {
 	ents, err := readNames(d.abs)
@@ -76,9 +76,9 @@ func (e encNames) listed(d dirRef, disk string) string {
 
 // prepare encrypts the name of a new entry. Without a usable IV it fails
 // (EIO, logged): writing a new IV would orphan every existing name, for
-// good once the original arrives late from a sync (§9). A marked name
+// good once the original arrives late from a sync (NAMES.md §9). A marked name
 // cannot be made (EPERM). A long name's side file is written first, so
-// that a crash never leaves an entry without its name (§5).
+// that a crash never leaves an entry without its name (NAMES.md §5).
 func (e encNames) prepare(d dirRef, plain string) (string, func(), error) {
 	iv, err := d.loadIV()
 	if err != nil {
@@ -109,7 +109,7 @@ func (e encNames) decode(d dirRef, disk string) (string, error) {
 	return e.listed(d, disk), nil
 }
 
-// gone removes the side file of a long name once its entry is gone (§5:
+// gone removes the side file of a long name once its entry is gone (NAMES.md §5:
 // entry first, then side file).
 func (e encNames) gone(d dirRef, disk string) error {
 	if !names.IsLong(disk) {
@@ -118,7 +118,7 @@ func (e encNames) gone(d dirRef, disk string) error {
 	return removeOrphanSide(d.abs, disk)
 }
 
-// initDir gives a new directory its IV file (§3).
+// initDir gives a new directory its IV file (NAMES.md §3).
 func (e encNames) initDir(abs string) (*[names.DirIVSize]byte, error) {
 	iv, err := names.NewDirIV()
 	if err != nil {
@@ -180,7 +180,7 @@ func readNames(dir string) ([]string, error) {
 }
 
 // writeSide creates the side file of the long name disk in dir with mode
-// 0400 (§5) and reports whether it made it. A side file already holding
+// 0400 (NAMES.md §5) and reports whether it made it. A side file already holding
 // side (the name exists, or a crash left it) is kept. A wrong one is
 // replaced: its content is fixed by the hash in disk, so nothing is lost.
 func writeSide(dir, disk, side string) (created bool, err error) {

@@ -186,7 +186,8 @@ type integrityExit struct{ error }
 func (e integrityExit) ExitCode() int { return exitIntegrity }
 func (e integrityExit) Unwrap() error { return e.error }
 
-// CloudTrail-like JSON (kms-anchors.md §2.10): the shape of a CloudTrail
+// CloudTrail-like JSON (the CloudTrail log file format, AWS CloudTrail User
+// Guide, "CloudTrail record contents"): the shape of a CloudTrail
 // log file, {"Records": [event, ...]}, with kmsfs's own event source.
 // Fields CloudTrail has and kmsfs does not know (source IP, request and
 // event IDs from AWS) are left out; kmsfs's own facts (sequence number,

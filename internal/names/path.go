@@ -53,7 +53,7 @@ func (c *Codec) DecryptEntry(dir string, dirIV [DirIVSize]byte, diskName string)
 	switch {
 	case len(diskName) > MaxNameLen:
 		// No filesystem holds it, and its name would be stored as a long
-		// name: accepting it would give one name two disk names (§5).
+		// name: accepting it would give one name two disk names (NAMES.md §5).
 		return Mark(diskName)
 	case IsLong(diskName):
 		var err error

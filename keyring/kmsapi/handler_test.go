@@ -350,7 +350,9 @@ func cmp(s, def string) string {
 }
 
 // TestClientParsesErrors feeds the client error responses shaped as the
-// various AWS servers and SDKs write them (kms-anchors.md §2.3).
+// various AWS servers and SDKs write them (botocore and the Go SDK accept
+// the exception name in __type, possibly prefixed by a namespace and "#",
+// or in the x-amzn-ErrorType header).
 func TestClientParsesErrors(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -7,7 +7,8 @@ import (
 )
 
 // Protocol constants of the AWS KMS JSON 1.1 protocol
-// (kms-anchors.md §2.1, botocore service model metadata).
+// (botocore's service model for KMS: "jsonVersion": "1.1", "targetPrefix":
+// "TrentService", "protocol": "json").
 const (
 	contentType     = "application/x-amz-json-1.1"
 	headerTarget    = "X-Amz-Target"
