@@ -12,6 +12,7 @@ import (
 
 	"github.com/kmsfs/kmsfs/envelope"
 	"github.com/kmsfs/kmsfs/internal/maintain"
+	"github.com/kmsfs/kmsfs/internal/testkeys"
 	"github.com/kmsfs/kmsfs/keyring"
 	"github.com/kmsfs/kmsfs/keyring/local"
 )
@@ -114,7 +115,7 @@ func makeSparseTree(b *testing.B, ks envelope.KeyService, dir string, size int64
 
 func benchKeyring(b *testing.B) (*local.Keyring, string) {
 	b.Helper()
-	kr, err := local.Open(filepath.Join(b.TempDir(), "keyring"), []byte("bench"), local.Options{Create: true, KDF: local.TestKDF})
+	kr, err := local.Open(filepath.Join(b.TempDir(), "keyring"), []byte("bench"), local.Options{Create: true, KDF: testkeys.KDF})
 	if err != nil {
 		b.Fatal(err)
 	}

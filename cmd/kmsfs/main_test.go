@@ -4,15 +4,14 @@ import (
 	"os"
 	"testing"
 
+	"github.com/kmsfs/kmsfs/internal/testkeys"
 	"github.com/rogpeppe/go-internal/testscript"
-
-	"github.com/kmsfs/kmsfs/keyring/local"
 )
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"kmsfs": func() {
-			testOnlyKDF = local.TestKDF
+			testOnlyKDF = testkeys.KDF
 			os.Exit(run())
 		},
 	})

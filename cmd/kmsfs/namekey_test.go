@@ -9,6 +9,7 @@ import (
 
 	"github.com/kmsfs/kmsfs/envelope"
 	"github.com/kmsfs/kmsfs/internal/session"
+	"github.com/kmsfs/kmsfs/internal/testkeys"
 	"github.com/kmsfs/kmsfs/internal/volume"
 	"github.com/kmsfs/kmsfs/keyring"
 	"github.com/kmsfs/kmsfs/keyring/local"
@@ -22,7 +23,7 @@ func nameKeyVolume(t *testing.T) (krDir, cipher string) {
 	base := t.TempDir()
 	krDir, cipher = filepath.Join(base, "keyring"), filepath.Join(base, "cipher")
 	ctx := context.Background()
-	kr, err := local.Open(krDir, []byte("pass"), local.Options{Create: true, KDF: local.TestKDF})
+	kr, err := local.Open(krDir, []byte("pass"), local.Options{Create: true, KDF: testkeys.KDF})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +71,7 @@ func nameKeyVolume(t *testing.T) (krDir, cipher string) {
 // keyring in krDir, cheap KDF parameters and a passphrase.
 func kmsfsWith(t *testing.T, krDir string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	testOnlyKDF = local.TestKDF
+	testOnlyKDF = testkeys.KDF
 	t.Setenv(envPassphrase, "pass")
 	return runKmsfs(t, append([]string{"--keyring", krDir}, args...)...)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kmsfs/kmsfs/envelope"
 	"github.com/kmsfs/kmsfs/internal/maintain"
+	"github.com/kmsfs/kmsfs/internal/testkeys"
 	"github.com/kmsfs/kmsfs/keyring"
 	"github.com/kmsfs/kmsfs/keyring/local"
 )
@@ -22,7 +23,7 @@ type kms struct {
 
 func newKMS(t testing.TB) *kms {
 	t.Helper()
-	kr, err := local.Open(filepath.Join(t.TempDir(), "keyring"), []byte("test"), local.Options{Create: true, KDF: local.TestKDF})
+	kr, err := local.Open(filepath.Join(t.TempDir(), "keyring"), []byte("test"), local.Options{Create: true, KDF: testkeys.KDF})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kmsfs/kmsfs/internal/session"
+	"github.com/kmsfs/kmsfs/internal/testkeys"
 	"github.com/kmsfs/kmsfs/keyring"
 	"github.com/kmsfs/kmsfs/keyring/local"
 )
@@ -22,7 +23,7 @@ func TestRotationWhileServed(t *testing.T) {
 	now.Store(&start)
 	dir := filepath.Join(t.TempDir(), "keyring")
 	open := func() (*local.Keyring, error) {
-		return local.Open(dir, []byte("pw"), local.Options{Create: true, KDF: local.TestKDF,
+		return local.Open(dir, []byte("pw"), local.Options{Create: true, KDF: testkeys.KDF,
 			Clock: func() time.Time { return *now.Load() }})
 	}
 	kr, err := session.ReachKeyring(dir, open, session.KeyringOptions{RotationInterval: 5 * time.Millisecond})

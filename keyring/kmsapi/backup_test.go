@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/kmsfs/kmsfs/internal/testkeys"
 	"github.com/kmsfs/kmsfs/keyring"
 	"github.com/kmsfs/kmsfs/keyring/kmsapi"
 	"github.com/kmsfs/kmsfs/keyring/local"
@@ -51,11 +52,11 @@ func TestExportImportOverSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = src.ExportKeyring(ctx, &keyring.ExportKeyringInput{KeyringPassphrase: []byte("wrong"), Passphrase: bundlePass, KDF: local.TestKDF})
+	_, err = src.ExportKeyring(ctx, &keyring.ExportKeyringInput{KeyringPassphrase: []byte("wrong"), Passphrase: bundlePass, KDF: testkeys.KDF})
 	if !errors.Is(err, keyring.ErrWrongPassphrase) {
 		t.Fatalf("export with a wrong keyring passphrase: %v, want ErrWrongPassphrase", err)
 	}
-	exp, err := src.ExportKeyring(ctx, &keyring.ExportKeyringInput{KeyringPassphrase: keyringPass, Passphrase: bundlePass, KDF: local.TestKDF})
+	exp, err := src.ExportKeyring(ctx, &keyring.ExportKeyringInput{KeyringPassphrase: keyringPass, Passphrase: bundlePass, KDF: testkeys.KDF})
 	if err != nil || exp.Keys != 1 || exp.Aliases != 1 {
 		t.Fatalf("ExportKeyring: %+v, %v", exp, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kmsfs/kmsfs/internal/testkeys"
 	"github.com/kmsfs/kmsfs/keyring"
 	"github.com/kmsfs/kmsfs/keyring/kmsapi"
 	"github.com/kmsfs/kmsfs/keyring/local"
@@ -20,7 +21,7 @@ import (
 // openKeyring creates a real Badger keyring with cheap KDF parameters.
 func openKeyring(t *testing.T, dir string) *local.Keyring {
 	t.Helper()
-	kr, err := local.Open(dir, []byte("test passphrase"), local.Options{Create: true, KDF: local.TestKDF})
+	kr, err := local.Open(dir, []byte("test passphrase"), local.Options{Create: true, KDF: testkeys.KDF})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/kmsfs/kmsfs/internal/testkeys"
 	"github.com/kmsfs/kmsfs/keyring"
 )
 
@@ -184,7 +185,7 @@ func TestAuditAfterPasswd(t *testing.T) {
 		t.Fatal(err)
 	}
 	newPass := []byte("a new passphrase")
-	if err := k.Passwd(newPass, TestKDF); err != nil {
+	if err := k.Passwd(newPass, testkeys.KDF); err != nil {
 		t.Fatal(err)
 	}
 	if err := k.VerifyAudit(ctx); err != nil {
@@ -193,7 +194,7 @@ func TestAuditAfterPasswd(t *testing.T) {
 	if err := k.Close(); err != nil {
 		t.Fatal(err)
 	}
-	k, err := Open(dir, newPass, Options{KDF: TestKDF})
+	k, err := Open(dir, newPass, Options{KDF: testkeys.KDF})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +228,7 @@ func TestRootDowngradeRefused(t *testing.T) {
 	if err := k.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(dir, intPass, Options{KDF: TestKDF}); !errors.Is(err, keyring.ErrWrongPassphrase) {
+	if _, err := Open(dir, intPass, Options{KDF: testkeys.KDF}); !errors.Is(err, keyring.ErrWrongPassphrase) {
 		t.Fatalf("Open of a downgraded root: %v, want ErrWrongPassphrase", err)
 	}
 }
@@ -251,7 +252,7 @@ func TestAuditFromTamperRefused(t *testing.T) {
 	if err := k.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(dir, intPass, Options{KDF: TestKDF}); !errors.Is(err, keyring.ErrInternal) {
+	if _, err := Open(dir, intPass, Options{KDF: testkeys.KDF}); !errors.Is(err, keyring.ErrInternal) {
 		t.Fatalf("Open with a moved AuditFrom: %v, want ErrInternal", err)
 	}
 }
@@ -274,7 +275,7 @@ func TestLegacyRootUpgrade(t *testing.T) {
 	if err := k.Close(); err != nil {
 		t.Fatal(err)
 	}
-	k, err := Open(dir, intPass, Options{KDF: TestKDF})
+	k, err := Open(dir, intPass, Options{KDF: testkeys.KDF})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +367,7 @@ func TestLegacyRootReplayRefused(t *testing.T) {
 			if err := k.Close(); err != nil {
 				t.Fatal(err)
 			}
-			k, err := Open(dir, intPass, Options{KDF: TestKDF})
+			k, err := Open(dir, intPass, Options{KDF: testkeys.KDF})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -377,7 +378,7 @@ func TestLegacyRootReplayRefused(t *testing.T) {
 			if err := k.Close(); err != nil {
 				t.Fatal(err)
 			}
-			k, err = Open(dir, intPass, Options{KDF: TestKDF})
+			k, err = Open(dir, intPass, Options{KDF: testkeys.KDF})
 			if err == nil {
 				k.Close()
 			}

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/kmsfs/kmsfs/internal/testkeys"
 	"github.com/kmsfs/kmsfs/keyring"
 )
 
@@ -22,7 +23,7 @@ var intBundlePass = []byte("int-test bundle passphrase")
 
 func exportInt(t *testing.T, k *Keyring) []byte {
 	t.Helper()
-	out, err := k.ExportKeyring(context.Background(), &keyring.ExportKeyringInput{KeyringPassphrase: intPass, Passphrase: intBundlePass, KDF: TestKDF})
+	out, err := k.ExportKeyring(context.Background(), &keyring.ExportKeyringInput{KeyringPassphrase: intPass, Passphrase: intBundlePass, KDF: testkeys.KDF})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,7 @@ func resealBundle(t *testing.T, b []byte, edit func(p *bundlePayload)) []byte {
 		t.Fatal(err)
 	}
 	edit(p)
-	out, err := sealBundle(rand.Reader, intBundlePass, TestKDF, p)
+	out, err := sealBundle(rand.Reader, intBundlePass, testkeys.KDF, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +186,7 @@ func TestBundlePayloadValidation(t *testing.T) {
 }
 
 // TestWriteBundleSeeds regenerates the fuzz seeds in testdata/bundles when
-// KMSFS_WRITE_SEEDS=1. The seeds use TestKDF and the passphrase
+// KMSFS_WRITE_SEEDS=1. The seeds use testkeys.KDF and the passphrase
 // "fuzz passphrase".
 func TestWriteBundleSeeds(t *testing.T) {
 	if os.Getenv("KMSFS_WRITE_SEEDS") != "1" {
@@ -204,7 +205,7 @@ func TestWriteBundleSeeds(t *testing.T) {
 	if err := k.CreateAlias(ctx, &keyring.AliasInput{AliasName: "alias/seed", TargetKeyId: out.KeyMetadata.KeyId}); err != nil {
 		t.Fatal(err)
 	}
-	exp, err := k.ExportKeyring(ctx, &keyring.ExportKeyringInput{KeyringPassphrase: intPass, Passphrase: []byte("fuzz passphrase"), KDF: TestKDF})
+	exp, err := k.ExportKeyring(ctx, &keyring.ExportKeyringInput{KeyringPassphrase: intPass, Passphrase: []byte("fuzz passphrase"), KDF: testkeys.KDF})
 	if err != nil {
 		t.Fatal(err)
 	}

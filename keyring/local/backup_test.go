@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kmsfs/kmsfs/internal/testkeys"
 	"github.com/kmsfs/kmsfs/keyring"
 	"github.com/kmsfs/kmsfs/keyring/local"
 )
@@ -19,7 +20,7 @@ var bundlePass = []byte("bundle passphrase")
 func (env *testEnv) export() []byte {
 	env.t.Helper()
 	out, err := env.kr.ExportKeyring(ctxb(), &keyring.ExportKeyringInput{
-		KeyringPassphrase: testPass, Passphrase: bundlePass, KDF: local.TestKDF})
+		KeyringPassphrase: testPass, Passphrase: bundlePass, KDF: testkeys.KDF})
 	if err != nil {
 		env.t.Fatalf("ExportKeyring: %v", err)
 	}
@@ -366,9 +367,9 @@ func TestBundlePassphrases(t *testing.T) {
 	bundle := src.export()
 	_, err := src.kr.ImportKeyring(ctxb(), &keyring.ImportKeyringInput{KeyringPassphrase: testPass, Bundle: bundle, Passphrase: []byte("wrong")})
 	wantErr(t, "import with a wrong bundle passphrase", err, keyring.ErrWrongPassphrase)
-	_, err = src.kr.ExportKeyring(ctxb(), &keyring.ExportKeyringInput{KeyringPassphrase: []byte("wrong"), Passphrase: bundlePass, KDF: local.TestKDF})
+	_, err = src.kr.ExportKeyring(ctxb(), &keyring.ExportKeyringInput{KeyringPassphrase: []byte("wrong"), Passphrase: bundlePass, KDF: testkeys.KDF})
 	wantErr(t, "export with a wrong keyring passphrase", err, keyring.ErrWrongPassphrase)
-	_, err = src.kr.ExportKeyring(ctxb(), &keyring.ExportKeyringInput{KeyringPassphrase: testPass, KDF: local.TestKDF})
+	_, err = src.kr.ExportKeyring(ctxb(), &keyring.ExportKeyringInput{KeyringPassphrase: testPass, KDF: testkeys.KDF})
 	wantErr(t, "export with an empty bundle passphrase", err, keyring.ErrValidation)
 	_, err = src.kr.ExportKeyring(ctxb(), &keyring.ExportKeyringInput{KeyringPassphrase: testPass, Passphrase: bundlePass,
 		KDF: keyring.KDFParams{Time: 1, MemoryKiB: 2 << 20, Threads: 1}})
@@ -394,7 +395,7 @@ func TestBundleLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.KDF != local.TestKDF || string(bundle[:8]) != local.BundleMagic || !bytes.Equal(h.Marshal(), bundle) {
+	if h.KDF != testkeys.KDF || string(bundle[:8]) != local.BundleMagic || !bytes.Equal(h.Marshal(), bundle) {
 		t.Fatalf("header %+v", h)
 	}
 	if bytes.Contains(bundle, []byte("Versions")) || bytes.Contains(bundle, []byte("alias/")) {
@@ -451,7 +452,7 @@ func TestImportConcurrentUse(t *testing.T) {
 		if _, err := dst.importBundle(second, false); err != nil {
 			t.Error(err)
 		}
-		if _, err := dst.kr.ExportKeyring(ctxb(), &keyring.ExportKeyringInput{KeyringPassphrase: testPass, Passphrase: bundlePass, KDF: local.TestKDF}); err != nil {
+		if _, err := dst.kr.ExportKeyring(ctxb(), &keyring.ExportKeyringInput{KeyringPassphrase: testPass, Passphrase: bundlePass, KDF: testkeys.KDF}); err != nil {
 			t.Error(err)
 		}
 	}

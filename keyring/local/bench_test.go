@@ -4,13 +4,14 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/kmsfs/kmsfs/internal/testkeys"
 	"github.com/kmsfs/kmsfs/keyring"
 	"github.com/kmsfs/kmsfs/keyring/local"
 )
 
 func benchKeyring(b *testing.B) (*local.Keyring, string) {
 	b.Helper()
-	kr, err := local.Open(b.TempDir(), testPass, local.Options{Create: true, KDF: local.TestKDF})
+	kr, err := local.Open(b.TempDir(), testPass, local.Options{Create: true, KDF: testkeys.KDF})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/kmsfs/kmsfs/internal/testkeys"
 	"github.com/kmsfs/kmsfs/keyring"
 	"github.com/kmsfs/kmsfs/keyring/local"
 )
@@ -36,7 +37,7 @@ func TestDestroyRacingPasswd(t *testing.T) {
 					return
 				default:
 				}
-				if err := env.kr.Passwd(testPass, local.TestKDF); err != nil {
+				if err := env.kr.Passwd(testPass, testkeys.KDF); err != nil {
 					t.Error(err)
 					return
 				}
@@ -67,7 +68,7 @@ func checkDestroyed(t *testing.T, kr *local.Keyring, ids []string, when string) 
 	if back > 0 {
 		t.Errorf("%s: destroyed version 1 came back for %d of %d keys", when, back, len(ids))
 	}
-	out, err := kr.ExportKeyring(ctxb(), &keyring.ExportKeyringInput{KeyringPassphrase: testPass, Passphrase: []byte("b"), KDF: local.TestKDF})
+	out, err := kr.ExportKeyring(ctxb(), &keyring.ExportKeyringInput{KeyringPassphrase: testPass, Passphrase: []byte("b"), KDF: testkeys.KDF})
 	if err != nil {
 		t.Fatal(err)
 	}

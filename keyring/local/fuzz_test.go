@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kmsfs/kmsfs/internal/testkeys"
 	"github.com/kmsfs/kmsfs/keyring"
 	"github.com/kmsfs/kmsfs/keyring/local"
 )
@@ -65,7 +66,7 @@ func FuzzParseBlob(f *testing.F) {
 // real blobs of a real key: it must never panic, and must fail only with
 // ErrInvalidCiphertext (or ErrValidation for an oversized context).
 func FuzzDecrypt(f *testing.F) {
-	kr, err := local.Open(f.TempDir(), testPass, local.Options{Create: true, KDF: local.TestKDF})
+	kr, err := local.Open(f.TempDir(), testPass, local.Options{Create: true, KDF: testkeys.KDF})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -129,7 +130,7 @@ func FuzzParseBundle(f *testing.F) {
 		if !bytes.Equal(h.Marshal(), b) {
 			t.Fatal("Marshal(ParseBundle(b)) != b")
 		}
-		if h.KDF != local.TestKDF {
+		if h.KDF != testkeys.KDF {
 			return // other parameters may be slow by design
 		}
 		_, err = local.InspectBundle(b, []byte("fuzz passphrase"))

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kmsfs/kmsfs/internal/testkeys"
 	"github.com/kmsfs/kmsfs/keyring"
 	"github.com/kmsfs/kmsfs/keyring/local"
 )
@@ -58,7 +59,7 @@ func newEnv(t *testing.T) *testEnv {
 }
 
 func (env *testEnv) options(create bool) local.Options {
-	return local.Options{Create: create, KDF: local.TestKDF, Clock: env.clock.Now}
+	return local.Options{Create: create, KDF: testkeys.KDF, Clock: env.clock.Now}
 }
 
 func (env *testEnv) open(pass []byte, create bool) *local.Keyring {

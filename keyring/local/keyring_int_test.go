@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/kmsfs/kmsfs/internal/testkeys"
 	"github.com/kmsfs/kmsfs/keyring"
 )
 
@@ -18,7 +19,7 @@ var intPass = []byte("int-test passphrase 0123456789")
 
 func openInt(t *testing.T, dir string) *Keyring {
 	t.Helper()
-	k, err := Open(dir, intPass, Options{Create: true, KDF: TestKDF})
+	k, err := Open(dir, intPass, Options{Create: true, KDF: testkeys.KDF})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func TestNoSecretsOnDisk(t *testing.T) {
 			secrets = append(secrets, m, []byte(hex.EncodeToString(m)), []byte(base64.StdEncoding.EncodeToString(m)))
 		}
 	}
-	if err := k.Passwd(intPass, TestKDF); err != nil { // old and new seals both on disk for a while
+	if err := k.Passwd(intPass, testkeys.KDF); err != nil { // old and new seals both on disk for a while
 		t.Fatal(err)
 	}
 	auditKey := bytes.Clone(k.audit.key)

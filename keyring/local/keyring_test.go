@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/kmsfs/kmsfs/internal/testkeys"
 	"github.com/kmsfs/kmsfs/keyring"
 	"github.com/kmsfs/kmsfs/keyring/local"
 )
@@ -102,7 +103,7 @@ func TestPasswd(t *testing.T) {
 	id := env.createKey()
 	blob := env.encrypt(id, []byte("secret data"), nil)
 	newPass := []byte("a new passphrase")
-	if err := env.kr.Passwd(newPass, local.TestKDF); err != nil {
+	if err := env.kr.Passwd(newPass, testkeys.KDF); err != nil {
 		t.Fatal(err)
 	}
 	// The open keyring keeps working, including for new versions.
@@ -199,7 +200,7 @@ func TestCreateKeyRefused(t *testing.T) {
 
 func TestCustomRegionAccount(t *testing.T) {
 	dir := t.TempDir()
-	kr, err := local.Open(dir, testPass, local.Options{Create: true, KDF: local.TestKDF, Region: "eu-west-1", Account: "111122223333"})
+	kr, err := local.Open(dir, testPass, local.Options{Create: true, KDF: testkeys.KDF, Region: "eu-west-1", Account: "111122223333"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +261,7 @@ func TestListKeysPaging(t *testing.T) {
 // process (this test binary, re-executed), which must get ErrLocked.
 func TestLockedAcrossProcesses(t *testing.T) {
 	if dir := os.Getenv("KMSFS_TEST_LOCK_CHILD"); dir != "" {
-		_, err := local.Open(dir, testPass, local.Options{KDF: local.TestKDF})
+		_, err := local.Open(dir, testPass, local.Options{KDF: testkeys.KDF})
 		if errors.Is(err, keyring.ErrLocked) {
 			os.Exit(3)
 		}

@@ -29,10 +29,6 @@ func corrupt(format string, a ...any) error {
 // mount, not once per request.
 var DefaultKDF = keyring.KDFParams{Time: 3, MemoryKiB: 64 * 1024, Threads: 4}
 
-// TestKDF is deliberately cheap (64 KiB, one pass). It exists so tests of
-// this and other packages run fast; never use it for a real keyring.
-var TestKDF = keyring.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
-
 // Options configure [Open].
 type Options struct {
 	// Create makes Open create a new keyring when the directory holds none.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/kmsfs/kmsfs/internal/testkeys"
 	"github.com/kmsfs/kmsfs/keyring"
 )
 
@@ -129,7 +130,7 @@ func TestRecordTamperRefused(t *testing.T) {
 			if err := k.Close(); err != nil {
 				t.Fatal(err)
 			}
-			k, err = Open(dir, intPass, Options{KDF: TestKDF})
+			k, err = Open(dir, intPass, Options{KDF: testkeys.KDF})
 			if err == nil {
 				k.Close()
 			}
@@ -153,7 +154,7 @@ func TestRecordMACsSurvive(t *testing.T) {
 		k.EnableKeyRotation(ctx, &keyring.EnableKeyRotationInput{KeyId: rotated}),
 		k.UpdateAlias(ctx, &keyring.AliasInput{AliasName: "alias/a", TargetKeyId: rotated}),
 		k.DestroyVersionsBelow(ctx, rotated, 2),
-		k.Passwd(newPass, TestKDF),
+		k.Passwd(newPass, testkeys.KDF),
 	}
 	_, err := k.ScheduleKeyDeletion(ctx, &keyring.ScheduleKeyDeletionInput{KeyId: disabled})
 	steps = append(steps, err)
@@ -163,7 +164,7 @@ func TestRecordMACsSurvive(t *testing.T) {
 	if err := k.Close(); err != nil {
 		t.Fatal(err)
 	}
-	k, err = Open(dir, newPass, Options{KDF: TestKDF})
+	k, err = Open(dir, newPass, Options{KDF: testkeys.KDF})
 	if err != nil {
 		t.Fatalf("reopen after Passwd: %v", err)
 	}
@@ -254,7 +255,7 @@ func TestFormat2Upgrade(t *testing.T) {
 			if err := k.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if k, err := Open(dir, intPass, Options{KDF: TestKDF}); !errors.Is(err, keyring.ErrKeyringCorrupt) {
+			if k, err := Open(dir, intPass, Options{KDF: testkeys.KDF}); !errors.Is(err, keyring.ErrKeyringCorrupt) {
 				if err == nil {
 					k.Close()
 				}
@@ -270,7 +271,7 @@ func reopenInt(t *testing.T, k *Keyring, dir string) *Keyring {
 	if err := k.Close(); err != nil {
 		t.Fatal(err)
 	}
-	k, err := Open(dir, intPass, Options{KDF: TestKDF})
+	k, err := Open(dir, intPass, Options{KDF: testkeys.KDF})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +293,7 @@ func TestFormatDowngradeRefused(t *testing.T) {
 	if err := k.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(dir, intPass, Options{KDF: TestKDF}); !errors.Is(err, keyring.ErrWrongPassphrase) {
+	if _, err := Open(dir, intPass, Options{KDF: testkeys.KDF}); !errors.Is(err, keyring.ErrWrongPassphrase) {
 		t.Fatalf("Open of a root downgraded to format 2: %v, want ErrWrongPassphrase", err)
 	}
 }

@@ -1,4 +1,4 @@
-package maintain_test
+package session_test
 
 import (
 	"bytes"
