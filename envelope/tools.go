@@ -111,13 +111,14 @@ func (f *File) verifyChunks(ctx context.Context) error {
 		return err
 	}
 	slices.SortFunc(errs, func(a, b error) int {
-		return cmp.Compare(chunkIndex(a), chunkIndex(b))
+		return cmp.Compare(ChunkIndex(a), ChunkIndex(b))
 	})
 	return errors.Join(errs...)
 }
 
-// chunkIndex returns the index of a *ChunkError, to sort them.
-func chunkIndex(err error) int64 {
+// ChunkIndex returns the index of the chunk err is about (the Index of a
+// [ChunkError] in its chain), or -1 when err is about no chunk.
+func ChunkIndex(err error) int64 {
 	var ce *ChunkError
 	if errors.As(err, &ce) {
 		return ce.Index

@@ -100,12 +100,3 @@ func errnoOfNames(err error) (syscall.Errno, errKind) {
 	}
 	return syscall.EIO, kindUnknown
 }
-
-// chunkIndex returns the index of the chunk err is about, or -1.
-func chunkIndex(err error) int64 {
-	var ce *envelope.ChunkError
-	if errors.As(err, &ce) {
-		return ce.Index
-	}
-	return -1
-}

@@ -65,8 +65,8 @@ func TestChunkIndex(t *testing.T) {
 		{envelope.ErrUnauthenticated, -1},
 		{nil, -1},
 	} {
-		if got := chunkIndex(tc.err); got != tc.want {
-			t.Errorf("chunkIndex(%v) = %d, want %d", tc.err, got, tc.want)
+		if got := envelope.ChunkIndex(tc.err); got != tc.want {
+			t.Errorf("ChunkIndex(%v) = %d, want %d", tc.err, got, tc.want)
 		}
 	}
 }

@@ -87,7 +87,7 @@ func (r *root) fail(err error, path string) syscall.Errno {
 	en, kind := errnoOf(err)
 	switch kind {
 	case kindCorrupt:
-		r.log.Warn("kmsfs: corrupt file contents", "path", path, "chunk", chunkIndex(err), "err", err)
+		r.log.Warn("kmsfs: corrupt file contents", "path", path, "chunk", envelope.ChunkIndex(err), "err", err)
 	case kindForeign:
 		if r.warned.first(path) {
 			r.log.Warn("kmsfs: not a kmsfs file or unreadable header", "path", path, "err", err)

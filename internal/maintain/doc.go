@@ -15,7 +15,7 @@
 //     files/s and ETA on a terminal, plain periodic lines otherwise).
 //   - Per-file operations: rewrap ([Rewrapper], [Local]), fsck ([Checker]),
 //     re-key ([RekeyCipherFile], [RekeyPlainFile]) and the header scan of
-//     key versions ([HeaderKeyRefs]).
+//     key versions (over envelope.ReadSlotRefs).
 //
 // # What it refuses
 //

@@ -12,10 +12,9 @@ import (
 	"testing"
 
 	"github.com/kmsfs/kmsfs/envelope"
-	"github.com/kmsfs/kmsfs/internal/maintain"
 )
 
-func TestHeaderKeyRefs(t *testing.T) {
+func TestReadSlotRefs(t *testing.T) {
 	k := newKMS(t)
 	dir := t.TempDir()
 	v1 := k.ref(1)
@@ -42,14 +41,14 @@ func TestHeaderKeyRefs(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		path string
-		want maintain.SlotRefs
+		want envelope.SlotRefs
 		err  error
 	}{
-		{"fresh", fresh, maintain.SlotRefs{Newest: v1, All: []envelope.KeyRef{v1, v1}}, nil},         // Close committed the size floor to slot B
-		{"rewrapped", rewrapped, maintain.SlotRefs{Newest: v2, All: []envelope.KeyRef{v2, v2}}, nil}, // mirrored into both slots
-		{"empty", empty, maintain.SlotRefs{}, envelope.ErrNoHeader},
-		{"short", short, maintain.SlotRefs{}, envelope.ErrTruncated},
-		{"foreign", foreign, maintain.SlotRefs{}, envelope.ErrBadMagic},
+		{"fresh", fresh, envelope.SlotRefs{Newest: v1, All: []envelope.KeyRef{v1, v1}}, nil},         // Close committed the size floor to slot B
+		{"rewrapped", rewrapped, envelope.SlotRefs{Newest: v2, All: []envelope.KeyRef{v2, v2}}, nil}, // mirrored into both slots
+		{"empty", empty, envelope.SlotRefs{}, envelope.ErrNoHeader},
+		{"short", short, envelope.SlotRefs{}, envelope.ErrTruncated},
+		{"foreign", foreign, envelope.SlotRefs{}, envelope.ErrBadMagic},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, err := os.Open(tc.path)
@@ -57,7 +56,7 @@ func TestHeaderKeyRefs(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			got, err := maintain.HeaderKeyRefs(f)
+			got, err := envelope.ReadSlotRefs(f)
 			if !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
 				t.Fatalf("err %v, want %v", err, tc.err)
 			}
@@ -76,9 +75,9 @@ func TestHeaderKeyRefs(t *testing.T) {
 	}
 }
 
-// FuzzHeaderKeyRefs: no input panics, and an accepted header names the
+// FuzzReadSlotRefs: no input panics, and an accepted header names the
 // key reference of one of its slots.
-func FuzzHeaderKeyRefs(f *testing.F) {
+func FuzzReadSlotRefs(f *testing.F) {
 	seeds, err := filepath.Glob("../../testdata/vectors/*.vec")
 	if err != nil || len(seeds) == 0 {
 		f.Fatalf("no seed vectors: %v", err)
@@ -91,7 +90,7 @@ func FuzzHeaderKeyRefs(f *testing.F) {
 		f.Add(b[:min(len(b), 2*envelope.HeaderSize)]) // only the header is read
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		refs, err := maintain.HeaderKeyRefs(bytes.NewReader(b))
+		refs, err := envelope.ReadSlotRefs(bytes.NewReader(b))
 		if err != nil {
 			return
 		}

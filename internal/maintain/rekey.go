@@ -318,3 +318,13 @@ func growRead(read func([]byte) (int, error)) ([]byte, error) {
 	}
 	return nil, unix.ERANGE
 }
+
+// isZero reports whether b holds only zero bytes (a hole worth skipping).
+func isZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -158,7 +158,7 @@ func (l *Local) checkKept(f *os.File, rel string, want envelope.KeyRef) error {
 	if err := l.checkNotOpen(f, rel); err != nil {
 		return err
 	}
-	refs, err := HeaderKeyRefs(f)
+	refs, err := envelope.ReadSlotRefs(f)
 	if err != nil {
 		return err
 	}
@@ -209,17 +209,12 @@ func rewrapOpen(ctx context.Context, f *os.File, st *unix.Stat_t, ks envelope.Ke
 // not do (slot A lies inside sector 0; sector 1 starts at slot B's MAC).
 // An unparseable slot is not done: it goes to RewrapFile, which cleans it.
 func done(f *os.File, target envelope.KeyRef) bool {
-	raw := make([]byte, envelope.HeaderSize)
-	if _, err := f.ReadAt(raw, 0); err != nil {
+	refs, err := envelope.ReadSlotRefs(f)
+	if err != nil || refs.Unparseable > 0 {
 		return false
 	}
-	for pos := range 2 {
-		off := envelope.PreambleSize + pos*envelope.SlotSize
-		b := raw[off : off+envelope.SlotSize]
-		if isZero(b) {
-			continue
-		}
-		if s, err := envelope.ParseSlot(b); err != nil || s.KeyRef != target {
+	for _, r := range refs.All {
+		if r != target {
 			return false
 		}
 	}

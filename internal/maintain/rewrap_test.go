@@ -298,7 +298,7 @@ func TestLocalRewrapCleansStaleSlot(t *testing.T) {
 		}
 	}
 	f.Close()
-	refs, err := maintain.HeaderKeyRefs(mustOpen(t, p))
+	refs, err := envelope.ReadSlotRefs(mustOpen(t, p))
 	if err != nil || refs.Newest != v2 || len(refs.All) != 2 || refs.All[1].Version != 1 {
 		t.Fatalf("could not stage a stale slot: %+v, %v", refs, err)
 	}
@@ -306,7 +306,7 @@ func TestLocalRewrapCleansStaleSlot(t *testing.T) {
 	if err != nil || !res.Changed || res.New != v2 {
 		t.Fatalf("rewrap of a file with a stale slot: %+v, %v; want it rewritten", res, err)
 	}
-	refs, err = maintain.HeaderKeyRefs(mustOpen(t, p))
+	refs, err = envelope.ReadSlotRefs(mustOpen(t, p))
 	if err != nil || len(refs.All) != 2 || refs.All[0] != v2 || refs.All[1] != v2 {
 		t.Errorf("slots after cleaning: %+v, %v; want both under v2", refs, err)
 	}

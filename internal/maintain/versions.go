@@ -60,7 +60,7 @@ func (s *VersionScan) check(ctx context.Context, rel string) error {
 		return err
 	}
 	defer f.Close()
-	refs, err := HeaderKeyRefs(f)
+	refs, err := envelope.ReadSlotRefs(f)
 	if errors.Is(err, envelope.ErrNoHeader) {
 		return nil
 	}
@@ -83,7 +83,7 @@ func (s *VersionScan) check(ctx context.Context, rel string) error {
 	return nil
 }
 
-func (s *VersionScan) maybeBehind(refs SlotRefs) bool {
+func (s *VersionScan) maybeBehind(refs envelope.SlotRefs) bool {
 	for _, r := range refs.All {
 		if r.KeyID == s.key && r.Version < s.min {
 			return true
