@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/kmsfs/kmsfs/envelope"
-	"github.com/kmsfs/kmsfs/envelope/internal/testkms"
+	"github.com/kmsfs/kmsfs/internal/testkms"
 )
 
 // testKeyID is the master key ID of every test KMS.

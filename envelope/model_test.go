@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/kmsfs/kmsfs/envelope"
-	"github.com/kmsfs/kmsfs/envelope/internal/testkms"
 	"github.com/kmsfs/kmsfs/internal/memfile"
+	"github.com/kmsfs/kmsfs/internal/testkms"
 )
 
 // model runs random operations on a File and on a plain byte slice and

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/kmsfs/kmsfs/envelope"
-	"github.com/kmsfs/kmsfs/envelope/internal/testkms"
 	"github.com/kmsfs/kmsfs/internal/memfile"
+	"github.com/kmsfs/kmsfs/internal/testkms"
 )
 
 // shortCase is a ciphertext file that is short (FORMAT.md §8), the

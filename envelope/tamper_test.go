@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/kmsfs/kmsfs/envelope"
-	"github.com/kmsfs/kmsfs/envelope/internal/testkms"
 	"github.com/kmsfs/kmsfs/internal/memfile"
+	"github.com/kmsfs/kmsfs/internal/testkms"
 )
 
 const tc4k = envelope.MinChunkSize

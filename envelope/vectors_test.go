@@ -16,8 +16,8 @@ import (
 	"testing"
 
 	"github.com/kmsfs/kmsfs/envelope"
-	"github.com/kmsfs/kmsfs/envelope/internal/testkms"
 	"github.com/kmsfs/kmsfs/internal/memfile"
+	"github.com/kmsfs/kmsfs/internal/testkms"
 )
 
 var update = flag.Bool("update", false, "regenerate testdata/vectors (needs a FORMAT.md changelog entry)")

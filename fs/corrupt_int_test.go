@@ -199,7 +199,7 @@ func TestKeyServiceRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	tm.waitReleased(t)
-	tm.keys.setFail(envelope.ErrUnauthenticated)
+	tm.keys.SetFail(envelope.ErrUnauthenticated)
 	if _, err := os.ReadFile(tm.path("f")); !errnoIs(err, syscall.EIO) {
 		t.Errorf("read: %v, want EIO", err)
 	}
@@ -209,7 +209,7 @@ func TestKeyServiceRefuses(t *testing.T) {
 	if _, err := os.Stat(tm.path("new")); !os.IsNotExist(err) {
 		t.Errorf("failed create left a file: %v", err)
 	}
-	tm.keys.setFail(nil)
+	tm.keys.SetFail(nil)
 	if b, err := os.ReadFile(tm.path("f")); err != nil || string(b) != "data" {
 		t.Errorf("read after recovery: %q, %v", b, err)
 	}

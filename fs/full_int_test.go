@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/kmsfs/kmsfs/internal/testkms"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,7 +25,7 @@ func TestDiskFull(t *testing.T) {
 		t.Skipf("cannot mount a small tmpfs: %v", err)
 	}
 	t.Cleanup(func() { unix.Unmount(small, unix.MNT_DETACH) })
-	tm := &testMount{mnt: filepath.Join(dir, "mnt"), cipher: small, keys: newTestKeys(t), logs: &logBuf{}}
+	tm := &testMount{mnt: filepath.Join(dir, "mnt"), cipher: small, keys: testkms.NewFixed(), logs: &logBuf{}}
 	if err := os.Mkdir(tm.mnt, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,6 @@ package fs
 
 import (
 	"bytes"
-	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -22,6 +19,7 @@ import (
 
 	"github.com/kmsfs/kmsfs/envelope"
 	"github.com/kmsfs/kmsfs/internal/names"
+	"github.com/kmsfs/kmsfs/internal/testkms"
 	"github.com/kmsfs/kmsfs/internal/testutil"
 )
 
@@ -30,70 +28,6 @@ import (
 func requireFUSE(t testing.TB) {
 	t.Helper()
 	testutil.RequireFUSE(t)
-}
-
-// testKeys is an in-memory KeyService: AES-256-GCM under a fixed test key.
-// fail, when set, makes every call return it (a refusing key service).
-type testKeys struct {
-	aead cipher.AEAD
-	ref  envelope.KeyRef
-	mu   sync.Mutex
-	fail error
-}
-
-func newTestKeys(t testing.TB) *testKeys {
-	t.Helper()
-	key := bytes.Repeat([]byte{0x42}, 32)
-	blk, err := aes.NewCipher(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	aead, err := cipher.NewGCM(blk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k := &testKeys{aead: aead}
-	copy(k.ref.KeyID[:], "test-master-key!")
-	k.ref.Version = 1
-	return k
-}
-
-func (k *testKeys) setFail(err error) {
-	k.mu.Lock()
-	k.fail = err
-	k.mu.Unlock()
-}
-
-func (k *testKeys) failure() error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.fail
-}
-
-func (k *testKeys) WrapKey(ctx context.Context, dek, aad []byte) (envelope.KeyRef, []byte, error) {
-	if err := k.failure(); err != nil {
-		return envelope.KeyRef{}, nil, err
-	}
-	nonce := make([]byte, k.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return envelope.KeyRef{}, nil, err
-	}
-	return k.ref, k.aead.Seal(nonce, nonce, dek, aad), nil
-}
-
-func (k *testKeys) UnwrapKey(ctx context.Context, ref envelope.KeyRef, wrapped, aad []byte) ([]byte, error) {
-	if err := k.failure(); err != nil {
-		return nil, err
-	}
-	ns := k.aead.NonceSize()
-	if ref != k.ref || len(wrapped) < ns {
-		return nil, envelope.ErrUnauthenticated
-	}
-	dek, err := k.aead.Open(nil, wrapped[:ns], wrapped[ns:], aad)
-	if err != nil {
-		return nil, fmt.Errorf("test keys: %w", envelope.ErrUnauthenticated)
-	}
-	return dek, nil
 }
 
 // logBuf collects log output safely across goroutines.
@@ -118,7 +52,7 @@ func (l *logBuf) String() string {
 type testMount struct {
 	mnt    string // the mount point
 	cipher string // CipherDir
-	keys   *testKeys
+	keys   *testkms.Service
 	logs   *logBuf
 	chunk  int
 	root   *root
@@ -166,7 +100,7 @@ func newTestMount(t testing.TB, opts ...mountOpt) *testMount {
 	t.Helper()
 	requireFUSE(t)
 	dir := t.TempDir()
-	tm := &testMount{mnt: filepath.Join(dir, "mnt"), cipher: filepath.Join(dir, "cipher"), keys: newTestKeys(t), logs: &logBuf{}}
+	tm := &testMount{mnt: filepath.Join(dir, "mnt"), cipher: filepath.Join(dir, "cipher"), keys: testkms.NewFixed(), logs: &logBuf{}}
 	for _, d := range []string{tm.mnt, tm.cipher} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -218,7 +152,7 @@ func newTestMountNames(t testing.TB, names nameCodec) *testMount {
 	t.Helper()
 	requireFUSE(t)
 	dir := t.TempDir()
-	tm := &testMount{mnt: filepath.Join(dir, "mnt"), cipher: filepath.Join(dir, "cipher"), keys: newTestKeys(t), logs: &logBuf{}, names: names}
+	tm := &testMount{mnt: filepath.Join(dir, "mnt"), cipher: filepath.Join(dir, "cipher"), keys: testkms.NewFixed(), logs: &logBuf{}, names: names}
 	for _, d := range []string{tm.mnt, tm.cipher} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)

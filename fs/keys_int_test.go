@@ -17,7 +17,7 @@ func TestKeyDisabled(t *testing.T) {
 		t.Fatal(err)
 	}
 	tm.waitReleased(t)
-	tm.keys.setFail(fmt.Errorf("unwrap: %w", envelope.ErrKeyDenied))
+	tm.keys.SetFail(fmt.Errorf("unwrap: %w", envelope.ErrKeyDenied))
 	if _, err := os.ReadFile(tm.path("f")); !errnoIs(err, syscall.EACCES) {
 		t.Errorf("read with disabled key: %v, want EACCES", err)
 	}

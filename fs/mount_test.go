@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kmsfs/kmsfs/fs"
+	"github.com/kmsfs/kmsfs/internal/testkms"
 )
 
 // mountinfo returns the /proc/self/mountinfo line of mountpoint.
@@ -38,7 +39,7 @@ func TestMount(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	srv, _, err := fs.Mount(mnt, fs.Options{CipherDir: cipher, Keys: fs.NewTestKeys(t)})
+	srv, _, err := fs.Mount(mnt, fs.Options{CipherDir: cipher, Keys: testkms.NewFixed()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func TestMountReadOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	keys := fs.NewTestKeys(t)
+	keys := testkms.NewFixed()
 	srv, _, err := fs.Mount(mnt, fs.Options{CipherDir: cipher, Keys: keys})
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +108,7 @@ func TestMountReadOnly(t *testing.T) {
 }
 
 func TestNewRootErrors(t *testing.T) {
-	keys := fs.NewTestKeys(t)
+	keys := testkms.NewFixed()
 	file := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)

@@ -3,60 +3,17 @@ package fs
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 
 	"github.com/kmsfs/kmsfs/envelope"
+	"github.com/kmsfs/kmsfs/internal/testkms"
 )
-
-// versionKeys is a key service with key versions: it wraps under the
-// current version and unwraps under the version a header names, binding
-// the version into the AEAD's additional data so that a wrong version
-// fails as a real keyring would.
-type versionKeys struct {
-	base    *testKeys
-	version atomic.Uint32
-}
-
-func newVersionKeys(t testing.TB) *versionKeys {
-	k := &versionKeys{base: newTestKeys(t)}
-	k.version.Store(1)
-	return k
-}
-
-func (k *versionKeys) ad(aad []byte, v uint32) []byte {
-	return append(append([]byte{}, aad...), byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
-}
-
-func (k *versionKeys) WrapKey(ctx context.Context, dek, aad []byte) (envelope.KeyRef, []byte, error) {
-	v := k.version.Load()
-	nonce := make([]byte, k.base.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return envelope.KeyRef{}, nil, err
-	}
-	ref := k.base.ref
-	ref.Version = v
-	return ref, k.base.aead.Seal(nonce, nonce, dek, k.ad(aad, v)), nil
-}
-
-func (k *versionKeys) UnwrapKey(ctx context.Context, ref envelope.KeyRef, wrapped, aad []byte) ([]byte, error) {
-	ns := k.base.aead.NonceSize()
-	if ref.KeyID != k.base.ref.KeyID || len(wrapped) < ns {
-		return nil, envelope.ErrUnauthenticated
-	}
-	dek, err := k.base.aead.Open(nil, wrapped[:ns], wrapped[ns:], k.ad(aad, ref.Version))
-	if err != nil {
-		return nil, envelope.ErrUnauthenticated
-	}
-	return dek, nil
-}
 
 // slotVersions returns the key versions both header slots of the backing
 // file at path name.
@@ -88,7 +45,7 @@ func slotVersions(t *testing.T, path string) [2]uint32 {
 // data is lost, both slots name the new version, later writes through the
 // same handle work, and a fresh open reads everything back.
 func TestRewrapOpenFile(t *testing.T) {
-	vk := newVersionKeys(t)
+	vk := testkms.NewFixed()
 	tm := newTestMount(t, func(o *Options) { o.Keys = vk })
 	rt := &Root{r: tm.root}
 	f, err := os.OpenFile(tm.path("f"), os.O_RDWR|os.O_CREATE, 0o644)
@@ -131,7 +88,9 @@ func TestRewrapOpenFile(t *testing.T) {
 		}
 	}()
 	for v := uint32(2); v <= 4; v++ {
-		vk.version.Store(v)
+		if got := vk.Rotate(); got.Version != v {
+			t.Fatalf("rotated to v%d, want v%d", got.Version, v)
+		}
 		changed, old, nw, err := rt.RewrapFile(context.Background(), rel, vk)
 		if err != nil || !changed || old.Version != v-1 || nw.Version != v {
 			t.Errorf("rewrap to v%d: changed %v, %v -> %v, %v", v, changed, old, nw, err)
@@ -167,7 +126,7 @@ func TestRewrapOpenFile(t *testing.T) {
 // TestRewrapClosedFile rewraps files the mount does not have open, and
 // refuses paths outside the CIPHERDIR.
 func TestRewrapClosedFile(t *testing.T) {
-	vk := newVersionKeys(t)
+	vk := testkms.NewFixed()
 	tm := newTestMount(t, func(o *Options) { o.Keys = vk })
 	rt := &Root{r: tm.root}
 	want := plaintext(2*tm.chunk + 500)
@@ -184,7 +143,7 @@ func TestRewrapClosedFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vk.version.Store(2)
+	vk.Rotate()
 	rel, _ := filepath.Rel(tm.cipher, cpath)
 	changed, old, nw, err := rt.RewrapFile(context.Background(), rel, vk)
 	if err != nil || !changed || old.Version != 1 || nw.Version != 2 {

@@ -3,9 +3,6 @@ package volume_test
 import (
 	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -13,76 +10,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/kmsfs/kmsfs/envelope"
+	"github.com/kmsfs/kmsfs/internal/testkms"
 	"github.com/kmsfs/kmsfs/internal/volume"
 )
 
 const testKeyID = "6f1c2a3e-8d4b-4c5a-9e7f-0a1b2c3d4e5f"
 
-// testKeys is an in-memory key service with rotatable versions: version v
-// of the master key is AES-256-GCM under v repeated. It wraps under the
-// newest version.
-type testKeys struct {
-	mu     sync.Mutex
-	newest uint32
-	id     [16]byte
-}
-
-func newTestKeys(t *testing.T) *testKeys {
-	t.Helper()
-	k := &testKeys{newest: 1}
-	copy(k.id[:], []byte{0x6f, 0x1c, 0x2a, 0x3e, 0x8d, 0x4b, 0x4c, 0x5a, 0x9e, 0x7f, 0x0a, 0x1b, 0x2c, 0x3d, 0x4e, 0x5f})
-	return k
-}
-
-func (k *testKeys) rotate() {
-	k.mu.Lock()
-	k.newest++
-	k.mu.Unlock()
-}
-
-func aead(v uint32) cipher.AEAD {
-	blk, err := aes.NewCipher(bytes.Repeat([]byte{byte(v)}, 32))
-	if err != nil {
-		panic(err)
-	}
-	g, err := cipher.NewGCM(blk)
-	if err != nil {
-		panic(err)
-	}
-	return g
-}
-
-func (k *testKeys) WrapKey(ctx context.Context, dek, aad []byte) (envelope.KeyRef, []byte, error) {
-	k.mu.Lock()
-	v := k.newest
-	k.mu.Unlock()
-	nonce := make([]byte, 12)
-	if _, err := rand.Read(nonce); err != nil {
-		return envelope.KeyRef{}, nil, err
-	}
-	return envelope.KeyRef{KeyID: k.id, Version: v}, aead(v).Seal(nonce, nonce, dek, aad), nil
-}
-
-func (k *testKeys) UnwrapKey(ctx context.Context, ref envelope.KeyRef, wrapped, aad []byte) ([]byte, error) {
-	k.mu.Lock()
-	newest := k.newest
-	k.mu.Unlock()
-	if ref.KeyID != k.id || ref.Version == 0 || ref.Version > newest || len(wrapped) < 12 {
-		return nil, fmt.Errorf("test keys: %w", envelope.ErrUnauthenticated)
-	}
-	dek, err := aead(ref.Version).Open(nil, wrapped[:12], wrapped[12:], aad)
-	if err != nil {
-		return nil, fmt.Errorf("test keys: %w", envelope.ErrUnauthenticated)
-	}
-	return dek, nil
-}
-
 // newVolume writes a fresh encrypted-names volume in a temp dir.
-func newVolume(t *testing.T, ks *testKeys) (*volume.Config, string) {
+func newVolume(t *testing.T, ks *testkms.Service) (*volume.Config, string) {
 	t.Helper()
 	dir := t.TempDir()
 	c, err := volume.New(testKeyID, "alias/test", envelope.DefaultChunkSize)
@@ -108,7 +46,7 @@ func mustNameKey(t *testing.T, c *volume.Config, ks envelope.KeyService) []byte 
 }
 
 func TestNameKeyRoundTrip(t *testing.T) {
-	ks := newTestKeys(t)
+	ks := testkms.NewFixed()
 	c, dir := newVolume(t, ks)
 	key := mustNameKey(t, c, ks)
 	if len(key) != volume.NameKeySize || bytes.Equal(key, make([]byte, volume.NameKeySize)) {
@@ -143,27 +81,29 @@ func TestNameKeyRoundTrip(t *testing.T) {
 // TestNameKeyTamper changes each field the wrapping binds: every change
 // fails to unwrap with envelope.ErrUnauthenticated.
 func TestNameKeyTamper(t *testing.T) {
-	ks := newTestKeys(t)
+	ks := testkms.NewFixed()
 	c, dir := newVolume(t, ks)
 	other, _ := newVolume(t, ks)
 	cases := []struct {
 		name   string
 		change func(c *volume.Config)
+		want   error // nil: envelope.ErrUnauthenticated
 	}{
 		{"flip wrapped byte", func(c *volume.Config) {
 			b, _ := base64.StdEncoding.DecodeString(c.WrappedNameKey.Wrapped)
 			b[len(b)/2] ^= 1
 			c.WrappedNameKey.Wrapped = base64.StdEncoding.EncodeToString(b)
-		}},
+		}, nil},
 		{"truncate wrapped", func(c *volume.Config) {
 			b, _ := base64.StdEncoding.DecodeString(c.WrappedNameKey.Wrapped)
 			c.WrappedNameKey.Wrapped = base64.StdEncoding.EncodeToString(b[:len(b)-1])
-		}},
-		{"other volume ID", func(c *volume.Config) { c.VolumeID = other.VolumeID }},
-		{"flip volume ID", func(c *volume.Config) { c.VolumeID = "ff" + c.VolumeID[2:] }},
-		{"other key version", func(c *volume.Config) { ks.rotate(); c.WrappedNameKey.Version = 2 }},
-		{"other key ID", func(c *volume.Config) { c.WrappedNameKey.KeyId = "00000000-0000-4000-8000-000000000000" }},
-		{"other volume's key", func(c *volume.Config) { c.WrappedNameKey = other.WrappedNameKey }},
+		}, nil},
+		{"other volume ID", func(c *volume.Config) { c.VolumeID = other.VolumeID }, nil},
+		{"flip volume ID", func(c *volume.Config) { c.VolumeID = "ff" + c.VolumeID[2:] }, nil},
+		{"other key version", func(c *volume.Config) { ks.Rotate(); c.WrappedNameKey.Version = 2 }, nil},
+		// A key the service does not have is its refusal, not a forgery.
+		{"other key ID", func(c *volume.Config) { c.WrappedNameKey.KeyId = "00000000-0000-4000-8000-000000000000" }, testkms.ErrNotFound},
+		{"other volume's key", func(c *volume.Config) { c.WrappedNameKey = other.WrappedNameKey }, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -175,8 +115,12 @@ func TestNameKeyTamper(t *testing.T) {
 			loaded.WrappedNameKey = &wk
 			tc.change(loaded)
 			key, err := loaded.NameKey(context.Background(), ks)
-			if !errors.Is(err, envelope.ErrUnauthenticated) || key != nil {
-				t.Errorf("NameKey = %d bytes, %v; want ErrUnauthenticated", len(key), err)
+			want := tc.want
+			if want == nil {
+				want = envelope.ErrUnauthenticated
+			}
+			if !errors.Is(err, want) || key != nil {
+				t.Errorf("NameKey = %d bytes, %v; want %v", len(key), err, want)
 			}
 		})
 	}
@@ -188,7 +132,7 @@ func TestNameKeyTamper(t *testing.T) {
 // TestNameKeyOnDiskTamper edits kmsfs.conf itself: a wrapped key from
 // another volume's file does not unwrap here.
 func TestNameKeyOnDiskTamper(t *testing.T) {
-	ks := newTestKeys(t)
+	ks := testkms.NewFixed()
 	_, dirA := newVolume(t, ks)
 	_, dirB := newVolume(t, ks)
 	a, err := volume.Load(dirA)
@@ -219,14 +163,14 @@ func TestNameKeyOnDiskTamper(t *testing.T) {
 
 func TestRewrapNameKey(t *testing.T) {
 	ctx := context.Background()
-	ks := newTestKeys(t)
+	ks := testkms.NewFixed()
 	c, dir := newVolume(t, ks)
 	key := mustNameKey(t, c, ks)
 	if changed, err := c.RewrapNameKey(ctx, ks, ks); err != nil || changed {
 		t.Fatalf("rewrap without rotation: changed=%v, %v", changed, err)
 	}
 	before, _ := os.ReadFile(filepath.Join(dir, volume.ConfigName))
-	ks.rotate()
+	ks.Rotate()
 	changed, err := c.RewrapNameKey(ctx, ks, ks)
 	if err != nil || !changed {
 		t.Fatalf("rewrap after rotation: changed=%v, %v", changed, err)
@@ -255,7 +199,7 @@ func TestRewrapNameKey(t *testing.T) {
 
 func TestRewrapNameKeyErrors(t *testing.T) {
 	ctx := context.Background()
-	ks := newTestKeys(t)
+	ks := testkms.NewFixed()
 	c, err := volume.New(testKeyID, "", envelope.DefaultChunkSize)
 	if err != nil {
 		t.Fatal(err)
@@ -322,7 +266,7 @@ func TestLoadVersion1(t *testing.T) {
 }
 
 func TestLoadInvalid(t *testing.T) {
-	ks := newTestKeys(t)
+	ks := testkms.NewFixed()
 	_, dir := newVolume(t, ks)
 	good, err := os.ReadFile(filepath.Join(dir, volume.ConfigName))
 	if err != nil {

@@ -1,7 +1,9 @@
-// Package testkms is a deterministic, in-memory KeyService for envelope
-// tests and test vectors. It implements exactly the DEK wrap construction
-// of FORMAT.md, "Key hierarchy", with fixed master keys, so that vectors
-// can be checked without a keyring.
+// Package testkms is the one in-memory envelope.KeyService of kmsfs's
+// tests and benchmarks (envelope, fs, volume, bench). It implements exactly
+// the DEK wrap construction of FORMAT.md §5.2 with fixed master keys, so
+// that vectors can be checked without a keyring, and it can rotate
+// ([Service.Rotate]) and fail on demand ([Service.SetFail]) as a real key
+// service would. It protects nothing: its master keys are public.
 package testkms
 
 import (
@@ -39,7 +41,7 @@ type Service struct {
 	keyID    [envelope.KeyIDSize]byte
 	versions map[uint32][]byte
 	current  uint32
-	disabled bool
+	fail     error
 	rand     io.Reader
 }
 
@@ -56,14 +58,61 @@ func (s *Service) SetRand(r io.Reader) { s.mu.Lock(); s.rand = r; s.mu.Unlock() 
 func (s *Service) SetCurrent(v uint32) { s.mu.Lock(); s.current = v; s.mu.Unlock() }
 
 // SetDisabled makes every operation fail with ErrDisabled.
-func (s *Service) SetDisabled(d bool) { s.mu.Lock(); s.disabled = d; s.mu.Unlock() }
+func (s *Service) SetDisabled(d bool) {
+	if d {
+		s.SetFail(ErrDisabled)
+	} else {
+		s.SetFail(nil)
+	}
+}
+
+// SetFail makes every operation fail with err, as a key service that
+// refuses (disabled key, unreachable server); nil restores service.
+func (s *Service) SetFail(err error) { s.mu.Lock(); s.fail = err; s.mu.Unlock() }
+
+// FixedKeyID is the key ID of [NewFixed]'s service.
+var FixedKeyID = [envelope.KeyIDSize]byte{'t', 'e', 's', 't', '-', 'm', 'a', 's', 't', 'e', 'r', '-', 'k', 'e', 'y', '!'}
+
+// NewFixed returns a service for FixedKeyID whose version 1 (the current
+// one) is the key of [VersionKey].
+func NewFixed() *Service {
+	return New(FixedKeyID, map[uint32][]byte{1: VersionKey(1)}, 1)
+}
+
+// VersionKey is the public master key that Rotate gives version v.
+func VersionKey(v uint32) []byte {
+	k := make([]byte, 32)
+	for i := range k {
+		k[i] = byte(v) ^ 0x42
+	}
+	return k
+}
+
+// Rotate adds version current+1 (key [VersionKey]) and makes it current,
+// as a key rotation does; older versions still unwrap. It returns the
+// new version's reference.
+func (s *Service) Rotate() envelope.KeyRef {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.current + 1
+	s.versions[v] = VersionKey(v)
+	s.current = v
+	return envelope.KeyRef{KeyID: s.keyID, Version: v}
+}
+
+// Current returns the reference new wraps use.
+func (s *Service) Current() envelope.KeyRef {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return envelope.KeyRef{KeyID: s.keyID, Version: s.current}
+}
 
 // WrapKey implements envelope.KeyWrapper.
 func (s *Service) WrapKey(ctx context.Context, dek, aad []byte) (envelope.KeyRef, []byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.disabled {
-		return envelope.KeyRef{}, nil, ErrDisabled
+	if s.fail != nil {
+		return envelope.KeyRef{}, nil, s.fail
 	}
 	ref := envelope.KeyRef{KeyID: s.keyID, Version: s.current}
 	salt := make([]byte, SaltSize)
@@ -81,8 +130,8 @@ func (s *Service) WrapKey(ctx context.Context, dek, aad []byte) (envelope.KeyRef
 func (s *Service) UnwrapKey(ctx context.Context, ref envelope.KeyRef, wrapped, aad []byte) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.disabled {
-		return nil, ErrDisabled
+	if s.fail != nil {
+		return nil, s.fail
 	}
 	if ref.KeyID != s.keyID {
 		return nil, fmt.Errorf("%w: key %v", ErrNotFound, ref)
