@@ -47,7 +47,8 @@ func exitCode(err error) int {
 		errors.Is(err, keyring.ErrVersionRetired):
 		return exitKeyState
 	case errors.Is(err, envelope.ErrUnauthenticated), errors.Is(err, envelope.ErrTruncated),
-		errors.Is(err, keyring.ErrInvalidCiphertext), errors.Is(err, keyring.ErrIncorrectKey):
+		errors.Is(err, keyring.ErrInvalidCiphertext), errors.Is(err, keyring.ErrIncorrectKey),
+		errors.Is(err, keyring.ErrKeyringCorrupt):
 		return exitIntegrity
 	case errors.Is(err, keyring.ErrLocked):
 		return exitKeyringLocked

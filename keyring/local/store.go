@@ -12,6 +12,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+	"github.com/dgraph-io/badger/v4/y"
 	"github.com/google/uuid"
 	"github.com/kmsfs/kmsfs/keyring"
 	"golang.org/x/sys/unix"
@@ -106,8 +107,14 @@ func aliasDBKey(name string) []byte { return []byte(aliasPrefix + name) }
 // synchronous writes (a committed key is durable before it is used), one
 // version per key, small memtables and no compression, so the directory is
 // small and opens fast.
-func openBadger(dir string, log *slog.Logger) (*badger.DB, error) {
+func openBadger(dir string, log *slog.Logger) (db *badger.DB, err error) {
+	if err := guardDatabase(dir); err != nil {
+		return nil, err
+	}
 	opt := badger.DefaultOptions(dir).
+		// Every table and block read is checked against its checksum, so a
+		// flipped bit in a table file is an error, not a wrong record.
+		WithChecksumVerificationMode(options.OnTableAndBlockRead).
 		WithSyncWrites(true).
 		WithLogger(badgerLogger{log}).
 		WithNumVersionsToKeep(1).
@@ -125,7 +132,17 @@ func openBadger(dir string, log *slog.Logger) (*badger.DB, error) {
 		WithIndexCacheSize(0).
 		WithMetricsEnabled(false).
 		WithCompactL0OnClose(true)
-	db, err := badger.Open(opt)
+	// Badger panics on some damaged files while opening them (a truncated
+	// table); damaged data on disk must be an error, never a crash.
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, corrupt("a database file is damaged (%v); %s", r, restoreHint)
+		}
+	}()
+	db, err = badger.Open(opt)
+	if errors.Is(err, y.ErrChecksumMismatch) {
+		return nil, corrupt("a database file fails its checksum (%v); %s", err, restoreHint)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("keyring: opening database: %w", err)
 	}
@@ -146,7 +163,10 @@ func (badgerLogger) Debugf(string, ...any)         {}
 func hasDatabase(dir string) (bool, error) {
 	_, err := os.Stat(filepath.Join(dir, "MANIFEST"))
 	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
+		// Without a MANIFEST a directory holding database files is a
+		// damaged keyring, not a missing one: creating a new keyring there
+		// would let Badger delete the old tables.
+		return false, guardDatabase(dir)
 	}
 	return err == nil, err
 }
