@@ -45,6 +45,10 @@ var errorTypes = []struct {
 	{ErrValidation, "ValidationException"},
 	{ErrUnsupported, "UnsupportedOperationException"},
 	{ErrWrongPassphrase, "AccessDeniedException"},
+	// A policy refusal has the same AWS name; over the wire it comes back
+	// as ErrWrongPassphrase, which kmsfs clients also report as access
+	// denied.
+	{ErrAccessDenied, "AccessDeniedException"},
 	{ErrLocked, "DependencyTimeoutException"},
 	// Not an AWS name: a kmsfs client must tell a retired version (rewrap
 	// first) from a disabled key; AWS SDKs see an unknown client error.
