@@ -232,6 +232,8 @@ func serve(c *cli.Context, cipherDir, mnt string) (err error) {
 	report(nil)
 	go unmountOnSignal(c.Context, server, mnt, logger)
 	server.Wait()
+	// Other mounts of this keyring may reach it through this process.
+	svc.ServeWhileDependents(c.Context, logger)
 	return nil
 }
 
@@ -330,6 +332,7 @@ func umountCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			warnDependents(c)
 			err = unix.Unmount(mnt, 0)
 			if errors.Is(err, unix.EPERM) {
 				out, ferr := exec.Command("fusermount3", "-u", mnt).CombinedOutput()
@@ -358,4 +361,15 @@ func environWithout(names ...string) []string {
 		}
 	}
 	return out
+}
+
+// warnDependents says when other mounts reach the keyring through a mount's
+// process: that process keeps serving the keyring after this unmount, until
+// they are unmounted too.
+func warnDependents(c *cli.Context) {
+	pids, err := session.Dependents(c.String("keyring"))
+	if err != nil || len(pids) == 0 {
+		return
+	}
+	fmt.Fprintf(c.App.ErrWriter, "kmsfs: %d other mount(s) use keyring %s; the process serving it stays until they are unmounted\n", len(pids), c.String("keyring"))
 }

@@ -31,6 +31,7 @@ type KeyringOptions struct {
 // owns it.
 type Keyring struct {
 	keyring.Service
+	dir   string
 	owned *local.Keyring
 	stop  []func() error
 }
@@ -45,7 +46,12 @@ func ReachKeyring(dir string, open func() (*local.Keyring, error), o KeyringOpti
 	}
 	sock := kmsapi.SocketPath(dir)
 	if client, err := kmsapi.Dial(sock); err == nil {
-		return &Keyring{Service: client, stop: []func() error{client.Close}}, nil
+		release, err := registerDependent(dir)
+		if err != nil {
+			client.Close()
+			return nil, err
+		}
+		return &Keyring{Service: client, dir: dir, stop: []func() error{client.Close, release}}, nil
 	}
 	kr, err := open()
 	if err != nil {
@@ -64,7 +70,7 @@ func ReachKeyring(dir string, open func() (*local.Keyring, error), o KeyringOpti
 	stopTicker := StartRotation(kr, interval, logger)
 	// Stopped in order: no new socket callers, no more ticks, then the
 	// keyring itself.
-	return &Keyring{Service: kr, owned: kr, stop: []func() error{ln.Close, stopTicker, kr.Close}}, nil
+	return &Keyring{Service: kr, dir: dir, owned: kr, stop: []func() error{ln.Close, stopTicker, kr.Close}}, nil
 }
 
 // Local returns the keyring this process owns, or nil when it reaches
