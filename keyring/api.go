@@ -189,6 +189,14 @@ type CreateKeyInput struct {
 	MultiRegion           bool   `json:",omitempty"` // false only
 	CustomKeyStoreId      string `json:",omitempty"` // empty only
 	XksKeyId              string `json:",omitempty"` // empty only
+	// Policy is the key policy (JSON, at most 32 KiB here); empty gives
+	// AWS's default policy, which lets the account root do everything.
+	// The keyring only checks that it is a JSON object; the grammar and
+	// the lockout safety check are the [Authorizer]'s (see [KeyPolicies]).
+	Policy                         string `json:",omitempty"`
+	BypassPolicyLockoutSafetyCheck bool   `json:",omitempty"`
+	// Tags are the key's first tags, as [Tagger.TagResource] takes them.
+	Tags []Tag `json:",omitempty"`
 }
 
 type KeyMetadataOutput struct {
@@ -297,6 +305,7 @@ type EncryptInput struct {
 	KeyId             string
 	Plaintext         []byte
 	EncryptionContext map[string]string `json:",omitempty"`
+	GrantTokens       []string          `json:",omitempty"` // see [Grant]
 }
 
 type EncryptOutput struct {
@@ -309,6 +318,7 @@ type DecryptInput struct {
 	CiphertextBlob    []byte
 	EncryptionContext map[string]string `json:",omitempty"`
 	KeyId             string            `json:",omitempty"` // optional; a mismatch is ErrIncorrectKey
+	GrantTokens       []string          `json:",omitempty"`
 }
 
 type DecryptOutput struct {
@@ -323,6 +333,7 @@ type ReEncryptInput struct {
 	SourceKeyId                  string            `json:",omitempty"`
 	DestinationKeyId             string
 	DestinationEncryptionContext map[string]string `json:",omitempty"`
+	GrantTokens                  []string          `json:",omitempty"`
 }
 
 type ReEncryptOutput struct {
@@ -339,6 +350,7 @@ type GenerateDataKeyInput struct {
 	EncryptionContext map[string]string `json:",omitempty"`
 	KeySpec           string            `json:",omitempty"`
 	NumberOfBytes     int               `json:",omitempty"`
+	GrantTokens       []string          `json:",omitempty"`
 }
 
 type GenerateDataKeyOutput struct {

@@ -15,8 +15,20 @@
 //
 // A service may also serve optional roles, each an interface in roles.go:
 // [Backupper] (passphrase-sealed bundles of a whole keyring), [Auditor] (the
-// audit log, [AuditRecord]), [VersionRetirer] (minimum decryption versions)
-// and [RandomGenerator]. Callers discover them with a type assertion.
+// audit log, [AuditRecord]), [VersionRetirer] (minimum decryption versions),
+// [RandomGenerator], [KeyPolicies], [Tagger], [Describer], [Granter],
+// [AccessKeys] (the credentials of a SigV4 transport) with its local-only
+// [AccessKeyLookup], and [AuditAppender]. Callers discover them with a type
+// assertion, so a service (or a test fake) that lacks one still compiles.
+//
+// # Authorization
+//
+// Who may call is decided apart from how keys are kept (authorize.go): a
+// service that enforces key policies and grants asks an [Authorizer]
+// whenever the caller's context carries a [Principal]. The service stores
+// policies and grants and checks only their shape (a policy is a JSON
+// object); the policy grammar and the lockout safety check belong to the
+// Authorizer and the transport in front of the service.
 //
 // # Implementations
 //

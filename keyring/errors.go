@@ -24,6 +24,24 @@ var (
 	// ErrInvalidMarker is a listing's Marker that no listing returned as
 	// NextMarker (AWS's InvalidMarkerException).
 	ErrInvalidMarker = errors.New("keyring: invalid pagination marker")
+	// ErrMalformedPolicy is a key policy that is not a policy document
+	// (AWS's MalformedPolicyDocumentException).
+	ErrMalformedPolicy = errors.New("keyring: malformed policy document")
+	// ErrTag is a tag AWS refuses: a key or value too long, a reserved
+	// "aws:" prefix (AWS's TagException).
+	ErrTag = errors.New("keyring: invalid tag")
+	// ErrLimitExceeded is a request over a per-key limit: tags, grants
+	// (AWS's LimitExceededException).
+	ErrLimitExceeded = errors.New("keyring: limit exceeded")
+	// ErrInvalidGrantToken is a grant token that is not one
+	// (InvalidGrantTokenException).
+	ErrInvalidGrantToken = errors.New("keyring: invalid grant token")
+	// ErrInvalidGrantID is a grant ID that is not one, or names no grant of
+	// the key (InvalidGrantIdException).
+	ErrInvalidGrantID = errors.New("keyring: invalid grant ID")
+	// ErrInvalidArn is a principal or resource that is not a valid ARN
+	// (InvalidArnException).
+	ErrInvalidArn = errors.New("keyring: invalid ARN")
 )
 
 // serverFaults are the sentinels ErrorType reports as server errors (HTTP
@@ -55,6 +73,12 @@ var errorTypes = []struct {
 	{ErrVersionRetired, "KmsfsKeyVersionRetiredException"},
 	{ErrInternal, "KMSInternalException"},
 	{ErrInvalidMarker, "InvalidMarkerException"},
+	{ErrMalformedPolicy, "MalformedPolicyDocumentException"},
+	{ErrTag, "TagException"},
+	{ErrLimitExceeded, "LimitExceededException"},
+	{ErrInvalidGrantToken, "InvalidGrantTokenException"},
+	{ErrInvalidGrantID, "InvalidGrantIdException"},
+	{ErrInvalidArn, "InvalidArnException"},
 	// Protocol errors a server answers for malformed requests.
 	{ErrUnsupported, "UnknownOperationException"},
 	{ErrValidation, "SerializationException"},
