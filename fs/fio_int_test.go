@@ -7,9 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/kmsfs/kmsfs/envelope"
 )
@@ -65,11 +63,8 @@ func benchFio(b *testing.B, chunk int, rw string, jobs int) {
 func runFio(b *testing.B, file, rw string, jobs int) {
 	b.Helper()
 	var ms0, ms1 runtime.MemStats
-	var ru0, ru1 syscall.Rusage
 	runtime.ReadMemStats(&ms0)
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru0); err != nil {
-		b.Fatal(err)
-	}
+	cpu0 := serverCPU(b)
 	out, err := exec.Command("fio", "--name=bench", "--filename="+file, "--size=64m", "--rw="+rw, "--bs=4k",
 		"--direct=1", "--ioengine=psync", fmt.Sprintf("--numjobs=%d", jobs), "--group_reporting",
 		"--runtime="+strconv.Itoa(fioSecs()), "--time_based", "--randrepeat=1",
@@ -77,9 +72,7 @@ func runFio(b *testing.B, file, rw string, jobs int) {
 	if err != nil {
 		b.Fatalf("fio: %v\n%s", err, out)
 	}
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru1); err != nil {
-		b.Fatal(err)
-	}
+	cpu := serverCPU(b) - cpu0
 	runtime.ReadMemStats(&ms1)
 	// Terse v3: field 6 is the read total in KiB, 47 the write total.
 	f := strings.Split(strings.SplitN(string(out), "\n", 2)[0], ";")
@@ -95,7 +88,6 @@ func runFio(b *testing.B, file, rw string, jobs int) {
 		b.Fatalf("fio: bad total %q: %v", f[field-1], err)
 	}
 	ops := kib / 4
-	cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
 	b.ReportMetric(float64(cpu.Microseconds())/ops, "srv-cpu-µs/op")
 	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/ops, "srv-allocs/op")
 	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/ops, "srv-B/op")
