@@ -32,6 +32,11 @@ var rules = []rule{
 	moduleImportsWithin("chunker"),
 	reachesNone("fs", Module+"/keyring"),
 	reachesNone("keyring", "github.com/dgraph-io/badger"),
+	// Who may call and how keys are kept never meet: authentication, the
+	// policy engine and the TCP transport see only the contract.
+	moduleImportsWithin("keyring/sigv4", "keyring"),
+	moduleImportsWithin("keyring/policy", "keyring"),
+	moduleImportsWithin("keyring/server", "keyring"),
 }
 
 // Check returns every violation of the rules by pkgs.

@@ -39,6 +39,8 @@ func TestCheckCatchesViolations(t *testing.T) {
 		{"envelope imports keyring", importrules.Package{ImportPath: m + "/envelope", Imports: []string{m + "/chunker", m + "/keyring"}}, "may import only"},
 		{"chunker imports envelope", importrules.Package{ImportPath: m + "/chunker", Imports: []string{m + "/envelope"}}, "may import only"},
 		{"fs reaches keyring", importrules.Package{ImportPath: m + "/fs", Deps: []string{m + "/envelope", m + "/keyring/local"}}, "reaches"},
+		{"policy engine reads the keyring", importrules.Package{ImportPath: m + "/keyring/policy", Imports: []string{m + "/keyring", m + "/keyring/local"}}, "may import only"},
+		{"transport checks signatures itself", importrules.Package{ImportPath: m + "/keyring/server", Imports: []string{m + "/keyring/sigv4"}}, "may import only"},
 		{"contract reaches badger", importrules.Package{ImportPath: m + "/keyring", Deps: []string{"github.com/dgraph-io/badger/v4"}}, "reaches"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
