@@ -34,7 +34,7 @@ func TestParseMalformed(t *testing.T) {
 		{"both principals", stmt(`{"Effect":"Deny","Principal":"*","NotPrincipal":"*","Action":"kms:*","Resource":"*"}`), "both Principal and NotPrincipal"},
 		{"principal bad string", stmt(`{"Effect":"Allow","Principal":"arn:aws:iam::111122223333:root","Action":"kms:*","Resource":"*"}`), `Principal must be "*"`},
 		{"principal bad arn", stmt(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::1111:root"},"Action":"kms:*","Resource":"*"}`), `invalid principal "arn:aws:iam::1111:root"`},
-		{"principal wildcard arn", stmt(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/*"},"Action":"kms:*","Resource":"*"}`), "", /* IAM forbids it; we accept the form */},
+		{"principal wildcard arn", stmt(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/*"},"Action":"kms:*","Resource":"*"}`), "" /* IAM forbids it; we accept the form */},
 		{"principal empty object", stmt(`{"Effect":"Allow","Principal":{},"Action":"kms:*","Resource":"*"}`), "names no principal"},
 		{"principal unknown type", stmt(`{"Effect":"Allow","Principal":{"Aws":"*"},"Action":"kms:*","Resource":"*"}`), `unknown principal type "Aws"`},
 		{"principal number", stmt(`{"Effect":"Allow","Principal":{"AWS":123},"Action":"kms:*","Resource":"*"}`), "must be a string or a non-empty array"},
