@@ -77,13 +77,17 @@ func ParsePreamble(b []byte) (Preamble, error) {
 	return p, p.validate()
 }
 
-// validate applies the MUST-reject rules of FORMAT.md, "Preamble".
+// validate applies the MUST-reject rules of FORMAT.md, "Preamble":
+// version 1 with no flags (local slots) or version 2 with FlagKMS (KMS
+// slots, FORMAT.md §4.6).
 func (p Preamble) validate() error {
 	switch {
-	case p.Version != Version:
-		return fmt.Errorf("%w: %d (want %d)", ErrUnsupportedVersion, p.Version, Version)
-	case p.Flags != 0:
+	case p.Version != Version && p.Version != VersionKMS:
+		return fmt.Errorf("%w: %d (want %d or %d)", ErrUnsupportedVersion, p.Version, Version, VersionKMS)
+	case p.Version == Version && p.Flags != 0:
 		return fmt.Errorf("%w: %#04x", ErrUnsupportedFlags, p.Flags)
+	case p.Version == VersionKMS && p.Flags != FlagKMS: // FORMAT.md §3: version 2 carries exactly FlagKMS
+		return fmt.Errorf("%w: %#04x in a version %d preamble (want %#04x)", ErrUnsupportedFlags, p.Flags, VersionKMS, FlagKMS)
 	case p.SlotSize != SlotSize:
 		return fmt.Errorf("%w: slot size %d (want %d)", ErrBadHeader, p.SlotSize, SlotSize)
 	}
@@ -206,15 +210,8 @@ func (s Slot) MarshalBinary() ([]byte, error) {
 
 // encodeBody writes every field but the MAC into b[0:224] (b is zeroed).
 func (s Slot) encodeBody(b []byte) error {
-	need := slotFixedSize + len(s.WrappedKey)
-	for _, e := range s.Extensions {
-		if e.Type == extTerminator || len(e.Value) > 0xffff {
-			return fmt.Errorf("%w: unencodable extension %#04x", ErrBadHeader, e.Type)
-		}
-		need += extHeaderSize + len(e.Value)
-	}
-	if len(s.WrappedKey) > MaxWrappedKeyLen || need > slotMACOffset {
-		return fmt.Errorf("%w: slot contents need %d bytes, max %d", ErrBadHeader, need, slotMACOffset)
+	if len(s.WrappedKey) > MaxWrappedKeyLen {
+		return fmt.Errorf("%w: wrapped key of %d bytes, max %d", ErrBadHeader, len(s.WrappedKey), MaxWrappedKeyLen)
 	}
 	binary.BigEndian.PutUint64(b[0:], s.Generation)
 	copy(b[8:], s.KeyRef.KeyID[:])
@@ -222,12 +219,7 @@ func (s Slot) encodeBody(b []byte) error {
 	binary.BigEndian.PutUint64(b[28:], s.CommittedSize)
 	binary.BigEndian.PutUint16(b[36:], uint16(len(s.WrappedKey)))
 	off := slotFixedSize + copy(b[slotFixedSize:], s.WrappedKey)
-	for _, e := range s.Extensions {
-		binary.BigEndian.PutUint16(b[off:], e.Type)
-		binary.BigEndian.PutUint16(b[off+2:], uint16(len(e.Value)))
-		off += extHeaderSize + copy(b[off+extHeaderSize:], e.Value)
-	}
-	return nil
+	return encodeExtensions(b[off:slotMACOffset], s.Extensions)
 }
 
 // isZero reports whether b is all zero bytes (an empty slot, or a hole).

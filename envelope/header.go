@@ -32,10 +32,12 @@ func slotName(pos int) string { return string(rune('A' + pos)) }
 
 // newHeader makes the header of a new file: random file ID and DEK, the DEK
 // wrapped by w with the preamble as AAD, slot A at generation 1 and slot B
-// empty (FORMAT.md, "Writing, step by step"). It returns the header and its
-// HeaderSize encoded bytes.
+// empty (FORMAT.md, "Writing, step by step"). The file's slot kind, and so
+// its preamble version, is w's (KindOf, FORMAT.md §3). It returns the
+// header and its HeaderSize encoded bytes.
 func newHeader(ctx context.Context, w KeyWrapper, chunkSize int, rand io.Reader) (*header, []byte, error) {
-	pre := Preamble{Version: Version, ChunkSize: uint32(chunkSize), SlotSize: SlotSize}
+	pre := Preamble{ChunkSize: uint32(chunkSize), SlotSize: SlotSize}
+	pre.Version, pre.Flags = preambleFor(KindOf(w))
 	if _, err := io.ReadFull(rand, pre.FileID[:]); err != nil {
 		return nil, nil, fmt.Errorf("envelope: reading random file ID: %w", err)
 	}
@@ -65,10 +67,16 @@ func newHeader(ctx context.Context, w KeyWrapper, chunkSize int, rand io.Reader)
 	return h, raw, nil
 }
 
-// sealSlot encodes s into dst (SlotSize bytes) and sets its MAC.
+// sealSlot encodes s into dst (SlotSize bytes) and sets its MAC. A key
+// reference that the file's slot kind cannot hold (a version on a KMS
+// file, none on a local one: a wrapper of the other kind) is refused, so
+// that no header mixes kinds.
 func (h *header) sealSlot(s *Slot, dst []byte) error {
 	clear(dst)
-	if err := s.encodeBody(dst); err != nil {
+	if (h.pre.Kind() == KindLocal) != (s.KeyRef.Version != 0) {
+		return fmt.Errorf("%w: key reference %v cannot be stored in a %v-kind header", ErrBadHeader, s.KeyRef, h.pre.Kind())
+	}
+	if err := s.encodeBodyKind(h.pre.Kind(), dst); err != nil {
 		return err
 	}
 	s.MAC = h.keys.slotMAC(h.preBytes, dst)
@@ -140,7 +148,7 @@ func (h *header) cleanOther(b []byte) bool {
 	if isZero(b) {
 		return true
 	}
-	s, err := ParseSlot(b)
+	s, err := ParseSlotKind(h.pre.Kind(), b)
 	return err == nil && s.KeyRef == h.slot.KeyRef && h.keys.verifySlotMAC(h.preBytes, b)
 }
 
@@ -175,7 +183,10 @@ func parseHeader(ctx context.Context, raw []byte, u KeyUnwrapper) (*header, erro
 	if err != nil {
 		return nil, err
 	}
-	cands, err := slotCandidates(raw)
+	if err := checkKind(pre.Kind(), u); err != nil {
+		return nil, err
+	}
+	cands, err := slotCandidates(pre.Kind(), raw)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +207,7 @@ func parseHeader(ctx context.Context, raw []byte, u KeyUnwrapper) (*header, erro
 // slotCandidates parses both slots and orders the usable ones, highest
 // generation first. A slot that does not parse is skipped like an empty
 // one: it may be a torn write (FORMAT.md, "Reading the header").
-func slotCandidates(raw []byte) ([]candidate, error) {
+func slotCandidates(kind SlotKind, raw []byte) ([]candidate, error) {
 	var cands []candidate
 	var parseErr error
 	for pos := range 2 {
@@ -204,7 +215,7 @@ func slotCandidates(raw []byte) ([]candidate, error) {
 		if isZero(b) {
 			continue
 		}
-		s, err := ParseSlot(b)
+		s, err := ParseSlotKind(kind, b)
 		if err != nil {
 			parseErr = fmt.Errorf("slot %s: %w", slotName(pos), err)
 			continue
@@ -279,6 +290,7 @@ func (h *header) public() *Header {
 		Generation:    h.slot.Generation,
 		CommittedSize: h.committed(),
 		Slot:          h.pos,
+		Kind:          h.pre.Kind(),
 		Extensions:    exts,
 	}
 }
@@ -289,9 +301,10 @@ type Header struct {
 	Preamble      Preamble
 	FileID        [FileIDSize]byte
 	ChunkSize     int
-	KeyRef        KeyRef // the master key version that wraps the DEK
-	Generation    uint64 // the current slot's generation
-	CommittedSize int64  // the size floor (FORMAT.md, "Truncation detection")
-	Slot          int    // position of the current slot: 0 = A, 1 = B
+	KeyRef        KeyRef   // the master key version that wraps the DEK
+	Generation    uint64   // the current slot's generation
+	CommittedSize int64    // the size floor (FORMAT.md, "Truncation detection")
+	Slot          int      // position of the current slot: 0 = A, 1 = B
+	Kind          SlotKind // what the slots hold: a keyring wrap or a KMS blob (FORMAT.md §4.6)
 	Extensions    []Extension
 }

@@ -58,7 +58,8 @@ func gcm(key []byte) cipher.AEAD {
 // specDecode follows FORMAT.md sections 3-7 step by step.
 func specDecode(ct []byte, masterKeys map[uint32][]byte) (plain, dek []byte, err error) {
 	pre := ct[:32]
-	if string(pre[:6]) != "KMSFS\x00" || binary.BigEndian.Uint16(pre[6:]) != 1 {
+	format := binary.BigEndian.Uint16(pre[6:])
+	if string(pre[:6]) != "KMSFS\x00" || (format != 1 && format != 2) {
 		return nil, nil, fmt.Errorf("bad preamble")
 	}
 	c := int(binary.BigEndian.Uint32(pre[8:]))
@@ -67,14 +68,13 @@ func specDecode(ct []byte, masterKeys map[uint32][]byte) (plain, dek []byte, err
 	var bestGen uint64
 	for pos := range 2 { // section 4.4: highest generation that authenticates
 		slot := ct[32+pos*256 : 32+(pos+1)*256]
+		wrapped, keyRef, ok := specSlotWrap(format, slot)
 		gen := binary.BigEndian.Uint64(slot)
-		version := binary.BigEndian.Uint32(slot[24:])
-		n := int(binary.BigEndian.Uint16(slot[36:]))
-		if gen == 0 || n < 32 || n > 186 || masterKeys[version] == nil {
+		if !ok || gen == 0 || masterKeys[binary.BigEndian.Uint32(keyRef[16:])] == nil {
 			continue
 		}
-		wrapped := slot[38 : 38+n]
-		aad := append(append([]byte("kmsfs v1 dek wrap"), slot[8:28]...), pre...) // key ID || version || preamble
+		version := binary.BigEndian.Uint32(keyRef[16:])
+		aad := append(append([]byte("kmsfs v1 dek wrap"), keyRef...), pre...) // key ID || version || preamble
 		k, err := gcm(hkdf32(masterKeys[version], wrapped[:32], "kmsfs v1 dek wrap")).Open(nil, make([]byte, 12), wrapped[32:], aad)
 		if err != nil {
 			continue
@@ -107,4 +107,20 @@ func specDecode(ct []byte, masterKeys map[uint32][]byte) (plain, dek []byte, err
 		plain = append(plain, pt...)
 	}
 	return plain, best, nil
+}
+
+// specSlotWrap returns the FORMAT.md §5.2 wrap and the key ID || version it was made
+// under: from a version 1 slot (section 4.1) as stored, from a version 2
+// KMS slot (section 4.6) out of the test KMS's blob, which is that wrap
+// under version 1 padded with 'K' bytes (section 12).
+func specSlotWrap(format uint16, slot []byte) (wrapped, keyRef []byte, ok bool) {
+	if format == 1 {
+		n := int(binary.BigEndian.Uint16(slot[36:]))
+		return slot[38 : 38+min(n, 186)], slot[8:28], n >= 32 && n <= 186
+	}
+	n := int(binary.BigEndian.Uint16(slot[32:]))
+	if n < 80 || n > 190 || len(bytes.Trim(slot[34+80:34+n], "K")) != 0 {
+		return nil, nil, false
+	}
+	return slot[34 : 34+80], binary.BigEndian.AppendUint32(bytes.Clone(slot[8:24]), 1), true
 }

@@ -45,7 +45,8 @@ func ReadSlotRefs(r io.ReaderAt) (SlotRefs, error) {
 }
 
 func parseSlotRefs(raw []byte) (SlotRefs, error) {
-	if _, err := ParsePreamble(raw[:PreambleSize]); err != nil {
+	pre, err := ParsePreamble(raw[:PreambleSize])
+	if err != nil {
 		return SlotRefs{}, err
 	}
 	var refs SlotRefs
@@ -56,7 +57,7 @@ func parseSlotRefs(raw []byte) (SlotRefs, error) {
 		if isZero(b) {
 			continue
 		}
-		s, err := ParseSlot(b)
+		s, err := ParseSlotKind(pre.Kind(), b)
 		if err != nil {
 			refs.Unparseable++
 			continue

@@ -38,6 +38,7 @@ type vector struct {
 	chunkSize             int
 	versions              []uint32 // master key versions the reader needs
 	dek, fileID           []byte   // nil: "-"
+	blobLen               int      // > 0: a KMS-kind vector whose test KMS pads blobs to this length (FORMAT.md §12)
 	plain                 []byte   // the (intended) plaintext
 	ct                    []byte
 }
@@ -48,6 +49,9 @@ func (v *vector) encode() []byte {
 	fmt.Fprintf(&b, "name: %s\nexpect: %s\nchunk size: %d\nmaster key id: %x\n", v.name, v.expect, v.chunkSize, testKeyID)
 	for _, ver := range v.versions {
 		fmt.Fprintf(&b, "master key v%d: %x\n", ver, masterKey(ver))
+	}
+	if v.blobLen > 0 {
+		fmt.Fprintf(&b, "kms blob size: %d\n", v.blobLen)
 	}
 	fmt.Fprintf(&b, "dek: %s\nfile id: %s\nplaintext size: %d\nplaintext-sha256: %x\ncomment: %s\n\n",
 		hexOrDash(v.dek), hexOrDash(v.fileID), len(v.plain), sha256.Sum256(v.plain), v.comment)
@@ -157,6 +161,10 @@ func TestVectors(t *testing.T) {
 }
 
 func checkVector(t *testing.T, pv *parsedVector) {
+	if _, ok := pv.fields["kms blob size"]; ok {
+		checkKMSVector(t, pv)
+		return
+	}
 	kms := pv.kms(t)
 	want := map[string]error{expHeader: envelope.ErrBadHeader, expAuth: envelope.ErrUnauthenticated, expTrunc: envelope.ErrTruncated}
 	exp := pv.fields["expect"]
@@ -314,6 +322,7 @@ func generateVectors(t *testing.T) []*vector {
 	base := twoSlotBase(t)
 	vs = append(vs, base, headerOnly(t), sparse(t), rewrapVector(t), extensionVector(t, 0x0001))
 	vs = append(vs, negativeVectors(t, base)...)
+	vs = append(vs, kmsVectors(t)...)
 	return vs
 }
 
