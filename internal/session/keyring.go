@@ -51,7 +51,8 @@ func ReachKeyring(dir string, open func() (*local.Keyring, error), o KeyringOpti
 			client.Close()
 			return nil, err
 		}
-		return &Keyring{Service: client, dir: dir, stop: []func() error{client.Close, release}}, nil
+		remote := &remoteKeys{Service: client, sock: sock, logger: logger}
+		return &Keyring{Service: remote, dir: dir, stop: []func() error{client.Close, release}}, nil
 	}
 	kr, err := open()
 	if err != nil {
