@@ -274,8 +274,12 @@ func (c *condition) matchesAny(v string) bool {
 			if strings.EqualFold(v, p) {
 				return true
 			}
-		case opStringLike, opArnLike:
+		case opStringLike:
 			if glob(p, v, false) {
+				return true
+			}
+		case opArnLike:
+			if arnGlob(p, v) {
 				return true
 			}
 		}
@@ -335,6 +339,21 @@ func glob(pattern, s string, fold bool) bool {
 		p++
 	}
 	return p == len(pattern)
+}
+
+// arnGlob matches an ARN as IAM's Arn* operators do: each of the six
+// colon-separated fields separately, so a wildcard never spans a colon
+// (the sixth field, the resource, may itself contain colons).
+func arnGlob(pattern, arn string) bool {
+	for range 5 {
+		pf, prest, ok1 := strings.Cut(pattern, ":")
+		af, arest, ok2 := strings.Cut(arn, ":")
+		if !ok1 || !ok2 || !glob(pf, af, false) {
+			return false
+		}
+		pattern, arn = prest, arest
+	}
+	return glob(pattern, arn, false)
 }
 
 func lowerByte(b byte) byte {

@@ -70,6 +70,9 @@ func Parse(doc []byte) (*Policy, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := noDuplicates(doc); err != nil {
+		return nil, err
+	}
 	p := &Policy{version: VersionLegacy}
 	for name, raw := range top {
 		switch name {
@@ -252,10 +255,11 @@ func (s *statement) parsePrincipal(m map[string]json.RawMessage) error {
 
 var (
 	accountRE      = regexp.MustCompile(`^[0-9]{12}$`)
-	principalARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:(iam|sts)::([0-9]{12}):(root|(user|role|assumed-role|federated-user|group)/[\x21-\x7e]+)$`)
+	principalARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:(iam|sts)::([0-9]{12}):(root|(user|role|assumed-role|federated-user|group)/[\x21-\x29\x2b-\x3e\x40-\x7e]+)$`)
 )
 
-// addAWS adds one {"AWS": ...} value. AWS KMS rejects a key policy whose
+// addAWS adds one {"AWS": ...} value. Wildcards other than a lone "*" are
+// refused, as IAM refuses them in a Principal. AWS KMS rejects a key policy whose
 // principals it cannot resolve ("Policy contains a statement with one or
 // more invalid principals"); kmsfs has no IAM to ask, so it checks form only.
 func (ps *principalSet) addAWS(id string) error {
@@ -388,4 +392,50 @@ func parseIPOrPrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, err
 	}
 	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}
+
+// noDuplicates refuses a document in which an object repeats a member
+// name. encoding/json would keep the last one silently, so a reviewer
+// reading the first "Effect" could be shown a different policy from the
+// one enforced. doc is already known to be valid JSON.
+func noDuplicates(doc []byte) error {
+	d := json.NewDecoder(bytes.NewReader(doc))
+	type frame struct {
+		object  bool
+		seen    map[string]bool
+		wantKey bool
+	}
+	var stack []frame
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return nil // io.EOF; syntax errors were reported by object
+		}
+		top := len(stack) - 1
+		if delim, ok := tok.(json.Delim); ok {
+			switch delim {
+			case '{', '[':
+				if top >= 0 && stack[top].object {
+					stack[top].wantKey = true
+				}
+				stack = append(stack, frame{object: delim == '{', seen: map[string]bool{}, wantKey: true})
+			default:
+				stack = stack[:top]
+			}
+			continue
+		}
+		if top < 0 || !stack[top].object {
+			continue
+		}
+		if stack[top].wantKey {
+			name, _ := tok.(string)
+			if stack[top].seen[name] {
+				return malformed("duplicate member %q", name)
+			}
+			stack[top].seen[name] = true
+			stack[top].wantKey = false
+		} else {
+			stack[top].wantKey = true
+		}
+	}
 }

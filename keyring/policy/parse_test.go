@@ -34,7 +34,10 @@ func TestParseMalformed(t *testing.T) {
 		{"both principals", stmt(`{"Effect":"Deny","Principal":"*","NotPrincipal":"*","Action":"kms:*","Resource":"*"}`), "both Principal and NotPrincipal"},
 		{"principal bad string", stmt(`{"Effect":"Allow","Principal":"arn:aws:iam::111122223333:root","Action":"kms:*","Resource":"*"}`), `Principal must be "*"`},
 		{"principal bad arn", stmt(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::1111:root"},"Action":"kms:*","Resource":"*"}`), `invalid principal "arn:aws:iam::1111:root"`},
-		{"principal wildcard arn", stmt(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/*"},"Action":"kms:*","Resource":"*"}`), "" /* IAM forbids it; we accept the form */},
+		{"principal wildcard arn", stmt(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/*"},"Action":"kms:*","Resource":"*"}`), `invalid principal`},
+		{"duplicate effect", stmt(`{"Effect":"Deny","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}`), `duplicate member "Effect"`},
+		{"duplicate condition key", stmt(`{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringEquals":{"a:b":"1","a:b":"2"}}}`), `duplicate member "a:b"`},
+		{"duplicate top-level", `{"Statement":[],"Statement":` + ok + `}`, `duplicate member "Statement"`},
 		{"principal empty object", stmt(`{"Effect":"Allow","Principal":{},"Action":"kms:*","Resource":"*"}`), "names no principal"},
 		{"principal unknown type", stmt(`{"Effect":"Allow","Principal":{"Aws":"*"},"Action":"kms:*","Resource":"*"}`), `unknown principal type "Aws"`},
 		{"principal number", stmt(`{"Effect":"Allow","Principal":{"AWS":123},"Action":"kms:*","Resource":"*"}`), "must be a string or a non-empty array"},
@@ -86,6 +89,7 @@ func TestParseAccepts(t *testing.T) {
 		"sts and numbers":   `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:sts::111122223333:assumed-role/R/s"},"Action":"kms:Decrypt","Resource":"*","Condition":{"NumericEquals":{"kms:EncryptionContext:n":[1,2.5]},"Bool":{"kms:GrantIsForAWSResource":false}}}]}`,
 		"operator case":     `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"forallvalues:stringequalsifexists":{"KMS:encryptioncontextkeys":"a"}}}]}`,
 		"policy lists":      policies["admins-users"],
+		"same names apart":  `{"Statement":[{"Sid":"a","Effect":"Allow","Principal":{"AWS":["*"]},"Action":"kms:*","Resource":"*","Condition":{"StringEquals":{"a:b":"1"},"StringLike":{"a:b":["x","y"]}}},{"Sid":"b","Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:*","Resource":"*"}]}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := policy.Parse([]byte(doc)); err != nil {
@@ -336,5 +340,36 @@ func TestValidateGrant(t *testing.T) {
 	ops[0] = "mutated"
 	if !policy.IsGrantOperation("Decrypt") {
 		t.Error("GrantOperations returned the package's own slice")
+	}
+}
+
+// TestArnLike: Arn* operators match field by field, so a wildcard does not
+// cross a colon, while the resource field may hold colons and slashes.
+func TestArnLike(t *testing.T) {
+	tests := []struct {
+		pattern, arn string
+		want         bool
+	}{
+		{"arn:aws:iam::*:user/Alice", alice.ARN, true},
+		{"arn:aws:iam::111122223333:user/*", alice.ARN, true},
+		{"arn:aws:iam::111122223333:*", admin.ARN, true},
+		{"arn:aws:iam::111122223333:role/*", alice.ARN, false},
+		{"arn:aws:*", alice.ARN, false},
+		{"arn:*:*:*:*:*", alice.ARN, true},
+		{"arn:aws:iam::1111222233?3:user/Alice", alice.ARN, true},
+		{"arn:aws:iam::111122223333:user/alice", alice.ARN, false},
+	}
+	for _, tt := range tests {
+		doc := fmt.Sprintf(`{"Statement":{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"ArnLike":{"aws:PrincipalArn":%q}}}}`, tt.pattern)
+		p, err := policy.Parse([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := alice
+		c.ARN = tt.arn
+		got := p.Evaluate(&keyring.AuthzRequest{Principal: c, Action: "kms:Decrypt", KeyARN: keyARN}) == policy.Allow
+		if got != tt.want {
+			t.Errorf("ArnLike %q on %q = %v, want %v", tt.pattern, tt.arn, got, tt.want)
+		}
 	}
 }
