@@ -25,7 +25,11 @@ func (e *DeniedError) Error() string {
 	if e.Explicit {
 		why = "with an explicit deny in a resource-based policy"
 	}
-	return "User: " + e.Principal + " is not authorized to perform: " + e.Action + " on resource: " + e.Resource + " " + why
+	who := e.Principal
+	if who == "" {
+		who = "anonymous" // as IAM names an unauthenticated caller
+	}
+	return "User: " + who + " is not authorized to perform: " + e.Action + " on resource: " + e.Resource + " " + why
 }
 
 // Unwrap makes errors.Is(err, keyring.ErrAccessDenied) true.

@@ -20,7 +20,12 @@
 //     service, adding grants ([ValidateGrant], [GrantOperations]) and
 //     AWS-worded denials ([DeniedError]).
 //   - [DefaultPolicy] and [WouldLockOut] (the key policy lockout safety
-//     check).
+//     check, whose refusal is [ErrLockout]).
+//
+// An [Authorizer] keeps parsed policies in a small cache keyed by the
+// SHA-256 of the policy bytes ([DefaultCacheSize] entries unless set), so
+// evaluating a request does not re-parse its key's policy and a changed
+// policy is never served from a stale entry.
 //
 // Condition keys understood: kms:EncryptionContext:<key>,
 // kms:EncryptionContextKeys, kms:CallerAccount, kms:ViaService,
