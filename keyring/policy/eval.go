@@ -20,6 +20,7 @@ const (
 	ExplicitDeny
 )
 
+// String returns the decision's name, as in logs and test failures.
 func (d Decision) String() string {
 	switch d {
 	case Allow:
