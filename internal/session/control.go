@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -262,6 +263,7 @@ var _ Control = (*ControlClient)(nil)
 // mount answers; if none does it fails with an error wrapping
 // ErrNotServing.
 func DialControl(ctx context.Context, path string) (*ControlClient, error) {
+	before, _ := os.Lstat(path)
 	tr, err := kmsapi.UnixTransport(path, 64)
 	if errors.Is(err, kmsapi.ErrNotRunning) {
 		return nil, fmt.Errorf("%w: %s", ErrNotServing, path)
@@ -277,10 +279,26 @@ func DialControl(ctx context.Context, path string) (*ControlClient, error) {
 		return c, nil
 	}
 	c.Close()
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		removeStale(path, before)
+	}
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
 		return nil, fmt.Errorf("%w: %s", ErrNotServing, path)
 	}
 	return nil, fmt.Errorf("session: control socket %s: %w", path, err)
+}
+
+// removeStale removes the control socket at path that nothing accepts on
+// (its mount was killed: ECONNREFUSED on a unix socket means no process
+// listens on it), provided it is still the file probed (before), not one a
+// new mount has just renamed into place. Left behind, it would make every
+// later command take the tree for mounted.
+func removeStale(path string, before os.FileInfo) {
+	now, err := os.Lstat(path)
+	if err != nil || before == nil || !os.SameFile(before, now) || now.Mode()&fs.ModeSocket == 0 {
+		return
+	}
+	_ = os.Remove(path) // a failure leaves the old state; the caller reports not serving
 }
 
 // Close releases idle connections.

@@ -140,6 +140,19 @@ func TestDialControl(t *testing.T) {
 	if _, err := session.DialControl(context.Background(), stale); !errors.Is(err, session.ErrNotServing) {
 		t.Errorf("DialControl of a stale socket: %v, want ErrNotServing", err)
 	}
+	if _, err := os.Lstat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the stale socket was left behind: %v", err)
+	}
+	notSock := filepath.Join(dir, "file.sock")
+	if err := os.WriteFile(notSock, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := session.DialControl(context.Background(), notSock); err == nil {
+		t.Error("DialControl of a regular file succeeded")
+	}
+	if _, err := os.Lstat(notSock); err != nil {
+		t.Errorf("DialControl removed a file that is not a socket: %v", err)
+	}
 }
 
 func TestControlSocketPath(t *testing.T) {
