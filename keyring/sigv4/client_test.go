@@ -32,7 +32,7 @@ type verifyingServer struct {
 func newVerifyingServer(t *testing.T) *verifyingServer {
 	t.Helper()
 	s := &verifyingServer{}
-	v := &sigv4.Verifier{Lookup: lookup, Service: "kms"}
+	v := &sigv4.Verifier{Lookup: lookup} // every other field at its default
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {

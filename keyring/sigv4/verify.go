@@ -196,7 +196,7 @@ func (v *Verifier) lookup(ctx context.Context, id string) (*Credential, error) {
 	case errors.Is(err, ErrUnknownAccessKey) || err == nil && cred == nil:
 		return nil, refuse(ErrUnknownAccessKey, ExceptionUnrecognizedClient, msgBadToken)
 	case err != nil:
-		return nil, fmt.Errorf("sigv4: looking up access key %s: %w", id, err)
+		return nil, fmt.Errorf("sigv4: looking up access key %q: %w", id, err)
 	case cred.Disabled:
 		return nil, refuse(ErrDisabledAccessKey, ExceptionUnrecognizedClient, msgBadToken)
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,6 +63,8 @@ func newVerifier(now time.Time) *sigv4.Verifier {
 type signOpts struct {
 	id, secret, token, service, region string
 	at                                 time.Time
+	// payload is the payload hash signed; hex(SHA-256(body)) if empty.
+	payload string
 }
 
 func defaultOpts() signOpts {
@@ -84,8 +87,12 @@ func signed(t testing.TB, body []byte, o signOpts, edit func(*http.Request)) *ht
 		edit(c)
 	}
 	sum := sha256.Sum256(body)
+	payload := hex.EncodeToString(sum[:])
+	if o.payload != "" {
+		payload = o.payload
+	}
 	creds := aws.Credentials{AccessKeyID: o.id, SecretAccessKey: o.secret, SessionToken: o.token}
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, c, hex.EncodeToString(sum[:]), o.service, o.region, o.at); err != nil {
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, c, payload, o.service, o.region, o.at); err != nil {
 		t.Fatal(err)
 	}
 	return toServer(c, body)
@@ -153,6 +160,9 @@ func TestVerifyTolerates(t *testing.T) {
 		}},
 		{name: "query string", sign: func(r *http.Request) {
 			r.URL.RawQuery = "b=2&a=1&a=0&sp=x%20y"
+		}},
+		{name: "escaped path", sign: func(r *http.Request) {
+			r.URL.Path, r.URL.RawPath = "/a b/c%2Fd", "/a%20b/c%2Fd"
 		}},
 		{name: "ipv6 peer", edit: func(r *http.Request) { r.RemoteAddr = "[2001:db8::1]:443" }},
 		{name: "skew just inside past", now: signTime.Add(15 * time.Minute)},
@@ -264,6 +274,10 @@ func TestVerifyRefuses(t *testing.T) {
 			sentinel: sigv4.ErrSignatureMismatch, exception: "InvalidSignatureException"},
 		{name: "x-amz-date dropped from SignedHeaders", edit: setAuth(func(a string) string { return strings.Replace(a, ";x-amz-date", "", 1) }),
 			sentinel: sigv4.ErrSignatureMismatch, exception: "InvalidSignatureException"},
+		{name: "unsigned payload",
+			opts:     func(o *signOpts) { o.payload = "UNSIGNED-PAYLOAD" },
+			edit:     func(r *http.Request) { r.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD") },
+			sentinel: sigv4.ErrSignatureMismatch, exception: "InvalidSignatureException"},
 		{name: "user-agent claimed signed", edit: setAuth(func(a string) string { return strings.Replace(a, ";x-amz-date", ";user-agent;x-amz-date", 1) }),
 			sentinel: sigv4.ErrSignatureMismatch, exception: "InvalidSignatureException"},
 	}
@@ -311,6 +325,26 @@ func TestVerifyRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestVerifyConcurrent lets the race detector watch one Verifier serving
+// many goroutines.
+func TestVerifyConcurrent(t *testing.T) {
+	body := []byte(encryptBody)
+	v := newVerifier(signTime)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		r := signed(t, body, defaultOpts(), nil)
+		wg.Go(func() {
+			for range 20 {
+				if _, err := v.Verify(r, body); err != nil {
+					t.Errorf("goroutine %d: %v", i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func TestVerifyLookupFailure(t *testing.T) {
