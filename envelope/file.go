@@ -82,8 +82,24 @@ func newFile(b Backing, w KeyWrapper, chunkSize int, o options) *File {
 		rand:   o.rand,
 		layout: l,
 		pipe:   chunker.NewPipeline(o.workers),
-		bufs:   chunker.NewBufferPool(int(l.StoredChunkSize())),
+		bufs:   bufPool(int(l.StoredChunkSize())),
 	}
+}
+
+// bufPools holds one scratch-buffer pool per stored chunk size, shared by
+// every File: a pool per File made each new file (an untar creates
+// thousands) allocate its own chunk buffer. Buffers that held plaintext
+// are cleared before they go back (File.putBuf), so sharing them across
+// files exposes nothing. Chunk sizes are powers of two in a fixed range,
+// so the map stays small.
+var bufPools sync.Map // int -> *chunker.BufferPool
+
+func bufPool(size int) *chunker.BufferPool {
+	if p, ok := bufPools.Load(size); ok {
+		return p.(*chunker.BufferPool)
+	}
+	p, _ := bufPools.LoadOrStore(size, chunker.NewBufferPool(size))
+	return p.(*chunker.BufferPool)
 }
 
 // Create starts a new ciphertext file in b, which must be empty: it writes
