@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -35,8 +36,8 @@ type diskName struct {
 // encodeStep returns the backing name of n as the child name of dir (at
 // backing path abs), from n's cache when it is for the same dir and name.
 func (n *node) encodeStep(dir *node, abs, name string) (string, error) {
-	if c := n.disk.Load(); c != nil && c.dir == dir && c.name == name {
-		return c.disk, nil
+	if enc, ok := n.cachedStep(dir, name); ok {
+		return enc, nil
 	}
 	enc, err := n.r.names.encode(dirRef{abs: abs, iv: &dir.iv}, name)
 	if err != nil {
@@ -44,6 +45,15 @@ func (n *node) encodeStep(dir *node, abs, name string) (string, error) {
 	}
 	n.disk.Store(&diskName{dir: dir, name: name, disk: enc})
 	return enc, nil
+}
+
+// cachedStep returns n's backing name as name in dir if encodeStep has
+// it cached.
+func (n *node) cachedStep(dir *node, name string) (string, bool) {
+	if c := n.disk.Load(); c != nil && c.dir == dir && c.name == name {
+		return c.disk, true
+	}
+	return "", false
 }
 
 // paths returns n's plaintext path (for logs, "/a/b") and its backing path
@@ -55,7 +65,10 @@ func (n *node) paths() (plain, rel string, errno syscall.Errno) {
 		name      string
 		dir, self *node
 	}
-	var steps []step
+	// Paths are computed for nearly every request: the steps live on the
+	// stack for ordinary depths, and each path is one allocation.
+	var stack [16]step
+	steps := stack[:0]
 	top := n.Root()
 	for p := n.EmbeddedInode(); p != top; {
 		name, parent := p.Parent()
@@ -73,22 +86,45 @@ func (n *node) paths() (plain, rel string, errno syscall.Errno) {
 	if len(steps) == 0 {
 		return "/", ".", 0
 	}
-	var pb, bb strings.Builder
-	abs := n.r.dir
+	var encs [16]string
+	enc := encs[:0]
+	plainLen := 0
 	for i := len(steps) - 1; i >= 0; i-- {
 		s := steps[i]
-		enc, err := s.self.encodeStep(s.dir, abs, s.name)
-		if err != nil {
-			return "", "", n.r.fail(err, pb.String()+"/"+s.name)
+		e, ok := s.self.cachedStep(s.dir, s.name)
+		if !ok {
+			var err error
+			// Only a miss needs the directory's absolute path (for its IV).
+			if e, err = s.self.encodeStep(s.dir, n.r.abs(joinRel(enc)), s.name); err != nil {
+				var pb strings.Builder
+				for _, a := range slices.Backward(steps[i:]) {
+					pb.WriteString("/" + a.name)
+				}
+				return "", "", n.r.fail(err, pb.String())
+			}
 		}
-		pb.WriteString("/" + s.name)
-		if bb.Len() > 0 {
-			bb.WriteByte('/')
-		}
-		bb.WriteString(enc)
-		abs += "/" + enc
+		enc = append(enc, e)
+		plainLen += 1 + len(s.name)
 	}
-	return pb.String(), bb.String(), 0
+	var pb strings.Builder
+	pb.Grow(plainLen)
+	for i := len(steps) - 1; i >= 0; i-- {
+		pb.WriteByte('/')
+		pb.WriteString(steps[i].name)
+	}
+	return pb.String(), joinRel(enc), 0
+}
+
+// joinRel joins backing names into a path relative to CipherDir ("." for
+// none), with one allocation.
+func joinRel(names []string) string {
+	switch len(names) {
+	case 0:
+		return "."
+	case 1:
+		return names[0]
+	}
+	return strings.Join(names, "/")
 }
 
 // child returns the plaintext and backing relative paths of the existing
