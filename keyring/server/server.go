@@ -41,9 +41,9 @@ type Options struct {
 	Handler http.Handler
 	// Auth authenticates every request to POST /; it must be set.
 	Auth Authenticator
-	// Refusal names the AWS exception and HTTP status of an
-	// authentication error (sigv4.ExceptionOf).
-	Refusal func(error) (exception string, status int)
+	// Refusal names the AWS exception, HTTP status and client-safe
+	// message of an authentication error.
+	Refusal func(error) (exception string, status int, message string)
 	// Audit, if set, records each refused request (one record each).
 	Audit func(ctx context.Context, r keyring.AuditRecord) error
 	// TLS, if set, serves HTTPS.
@@ -87,7 +87,9 @@ func New(o Options) (*Server, error) {
 		o.MaxBodyBytes = defaultMaxBody
 	}
 	if o.Refusal == nil {
-		o.Refusal = func(error) (string, int) { return "AccessDeniedException", http.StatusForbidden }
+		o.Refusal = func(error) (string, int, string) {
+			return "AccessDeniedException", http.StatusForbidden, "request refused"
+		}
 	}
 	log := o.Logger
 	if log == nil {
@@ -188,8 +190,8 @@ func (s *Server) authenticate(w *recorder, r *http.Request) ([]byte, keyring.Pri
 	}
 	p, err := s.o.Auth.Authenticate(r, body)
 	if err != nil {
-		name, status := s.o.Refusal(err)
-		writeError(w, status, name, err.Error())
+		name, status, msg := s.o.Refusal(err)
+		writeError(w, status, name, msg)
 		s.auditRefusal(r, name)
 		return body, keyring.Principal{}, err
 	}

@@ -41,7 +41,9 @@ func start(t *testing.T, h http.Handler, o server.Options) (base string, srv *se
 	t.Helper()
 	o.Handler = h
 	o.Auth = server.AuthenticatorFunc(fakeAuth)
-	o.Refusal = func(err error) (string, int) { return "InvalidSignatureException", http.StatusBadRequest }
+	o.Refusal = func(err error) (string, int, string) {
+		return "InvalidSignatureException", http.StatusBadRequest, "The request signature we calculated does not match"
+	}
 	srv, err := server.New(o)
 	if err != nil {
 		t.Fatal(err)
