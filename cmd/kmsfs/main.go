@@ -64,6 +64,7 @@ Keys:   kmsfs key list; kmsfs key rotate alias/kmsfs`,
 			rekeyCommand(),
 			demoCommand(),
 			benchCommand(),
+			serveCommand(),
 		},
 		OnUsageError: onUsageError,
 	}
