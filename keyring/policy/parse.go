@@ -9,11 +9,19 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/kmsfs/kmsfs/keyring"
 )
 
 // ErrMalformedPolicy is a key policy document that is not valid JSON or
-// breaks the policy grammar (AWS's MalformedPolicyDocumentException).
-var ErrMalformedPolicy = errors.New("policy: malformed policy document")
+// breaks the policy grammar. It wraps [keyring.ErrMalformedPolicy], so that
+// it reaches clients as AWS's MalformedPolicyDocumentException.
+var ErrMalformedPolicy error = malformedPolicy{}
+
+type malformedPolicy struct{}
+
+func (malformedPolicy) Error() string { return "policy: malformed policy document" }
+func (malformedPolicy) Unwrap() error { return keyring.ErrMalformedPolicy }
 
 // MaxPolicySize is the largest key policy AWS KMS accepts: 32 KiB
 // (the "Key policy document size" quota in the AWS KMS Developer Guide).
