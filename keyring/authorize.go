@@ -107,3 +107,14 @@ type GrantConstraints struct {
 	EncryptionContextSubset map[string]string `json:",omitempty"`
 	EncryptionContextEquals map[string]string `json:",omitempty"`
 }
+
+// PolicyChecker is an optional part of an [Authorizer]. A key service whose
+// Authorizer has it calls CheckPolicy before it stores a key policy
+// (CreateKey with a Policy, PutKeyPolicy), so that the policy grammar and
+// AWS's lockout safety check belong to whoever evaluates policies. The
+// error wraps [ErrMalformedPolicy]. The lockout check needs a principal in
+// ctx ([WithPrincipal]); without one (the owner on the unix socket) only
+// the grammar is checked.
+type PolicyChecker interface {
+	CheckPolicy(ctx context.Context, doc []byte, keyARN string, bypassLockout bool) error
+}

@@ -190,3 +190,19 @@ func WouldLockOut(policy []byte, caller keyring.Principal, keyARN string) bool {
 // ErrLockout is the error callers return when [WouldLockOut] is true and
 // the request did not bypass the check. It wraps [ErrMalformedPolicy].
 var ErrLockout = fmt.Errorf("%w: the new key policy will not allow you to update the key policy in the future", ErrMalformedPolicy)
+
+var _ keyring.PolicyChecker = (*Authorizer)(nil)
+
+// CheckPolicy refuses a policy that does not parse, and one that would lock
+// the calling principal out of kms:PutKeyPolicy on keyARN unless
+// bypassLockout, as AWS's lockout safety check does.
+func (a *Authorizer) CheckPolicy(ctx context.Context, doc []byte, keyARN string, bypassLockout bool) error {
+	if _, err := Parse(doc); err != nil {
+		return err
+	}
+	p, ok := keyring.PrincipalFrom(ctx)
+	if ok && !bypassLockout && WouldLockOut(doc, p, keyARN) {
+		return ErrLockout
+	}
+	return nil
+}
