@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
+	"sync"
+	"sync/atomic"
 
 	"github.com/kmsfs/kmsfs/chunker"
 )
@@ -61,16 +63,81 @@ func (f *File) endError() error {
 	return io.EOF
 }
 
-// readSpan decrypts the chunks of span into p, in parallel if there are
-// several (a single chunk skips the pipeline and its closure).
+// readSpan decrypts the chunks of span into p. A single chunk skips the
+// pipeline and its closure. Several chunks, which lie back to back in the
+// backing file, are read with one pread and then decrypted in parallel:
+// a pread per chunk made small chunks cost a syscall each.
 func (f *File) readSpan(p []byte, span chunker.Span) error {
 	size := f.size
 	if span.Count() == 1 {
 		return f.readPiece(p, span.Piece(0), size)
 	}
+	start, err := f.layout.ChunkOffset(span.First)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrTooLarge, err)
+	}
+	stride := int(f.layout.StoredChunkSize())
+	total := int(span.Count()-1)*stride + f.layout.ChunkLen(span.Last, size) + ChunkOverhead
+	bp := getSpanBuf(total)
+	m, err := f.b.ReadAt(*bp, start)
+	if m < total {
+		putSpanBuf(bp, false)
+		if err == nil || errors.Is(err, io.EOF) {
+			// A chunk is cut short: the chunk-by-chunk path names it.
+			return f.readPieces(p, span, size)
+		}
+		return fmt.Errorf("envelope: reading chunks %d to %d: %w", span.First, span.Last, err)
+	}
+	var dirty atomic.Bool // a partial piece was decrypted in place
+	err = f.pipe.Run(context.Background(), int(span.Count()), func(k int) error {
+		pc := span.Piece(int64(k))
+		n := f.layout.ChunkLen(pc.Index, size)
+		stored := (*bp)[k*stride : k*stride+n+ChunkOverhead]
+		if pc.Full(n) {
+			_, err := f.hdr.keys.openChunk(p[pc.BufOff:pc.BufOff], stored, &f.hdr.pre.FileID, pc.Index, f.mayBeHole(pc.Index, n, size))
+			return err
+		}
+		dirty.Store(true)
+		pt, err := f.openStored(pc.Index, stored, size)
+		if err == nil {
+			copy(p[pc.BufOff:], pt[pc.Lo:pc.Hi])
+		}
+		return err
+	})
+	putSpanBuf(bp, dirty.Load())
+	return err
+}
+
+// readPieces decrypts the chunks of span into p chunk by chunk, each with
+// its own pread, in parallel.
+func (f *File) readPieces(p []byte, span chunker.Span, size int64) error {
 	return f.pipe.Run(context.Background(), int(span.Count()), func(k int) error {
 		return f.readPiece(p, span.Piece(int64(k)), size)
 	})
+}
+
+// spanBufs recycles the buffers of reads and writes of several chunks
+// (up to a FUSE request of 1 MiB and its chunks' overhead). A buffer too
+// small for a request is dropped for a bigger one.
+var spanBufs sync.Pool
+
+// getSpanBuf returns a buffer of n bytes with arbitrary contents.
+func getSpanBuf(n int) *[]byte {
+	if bp, _ := spanBufs.Get().(*[]byte); bp != nil && cap(*bp) >= n {
+		*bp = (*bp)[:n]
+		return bp
+	}
+	b := make([]byte, n)
+	return &b
+}
+
+// putSpanBuf returns a span buffer, clearing it first if it may hold
+// plaintext.
+func putSpanBuf(bp *[]byte, dirty bool) {
+	if dirty {
+		clear(*bp)
+	}
+	spanBufs.Put(bp)
 }
 
 // readPiece decrypts one chunk's part of a read into p. A piece that
@@ -325,36 +392,69 @@ func (f *File) preallocate(first, last, size int64) error {
 }
 
 // sealSpan seals every chunk of span in parallel. save, if not nil, is
-// handed to the chunk it belongs to.
+// handed to the chunk it belongs to. Several chunks are sealed side by
+// side in one buffer, as they lie in the backing file, and written with
+// one pwrite.
 func (f *File) sealSpan(span chunker.Span, oldSize, newSize int64, p []byte, off int64, save *tailSave) error {
 	if span.Count() == 1 {
 		return f.sealChunk(span.First, oldSize, newSize, p, off, save.of(span.First))
 	}
-	return f.pipe.Run(context.Background(), int(span.Count()), func(k int) error {
+	start, err := f.layout.ChunkOffset(span.First)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrTooLarge, err)
+	}
+	// Every chunk but the span's last is full, in the old size as in the
+	// new (the span ends inside both); the last gets a whole stride too,
+	// as sealInto may stage its old, longer plaintext there.
+	stride := int(f.layout.StoredChunkSize())
+	bp := getSpanBuf(int(span.Count()) * stride)
+	buf := *bp
+	err = f.pipe.Run(context.Background(), int(span.Count()), func(k int) error {
 		i := span.First + int64(k)
-		return f.sealChunk(i, oldSize, newSize, p, off, save.of(i))
+		_, err := f.sealInto(buf[k*stride:(k+1)*stride], i, oldSize, newSize, p, off, save.of(i))
+		return err
 	})
+	if err == nil {
+		total := int(span.Count()-1)*stride + f.layout.ChunkLen(span.Last, newSize) + ChunkOverhead
+		if _, werr := f.b.WriteAt(buf[:total], start); werr != nil {
+			err = fmt.Errorf("envelope: writing chunks %d to %d: %w", span.First, span.Last, werr)
+		}
+	}
+	// Sealed in place, the buffer holds only ciphertext unless a chunk
+	// failed half-way.
+	putSpanBuf(bp, err != nil)
+	return err
 }
 
 // sealChunk rewrites chunk i of a file going from oldSize to newSize
 // bytes: old content where kept, p where [off, off+len(p)) covers the
-// chunk, zeros elsewhere. It reads and decrypts the old chunk only if some
-// of its bytes survive (read-modify-write), or if save asks for a copy of
-// them.
+// chunk, zeros elsewhere (see sealInto), and writes it in place.
 func (f *File) sealChunk(i, oldSize, newSize int64, p []byte, off int64, save *tailSave) error {
+	bp := f.bufs.Get()
+	stored, err := f.sealInto(*bp, i, oldSize, newSize, p, off, save)
+	if err == nil {
+		err = f.writeStored(i, stored)
+	}
+	f.putBuf(bp, err != nil)
+	return err
+}
+
+// sealInto seals chunk i of a file going from oldSize to newSize bytes
+// into buf (one stored chunk long) and returns the stored chunk, which
+// starts at buf[0]. It reads and decrypts the old chunk only if some of
+// its bytes survive (read-modify-write), or if save asks for a copy of
+// them. On error buf may hold plaintext.
+func (f *File) sealInto(buf []byte, i, oldSize, newSize int64, p []byte, off int64, save *tailSave) ([]byte, error) {
 	start := i * int64(f.layout.ChunkSize)
 	newLen := f.layout.ChunkLen(i, newSize)
 	oldLen := f.layout.ChunkLen(i, oldSize)
 	lo := int(min(max(off-start, 0), int64(newLen)))
 	hi := int(min(max(off+int64(len(p))-start, 0), int64(newLen)))
-	bp := f.bufs.Get()
-	buf := *bp
 	pt := buf[NonceSize : NonceSize+max(newLen, oldLen)]
 	keep := min(oldLen, newLen)
 	if keep > 0 && (lo > 0 || hi < keep || save != nil) {
 		if err := f.loadOld(i, oldLen, oldSize, buf, save); err != nil {
-			f.putBuf(bp, true)
-			return err
+			return nil, err
 		}
 	} else {
 		keep = 0
@@ -368,9 +468,7 @@ func (f *File) sealChunk(i, oldSize, newSize int64, p []byte, off int64, save *t
 	if hi > lo {
 		copy(pt[lo:hi], p[start+int64(lo)-off:])
 	}
-	err := f.writeSealed(i, buf, newLen)
-	f.putBuf(bp, err != nil)
-	return err
+	return f.hdr.keys.sealChunk(buf, newLen, &f.hdr.pre.FileID, i, f.rand)
 }
 
 // loadOld reads chunk i (n plaintext bytes in a file of size bytes) and
@@ -394,6 +492,11 @@ func (f *File) writeSealed(i int64, buf []byte, n int) error {
 	if err != nil {
 		return err
 	}
+	return f.writeStored(i, stored)
+}
+
+// writeStored writes stored chunk i in place.
+func (f *File) writeStored(i int64, stored []byte) error {
 	off, err := f.layout.ChunkOffset(i)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrTooLarge, err)
