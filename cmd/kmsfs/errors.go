@@ -46,9 +46,7 @@ func exitCode(err error) int {
 	case errors.Is(err, keyring.ErrDisabled), errors.Is(err, keyring.ErrInvalidState),
 		errors.Is(err, keyring.ErrVersionRetired):
 		return exitKeyState
-	case errors.Is(err, envelope.ErrUnauthenticated), errors.Is(err, envelope.ErrTruncated),
-		errors.Is(err, keyring.ErrInvalidCiphertext), errors.Is(err, keyring.ErrIncorrectKey),
-		errors.Is(err, keyring.ErrKeyringCorrupt):
+	case integrityFailure(err):
 		return exitIntegrity
 	case errors.Is(err, keyring.ErrLocked):
 		return exitKeyringLocked
@@ -56,6 +54,24 @@ func exitCode(err error) int {
 		return exit.ExitCode()
 	}
 	return exitFailure
+}
+
+// integrityFailure reports whether err says that data failed
+// authentication or is not what kmsfs wrote: tampered, truncated, foreign
+// (another format, a header kmsfs cannot parse) or a damaged config or
+// keyring.
+func integrityFailure(err error) bool {
+	for _, s := range []error{
+		// ErrBadHeader covers every header error: bad magic, version, flags.
+		envelope.ErrUnauthenticated, envelope.ErrTruncated, envelope.ErrBadHeader,
+		keyring.ErrInvalidCiphertext, keyring.ErrIncorrectKey, keyring.ErrKeyringCorrupt,
+		volume.ErrBadConfig,
+	} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // markUsageErrors makes flag-parsing errors of every command usage errors,

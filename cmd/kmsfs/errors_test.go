@@ -31,6 +31,11 @@ func TestExitCode(t *testing.T) {
 		{fmt.Errorf("chunk 3: %w", envelope.ErrUnauthenticated), exitIntegrity},
 		{fmt.Errorf("f: %w", envelope.ErrTruncated), exitIntegrity},
 		{keyring.ErrorFromType("InvalidCiphertextException", ""), exitIntegrity},
+		{fmt.Errorf("decrypt: %w", envelope.ErrBadMagic), exitIntegrity},
+		{fmt.Errorf("decrypt: %w", envelope.ErrUnsupportedVersion), exitIntegrity},
+		{fmt.Errorf("decrypt: %w", envelope.ErrBadHeader), exitIntegrity},
+		{fmt.Errorf("c: %w: bad JSON", volume.ErrBadConfig), exitIntegrity},
+		{fmt.Errorf("open: %w", keyring.ErrKeyringCorrupt), exitIntegrity},
 		{fmt.Errorf("badger: %w", keyring.ErrLocked), exitKeyringLocked},
 	} {
 		if got := exitCode(tc.err); got != tc.want {
