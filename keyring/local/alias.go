@@ -40,6 +40,16 @@ func (k *Keyring) aliasOp(ctx context.Context, op string, in *keyring.AliasInput
 	if err := validAliasName(in.AliasName); err != nil {
 		return err
 	}
+	// AWS asks the key policy of the target key, and for UpdateAlias also
+	// of the key the alias points to now.
+	if err := k.authorize(ctx, authz{op: op, keyID: in.TargetKeyId}); err != nil {
+		return err
+	}
+	if op == "UpdateAlias" {
+		if err := k.authorize(ctx, authz{op: op, keyID: in.AliasName}); err != nil {
+			return err
+		}
+	}
 	now := k.now()
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -84,6 +94,9 @@ func (k *Keyring) writeAliasLocked(ctx context.Context, in *keyring.AliasInput, 
 // DeleteAlias removes an alias; the key is unaffected.
 func (k *Keyring) DeleteAlias(ctx context.Context, in *keyring.AliasInput) error {
 	if err := validAliasName(in.AliasName); err != nil {
+		return err
+	}
+	if err := k.authorize(ctx, authz{op: "DeleteAlias", keyID: in.AliasName}); err != nil {
 		return err
 	}
 	k.mu.Lock()

@@ -16,11 +16,12 @@ import (
 )
 
 // ExportKeyring seals every key (every version's material, its state with
-// any deletion date, rotation settings and minimum decryption version) and
-// every alias into a bundle under in.Passphrase (FORMAT.md, "Keyring
-// bundle"). Keys whose deletion date has passed are deleted first, as by
-// any listing. The audit log and its key are not exported: an audit log
-// stays with its keyring.
+// any deletion date, rotation settings, minimum decryption version, policy,
+// tags and grants) and every alias into a bundle under in.Passphrase
+// (FORMAT.md, "Keyring bundle"). Keys whose deletion date has passed are
+// deleted first, as by any listing. The audit log and its key are not
+// exported: an audit log stays with its keyring. Nor are access keys: they
+// are this server's credentials, and a bundle is key material.
 func (k *Keyring) ExportKeyring(ctx context.Context, in *keyring.ExportKeyringInput) (*keyring.ExportKeyringOutput, error) {
 	out, err := k.exportKeyring(ctx, in)
 	k.auditSync(ctx, keyring.AuditRecord{Op: "ExportKeyring"}, err)
@@ -83,7 +84,8 @@ func bundleKeyOf(e *keyEntry) bundleKey {
 	r := e.rec
 	bk := bundleKey{ID: r.ID, Description: r.Description, Created: r.Created, State: r.State,
 		PendingWindowDays: r.PendingWindowDays, RotationEnabled: r.RotationEnabled,
-		RotationPeriodDays: r.RotationPeriodDays, RotationBase: r.RotationBase, MinDecrypt: r.MinDecrypt}
+		RotationPeriodDays: r.RotationPeriodDays, RotationBase: r.RotationBase, MinDecrypt: r.MinDecrypt,
+		Policy: r.Policy, Tags: slices.Clone(r.Tags), Grants: slices.Clone(r.Grants)}
 	if r.DeletionDate != nil {
 		d := *r.DeletionDate
 		bk.DeletionDate = &d
@@ -106,7 +108,8 @@ func bundleKeyOf(e *keyEntry) bundleKey {
 //     pending deletion past its date is skipped and reported as expired;
 //   - a key that is here is the same key only if every version that has
 //     material on both sides has the same material; then the versions it
-//     lacks are added (merged) and its own metadata is kept. A version
+//     lacks are added (merged) and its own metadata (policy, tags and
+//     grants included) is kept. A version
 //     destroyed here is not brought back. A different key with the same ID
 //     fails the import with [keyring.ErrAlreadyExists], naming the key;
 //   - an alias that is not here is added; one that points elsewhere here
@@ -254,7 +257,8 @@ func sameKey(e *keyEntry, bk *bundleKey) error {
 func (k *Keyring) entryFromBundle(pl *importPlan, bk *bundleKey) (*keyEntry, error) {
 	rec := &keyRecord{Format: recordFormat, ID: bk.ID, Description: bk.Description, Created: bk.Created,
 		State: bk.State, PendingWindowDays: bk.PendingWindowDays, RotationEnabled: bk.RotationEnabled,
-		RotationPeriodDays: bk.RotationPeriodDays, RotationBase: bk.RotationBase, MinDecrypt: bk.MinDecrypt}
+		RotationPeriodDays: bk.RotationPeriodDays, RotationBase: bk.RotationBase, MinDecrypt: bk.MinDecrypt,
+		Policy: bk.Policy, Tags: bk.Tags, Grants: bk.Grants}
 	if bk.DeletionDate != nil {
 		d := *bk.DeletionDate
 		rec.DeletionDate = &d

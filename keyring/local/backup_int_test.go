@@ -157,7 +157,17 @@ func TestBundlePayloadValidation(t *testing.T) {
 		name string
 		edit func(p *bundlePayload)
 	}{
-		{"format", func(p *bundlePayload) { p.Format = 2 }},
+		{"format", func(p *bundlePayload) { p.Format = 3 }},
+		{"format 1 with a policy", func(p *bundlePayload) { p.Format, p.Keys[0].Policy = 1, "{}" }},
+		{"policy not an object", func(p *bundlePayload) { p.Keys[0].Policy = "[]" }},
+		{"reserved tag", func(p *bundlePayload) { p.Keys[0].Tags = []keyring.Tag{{TagKey: "aws:x"}} }},
+		{"tags out of order", func(p *bundlePayload) { p.Keys[0].Tags = []keyring.Tag{{TagKey: "b"}, {TagKey: "a"}} }},
+		{"grant ID", func(p *bundlePayload) {
+			p.Keys[0].Grants = []grantRecord{{ID: "x", Grantee: "arn:aws:iam::1:user/a", Operations: []string{"Decrypt"}}}
+		}},
+		{"grant operation", func(p *bundlePayload) {
+			p.Keys[0].Grants = []grantRecord{{ID: strings.Repeat("a", 64), Grantee: "arn:aws:iam::1:user/a", Operations: []string{"Fly"}}}
+		}},
 		{"duplicate key", func(p *bundlePayload) { p.Keys = append(p.Keys, p.Keys[0]) }},
 		{"nil key ID", func(p *bundlePayload) { p.Keys[0].ID = uuid.Nil }},
 		{"state", func(p *bundlePayload) { p.Keys[0].State = "Melted" }},

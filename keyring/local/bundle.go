@@ -57,7 +57,10 @@ const (
 	// maxBundleKDFMemoryKiB is lower than a keyring's bound: a bundle is
 	// foreign input, and 1 GiB is 16 times DefaultKDF.
 	maxBundleKDFMemoryKiB = 1 << 20
-	bundlePayloadFormat   = 1
+	// bundlePayloadFormat 2 adds key policies, tags and grants
+	// (FORMAT.md §14.7); format 1 payloads still import.
+	bundlePayloadFormat   = 2
+	bundlePayloadFormatV1 = 1
 
 	infoBundleEncryption = "kmsfs bundle v1 encryption"
 	infoBundleCheck      = "kmsfs bundle v1 passphrase check"
@@ -216,7 +219,7 @@ func decodePayload(pt []byte) (*bundlePayload, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(p); err != nil {
 		p.zero()
-		return nil, bundleCorrupt("payload is not valid JSON of format %d", bundlePayloadFormat)
+		return nil, bundleCorrupt("payload is not valid JSON of format %d or %d", bundlePayloadFormatV1, bundlePayloadFormat)
 	}
 	if err := p.validate(); err != nil {
 		p.zero()
@@ -266,6 +269,10 @@ type bundleKey struct {
 	RotationBase       time.Time
 	MinDecrypt         uint32
 	Versions           []bundleVersion
+	// Payload format 2.
+	Policy string        `json:",omitempty"`
+	Tags   []keyring.Tag `json:",omitempty"`
+	Grants []grantRecord `json:",omitempty"`
 }
 
 type bundleVersion struct {
@@ -307,7 +314,7 @@ func (k *bundleKey) current() uint32 { return k.Versions[len(k.Versions)-1].Vers
 // validate checks the invariants the keyring keeps for its own records, so
 // an imported key behaves like one made here.
 func (p *bundlePayload) validate() error {
-	if p.Format != bundlePayloadFormat {
+	if p.Format != bundlePayloadFormat && p.Format != bundlePayloadFormatV1 {
 		return bundleCorrupt("unsupported payload format %d", p.Format)
 	}
 	ids := make(map[uuid.UUID]bool, len(p.Keys))
@@ -318,6 +325,9 @@ func (p *bundlePayload) validate() error {
 		}
 		ids[bk.ID] = true
 		if err := bk.validate(); err != nil {
+			return bundleCorrupt("key %s: %v", bk.ID, err)
+		}
+		if err := bk.validateV2(p.Format); err != nil {
 			return bundleCorrupt("key %s: %v", bk.ID, err)
 		}
 	}
@@ -364,6 +374,39 @@ func (bk *bundleKey) validate() error {
 			return fmt.Errorf("%w: version %d: material of %d bytes", errBadKey, v.Version, len(v.Material))
 		case v.Material == nil && v.Version >= bk.MinDecrypt:
 			return fmt.Errorf("%w: version %d has no material but is not retired", errBadKey, v.Version)
+		}
+	}
+	return nil
+}
+
+// validateV2 checks the members payload format 2 added: none in format 1,
+// and in format 2 what the keyring itself would accept.
+func (bk *bundleKey) validateV2(format int) error {
+	if format == bundlePayloadFormatV1 {
+		if bk.Policy != "" || bk.Tags != nil || bk.Grants != nil {
+			return fmt.Errorf("%w: policy, tags or grants in a format 1 payload", errBadKey)
+		}
+		return nil
+	}
+	if bk.Policy != "" {
+		if err := checkPolicyShape(bk.Policy); err != nil {
+			return fmt.Errorf("%w: %v", errBadKey, err)
+		}
+	}
+	if len(bk.Tags) > maxTags {
+		return fmt.Errorf("%w: %d tags", errBadKey, len(bk.Tags))
+	}
+	for i, t := range bk.Tags {
+		if err := validTag(t); err != nil || i > 0 && bk.Tags[i-1].TagKey >= t.TagKey {
+			return fmt.Errorf("%w: tag %d invalid or out of order", errBadKey, i)
+		}
+	}
+	if len(bk.Grants) > maxGrantsPerKey {
+		return fmt.Errorf("%w: %d grants", errBadKey, len(bk.Grants))
+	}
+	for i, g := range bk.Grants {
+		if err := validGrantRecord(g); err != nil || i > 0 && bk.Grants[i-1].ID >= g.ID {
+			return fmt.Errorf("%w: grant %d invalid or out of order", errBadKey, i)
 		}
 	}
 	return nil

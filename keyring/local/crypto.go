@@ -57,6 +57,19 @@ func (k *Keyring) decryptionKey(keyID string, version uint32) (keyUse, error) {
 	return u, err
 }
 
+// authorizeBlob is authorize for the key a ciphertext blob names; z.keyID
+// is the request's optional KeyId, which names the alias if it is one. A
+// blob that does not parse is left to the operation to refuse.
+func (k *Keyring) authorizeBlob(ctx context.Context, z authz, blob []byte) error {
+	h, err := ParseBlob(blob)
+	if err != nil {
+		return checkGrantTokens(z.tokens)
+	}
+	z.alias = k.aliasNamed(z.keyID)
+	z.keyID = h.KeyUUID()
+	return k.authorize(ctx, z)
+}
+
 // resolveID returns the UUID of a key named in any form.
 func (k *Keyring) resolveID(keyID string) (uuid.UUID, error) {
 	var id uuid.UUID
@@ -70,6 +83,9 @@ func (k *Keyring) resolveID(keyID string) (uuid.UUID, error) {
 // Encrypt encrypts up to 4096 bytes under the key's current version into a
 // blob (see [ParseBlob] for the format).
 func (k *Keyring) Encrypt(ctx context.Context, in *keyring.EncryptInput) (*keyring.EncryptOutput, error) {
+	if err := k.authorize(ctx, authz{op: "Encrypt", keyID: in.KeyId, ec: in.EncryptionContext, tokens: in.GrantTokens}); err != nil {
+		return nil, err
+	}
 	ar := keyring.AuditRecord{Op: "Encrypt", KeyId: in.KeyId, ContextKeys: contextKeys(in.EncryptionContext)}
 	blob, u, err := k.encrypt(in.KeyId, in.Plaintext, in.EncryptionContext)
 	k.auditUse(ctx, ar, u, err)
@@ -106,6 +122,9 @@ func (k *Keyring) encrypt(keyID string, plaintext []byte, ec map[string]string) 
 // wrong context, unknown key or version) is [keyring.ErrInvalidCiphertext] with no
 // further detail.
 func (k *Keyring) Decrypt(ctx context.Context, in *keyring.DecryptInput) (*keyring.DecryptOutput, error) {
+	if err := k.authorizeBlob(ctx, authz{op: "Decrypt", keyID: in.KeyId, ec: in.EncryptionContext, tokens: in.GrantTokens}, in.CiphertextBlob); err != nil {
+		return nil, err
+	}
 	ar := keyring.AuditRecord{Op: "Decrypt", KeyId: in.KeyId, ContextKeys: contextKeys(in.EncryptionContext)}
 	pt, u, err := k.decrypt(in.CiphertextBlob, in.EncryptionContext, in.KeyId)
 	k.auditUse(ctx, ar, u, err)
@@ -159,6 +178,15 @@ func (k *Keyring) ReEncrypt(ctx context.Context, in *keyring.ReEncryptInput) (*k
 		k.auditUse(ctx, ar, keyUse{}, err)
 		return nil, err
 	}
+	err := k.authorizeBlob(ctx, authz{op: "ReEncrypt", action: "kms:ReEncryptFrom", keyID: in.SourceKeyId,
+		ec: in.SourceEncryptionContext, tokens: in.GrantTokens}, in.CiphertextBlob)
+	if err == nil {
+		err = k.authorize(ctx, authz{op: "ReEncrypt", action: "kms:ReEncryptTo", keyID: in.DestinationKeyId,
+			ec: in.DestinationEncryptionContext, tokens: in.GrantTokens})
+	}
+	if err != nil {
+		return nil, err
+	}
 	pt, src, err := k.decrypt(in.CiphertextBlob, in.SourceEncryptionContext, in.SourceKeyId)
 	if src.id != (uuid.UUID{}) {
 		ar.SourceKeyId = src.id.String()
@@ -198,6 +226,9 @@ func (k *Keyring) GenerateDataKeyWithoutPlaintext(ctx context.Context, in *keyri
 }
 
 func (k *Keyring) generateDataKey(ctx context.Context, op string, in *keyring.GenerateDataKeyInput) ([]byte, []byte, uuid.UUID, error) {
+	if err := k.authorize(ctx, authz{op: op, keyID: in.KeyId, ec: in.EncryptionContext, tokens: in.GrantTokens}); err != nil {
+		return nil, nil, uuid.UUID{}, err
+	}
 	ar := keyring.AuditRecord{Op: op, KeyId: in.KeyId, ContextKeys: contextKeys(in.EncryptionContext)}
 	n, err := dataKeySize(in)
 	if err != nil {

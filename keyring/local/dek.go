@@ -38,6 +38,9 @@ func dekAAD(u *keyUse, callerAAD []byte) []byte {
 //	nonce   = 12 zero bytes (the key wraps one DEK only)
 //	aad     = "kmsfs v1 dek wrap" || key ID (16 raw bytes) || key version (u32 BE) || caller AAD
 func (k *Keyring) WrapDEK(ctx context.Context, in *keyring.WrapDEKInput) (*keyring.WrapDEKOutput, error) {
+	if err := k.authorize(ctx, authz{op: "WrapDEK", action: "kms:Encrypt", keyID: in.KeyId}); err != nil {
+		return nil, err
+	}
 	wrapped, u, err := k.wrapDEK(in)
 	k.auditUse(ctx, keyring.AuditRecord{Op: "WrapDEK", KeyId: in.KeyId}, u, err)
 	if err != nil {
@@ -72,6 +75,9 @@ func (k *Keyring) wrapDEK(in *keyring.WrapDEKInput) ([]byte, keyUse, error) {
 // UnwrapDEK runs on every file open; its audit records are aggregated (see
 // [keyring.AuditRecord.Count]).
 func (k *Keyring) UnwrapDEK(ctx context.Context, in *keyring.UnwrapDEKInput) (*keyring.UnwrapDEKOutput, error) {
+	if err := k.authorize(ctx, authz{op: "UnwrapDEK", action: "kms:Decrypt", keyID: in.KeyId}); err != nil {
+		return nil, err
+	}
 	dek, u, err := k.unwrapDEK(in)
 	k.audit.countUnwrap(ctx, in.KeyId, u, err)
 	if err != nil {

@@ -2,14 +2,24 @@
 // their versions, stored in a Badger database and sealed under a passphrase.
 //
 // [Open] returns a [*Keyring], which implements [keyring.Service] and every
-// optional role of package local ([keyring.Backupper], [keyring.Auditor],
-// [keyring.VersionRetirer], [keyring.RandomGenerator]) with the semantics of
+// optional role of package keyring ([keyring.Backupper], [keyring.Auditor],
+// [keyring.VersionRetirer], [keyring.RandomGenerator], [keyring.KeyPolicies],
+// [keyring.Tagger], [keyring.Describer], [keyring.Granter],
+// [keyring.AccessKeys], [keyring.AccessKeyLookup], [keyring.AuditAppender])
+// with the semantics of
 // AWS KMS (key IDs, ARNs, aliases, key states, rotation, scheduled deletion,
 // Encrypt/Decrypt/ReEncrypt/GenerateDataKey) plus the kmsfs extensions
 // WrapDEK and UnwrapDEK that wrap file data keys for envelope headers.
 //
 // This package is the only one that imports Badger. It refuses asymmetric,
-// HMAC and imported keys, grants, key policies and tags.
+// HMAC and imported keys. It stores key policies but does not evaluate
+// them: with [Keyring.SetAuthorizer] it asks a [keyring.Authorizer] before
+// each operation on a key whose caller is a [keyring.Principal] (authz.go);
+// without a principal (the unix socket, in-process callers) nothing is
+// asked. Policies, tags and grants live in the key records (and bundles);
+// access keys, the credentials of a SigV4 transport, have records of their
+// own with their secrets sealed under the KEK (accesskeys.go), and the
+// account of ARNs is stored at creation (account.go).
 //
 // # Key hierarchy on disk
 //

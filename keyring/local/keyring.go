@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -35,6 +36,15 @@ type Keyring struct {
 	root    *rootRecord // as on disk; for passphrase checks and Passwd
 	keys    map[uuid.UUID]*keyEntry
 	aliases map[string]*aliasRecord
+	// accessKeys are the SigV4 credentials (accesskeys.go), unsealed.
+	accessKeys map[string]*accessKeyEntry
+	// accountStored says "meta/account" exists, so rekey rewrites it.
+	accountStored bool
+	// created says this Open created the keyring.
+	created bool
+
+	// authz is the Authorizer set by SetAuthorizer (authz.go), or nil.
+	authz atomic.Pointer[authorizerBox]
 
 	audit *auditLog
 	// auditReaders is held shared by Audit and AuditStatus for their whole
@@ -58,6 +68,12 @@ type keyEntry struct {
 // (or in this one) fails with [keyring.ErrLocked]. The caller may zero passphrase
 // once Open returns.
 func Open(dir string, passphrase []byte, opts Options) (*Keyring, error) {
+	explicitAccount := opts.Account
+	if explicitAccount != "" {
+		if err := validAccount(explicitAccount); err != nil {
+			return nil, err
+		}
+	}
 	opts = opts.withDefaults()
 	if err := prepareDir(dir, opts.Create); err != nil {
 		return nil, err
@@ -76,6 +92,11 @@ func Open(dir string, passphrase []byte, opts Options) (*Keyring, error) {
 		k.release()
 		return nil, err
 	}
+	accountOp, err := k.settleAccount(explicitAccount, k.created)
+	if err != nil {
+		k.release()
+		return nil, err
+	}
 	if err := restrictFiles(dir); err != nil {
 		opts.Logger.Warn("keyring: restricting file modes", "err", err)
 	}
@@ -86,6 +107,7 @@ func Open(dir string, passphrase []byte, opts Options) (*Keyring, error) {
 	if upgradeOp != "" {
 		k.audit.appendSync(keyring.AuditRecord{Op: upgradeOp, Outcome: outcomeSuccess})
 	}
+	k.auditAccount(accountOp)
 	return k, nil
 }
 
@@ -172,6 +194,7 @@ func (k *Keyring) createRoot(passphrase []byte) error {
 	k.kek, k.root, k.recMAC = kek, root, recordMACKey(kek)
 	k.audit = newAuditLog(k.db, k.opts.Clock, k.opts.Logger, auditKey, 1)
 	k.keys, k.aliases = make(map[uuid.UUID]*keyEntry), make(map[string]*aliasRecord)
+	k.accessKeys, k.created = make(map[string]*accessKeyEntry), true
 	return nil
 }
 
@@ -255,6 +278,7 @@ func (k *Keyring) checkPassphrase(passphrase []byte) error {
 func (k *Keyring) load(checkMACs bool) error {
 	k.keys = make(map[uuid.UUID]*keyEntry)
 	k.aliases = make(map[string]*aliasRecord)
+	k.accessKeys = make(map[string]*accessKeyEntry)
 	return k.db.View(func(txn *badger.Txn) error {
 		err := scanJSON(txn, keyPrefix, func(dbKey []byte, rec *keyRecord) error {
 			if checkMACs {
@@ -271,7 +295,7 @@ func (k *Keyring) load(checkMACs bool) error {
 		if err != nil {
 			return err
 		}
-		return scanJSON(txn, aliasPrefix, func(dbKey []byte, a *aliasRecord) error {
+		err = scanJSON(txn, aliasPrefix, func(dbKey []byte, a *aliasRecord) error {
 			if checkMACs {
 				if err := checkAliasRecord(k.recMAC, dbKey, a); err != nil {
 					return err
@@ -280,6 +304,13 @@ func (k *Keyring) load(checkMACs bool) error {
 			k.aliases[a.Name] = a
 			return nil
 		})
+		if err != nil {
+			return err
+		}
+		if err := k.readAccount(txn, checkMACs); err != nil {
+			return err
+		}
+		return k.loadAccessKeys(txn, checkMACs)
 	})
 }
 
@@ -336,6 +367,10 @@ func (k *Keyring) release() error {
 		e.zero()
 	}
 	k.keys = nil
+	for _, a := range k.accessKeys {
+		zero(a.secret)
+	}
+	k.accessKeys = nil
 	zero(k.kek)
 	zero(k.recMAC)
 	k.kek, k.recMAC = nil, nil
@@ -401,14 +436,26 @@ func (k *Keyring) rekey(root *rootRecord, kek []byte, head *auditHead) error {
 	if err != nil {
 		return err
 	}
+	aks, err := k.resealAccessKeys(kek)
+	if err != nil {
+		return err
+	}
 	macKey := recordMACKey(kek)
-	err = k.db.Update(func(txn *badger.Txn) error { return k.writeAll(txn, root, recs, macKey, head) })
+	err = k.db.Update(func(txn *badger.Txn) error {
+		if err := k.writeAll(txn, root, recs, macKey, head); err != nil {
+			return err
+		}
+		return k.writeAccessKeys(txn, aks, macKey)
+	})
 	if err != nil {
 		zero(macKey)
 		return err
 	}
 	for _, rec := range recs {
 		k.keys[rec.ID].rec = rec
+	}
+	for _, a := range aks {
+		k.accessKeys[a.ID].rec = a
 	}
 	zero(k.kek)
 	zero(k.recMAC)
@@ -450,6 +497,11 @@ func (k *Keyring) writeAll(txn *badger.Txn, root *rootRecord, recs []*keyRecord,
 	}
 	for _, a := range k.aliases {
 		if err := putAlias(txn, macKey, a); err != nil {
+			return err
+		}
+	}
+	if k.accountStored {
+		if err := putAccount(txn, macKey, k.opts.Account); err != nil {
 			return err
 		}
 	}

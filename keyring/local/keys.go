@@ -39,7 +39,9 @@ func (k *Keyring) CreateKey(ctx context.Context, in *keyring.CreateKeyInput) (*k
 	if k.closed {
 		return nil, keyring.ErrClosed
 	}
-	rec := &keyRecord{Format: recordFormat, ID: id, Description: in.Description, Created: now, State: keyring.StateEnabled, MinDecrypt: 1}
+	tags, _ := mergeTags(nil, in.Tags) // validateCreate checked them
+	rec := &keyRecord{Format: recordFormat, ID: id, Description: in.Description, Created: now, State: keyring.StateEnabled, MinDecrypt: 1,
+		Policy: cmp.Or(in.Policy, defaultPolicy(k.opts.Account)), Tags: tags}
 	e := &keyEntry{rec: rec, material: make(map[uint32][]byte)}
 	if err := k.addVersionLocked(ctx, e, now, ""); err != nil {
 		return nil, err
@@ -77,6 +79,18 @@ func validateCreate(in *keyring.CreateKeyInput) error {
 		return fmt.Errorf("%w: custom key stores", keyring.ErrUnsupported)
 	case len(in.Description) > maxDescription:
 		return fmt.Errorf("%w: Description longer than %d", keyring.ErrValidation, maxDescription)
+	case in.Policy != "":
+		if err := checkPolicyShape(in.Policy); err != nil {
+			return err
+		}
+	}
+	for _, t := range in.Tags {
+		if err := validTag(t); err != nil {
+			return err
+		}
+	}
+	if _, err := mergeTags(nil, in.Tags); err != nil {
+		return err
 	}
 	return nil
 }
@@ -164,9 +178,9 @@ func (k *Keyring) metadata(rec *keyRecord) keyring.KeyMetadata {
 }
 
 // DescribeKey returns a key's metadata, in any state.
-func (k *Keyring) DescribeKey(_ context.Context, in *keyring.KeyIDInput) (*keyring.KeyMetadataOutput, error) {
+func (k *Keyring) DescribeKey(ctx context.Context, in *keyring.KeyIDInput) (*keyring.KeyMetadataOutput, error) {
 	var out *keyring.KeyMetadataOutput
-	err := k.withKey(in.KeyId, func(e *keyEntry) error {
+	err := k.readKey(ctx, "DescribeKey", in.KeyId, func(e *keyEntry) error {
 		out = &keyring.KeyMetadataOutput{KeyMetadata: k.metadata(e.rec)}
 		return nil
 	})
@@ -292,6 +306,22 @@ func (k *Keyring) mutate(ctx context.Context, op, keyID string, fn func(rec *key
 // mutateThen is mutate that also runs published (if not nil) on the entry
 // right after the record is published, still under the exclusive lock.
 func (k *Keyring) mutateThen(ctx context.Context, op, keyID string, fn func(rec *keyRecord, now time.Time) error, published func(e *keyEntry)) (*keyRecord, error) {
+	return k.mutateAuthz(ctx, authz{op: op, keyID: keyID}, fn, published)
+}
+
+// mutateAs is mutate with an authorization question of its own.
+func (k *Keyring) mutateAs(ctx context.Context, z authz, fn func(rec *keyRecord, now time.Time) error) (*keyRecord, error) {
+	return k.mutateAuthz(ctx, z, fn, nil)
+}
+
+// mutateAuthz asks z (authz.go) first, unless z.noAuthz.
+func (k *Keyring) mutateAuthz(ctx context.Context, z authz, fn func(rec *keyRecord, now time.Time) error, published func(e *keyEntry)) (*keyRecord, error) {
+	if !z.noAuthz {
+		if err := k.authorize(ctx, z); err != nil {
+			return nil, err
+		}
+	}
+	op, keyID := z.op, z.keyID
 	now := k.now()
 	k.mu.Lock()
 	defer k.mu.Unlock()

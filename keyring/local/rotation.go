@@ -53,9 +53,9 @@ func (k *Keyring) DisableKeyRotation(ctx context.Context, in *keyring.KeyIDInput
 }
 
 // GetKeyRotationStatus reports automatic rotation, in any key state.
-func (k *Keyring) GetKeyRotationStatus(_ context.Context, in *keyring.KeyIDInput) (*keyring.GetKeyRotationStatusOutput, error) {
+func (k *Keyring) GetKeyRotationStatus(ctx context.Context, in *keyring.KeyIDInput) (*keyring.GetKeyRotationStatusOutput, error) {
 	var out *keyring.GetKeyRotationStatusOutput
-	err := k.withKey(in.KeyId, func(e *keyEntry) error {
+	err := k.readKey(ctx, "GetKeyRotationStatus", in.KeyId, func(e *keyEntry) error {
 		r := e.rec
 		out = &keyring.GetKeyRotationStatusOutput{KeyRotationEnabled: r.RotationEnabled, KeyId: k.keyARN(r.ID)}
 		if r.RotationEnabled {
@@ -70,6 +70,9 @@ func (k *Keyring) GetKeyRotationStatus(_ context.Context, in *keyring.KeyIDInput
 // RotateKeyOnDemand adds a new version that becomes current at once. Older
 // versions keep decrypting; the automatic rotation schedule is unchanged.
 func (k *Keyring) RotateKeyOnDemand(ctx context.Context, in *keyring.KeyIDInput) (*keyring.RotateKeyOnDemandOutput, error) {
+	if err := k.authorize(ctx, authz{op: "RotateKeyOnDemand", keyID: in.KeyId}); err != nil {
+		return nil, err
+	}
 	now := k.now()
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -105,9 +108,9 @@ func (k *Keyring) rotateLocked(ctx context.Context, keyID string, now time.Time)
 
 // ListKeyRotations lists the rotations of a key (versions 2 and up), oldest
 // first.
-func (k *Keyring) ListKeyRotations(_ context.Context, in *keyring.ListKeyRotationsInput) (*keyring.ListKeyRotationsOutput, error) {
+func (k *Keyring) ListKeyRotations(ctx context.Context, in *keyring.ListKeyRotationsInput) (*keyring.ListKeyRotationsOutput, error) {
 	var rots []keyring.KeyRotation
-	err := k.withKey(in.KeyId, func(e *keyEntry) error {
+	err := k.readKey(ctx, "ListKeyRotations", in.KeyId, func(e *keyEntry) error {
 		arn := k.keyARN(e.rec.ID)
 		for _, v := range e.rec.Versions[1:] {
 			rots = append(rots, keyring.KeyRotation{KeyId: arn, RotationDate: keyring.EpochTime{Time: v.Created}, RotationType: v.RotationType, KeyVersion: v.Version})

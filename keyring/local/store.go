@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -25,13 +26,17 @@ import (
 //	meta/audit-head      auditHead: seq, hash and MAC of the newest audit record
 //	key/<uuid>           keyRecord: metadata, sealed versions, record MAC
 //	alias/<alias name>   aliasRecord, e.g. "alias/alias/fs" for alias/fs, with MAC
+//	meta/account         accountRecord: the account of ARNs, with MAC (account.go)
+//	accesskey/<id>       accessKeyRecord: a sealed access key secret, with MAC
 //	audit/<seq u64 BE>   AuditRecord
 const (
-	rootKey      = "meta/root"
-	auditHeadKey = "meta/audit-head"
-	keyPrefix    = "key/"
-	aliasPrefix  = "alias/"
-	auditPrefix  = "audit/"
+	rootKey         = "meta/root"
+	auditHeadKey    = "meta/audit-head"
+	accountKey      = "meta/account"
+	keyPrefix       = "key/"
+	aliasPrefix     = "alias/"
+	auditPrefix     = "audit/"
+	accessKeyPrefix = "accesskey/"
 )
 
 // recordFormat is the version of the key records; Open refuses others. The
@@ -65,7 +70,26 @@ type keyRecord struct {
 	RotationBase       time.Time // rotation enabled, or last automatic rotation
 	MinDecrypt         uint32
 	Versions           []versionRecord
-	MAC                []byte `json:",omitempty"` // root format 3 (recordmac.go)
+	// Policy, Tags and Grants live in the key record, under its MAC, and
+	// are written with it; absent in records older than them, which read
+	// as AWS's default policy and no tags or grants. They are declared
+	// before MAC and omitted when empty, so older records keep their MACs.
+	Policy string        `json:",omitempty"`
+	Tags   []keyring.Tag `json:",omitempty"`
+	Grants []grantRecord `json:",omitempty"`
+	MAC    []byte        `json:",omitempty"` // root format 3 (recordmac.go)
+}
+
+// grantRecord is a grant as stored, in key records and bundles.
+type grantRecord struct {
+	ID          string
+	Name        string `json:",omitempty"`
+	Created     time.Time
+	Grantee     string
+	Retiring    string `json:",omitempty"`
+	Issuing     string // the issuing account's root ARN
+	Operations  []string
+	Constraints *keyring.GrantConstraints `json:",omitempty"`
 }
 
 type versionRecord struct {
@@ -93,6 +117,10 @@ func (r *keyRecord) current() uint32 {
 func (r *keyRecord) clone() *keyRecord {
 	c := *r
 	c.Versions = append([]versionRecord(nil), r.Versions...)
+	// Tags and grants are replaced, never changed in place, so copying
+	// the slices is deep enough.
+	c.Tags = slices.Clone(r.Tags)
+	c.Grants = slices.Clone(r.Grants)
 	if r.DeletionDate != nil {
 		d := *r.DeletionDate
 		c.DeletionDate = &d
