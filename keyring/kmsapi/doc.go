@@ -12,8 +12,16 @@
 // A request is `POST /` with `X-Amz-Target: TrentService.<Operation>` (or
 // `KmsfsService.<Operation>` for the kmsfs extensions WrapDEK, UnwrapDEK and
 // Ping, and those a service offers beyond [keyring.Service]: ExportKeyring
-// and ImportKeyring ([Backupper]), Audit and VerifyAudit ([Auditor]); and
-// TrentService.GenerateRandom when the service offers it ([RandomGenerator])),
+// and ImportKeyring ([keyring.Backupper]), Audit and VerifyAudit
+// ([keyring.Auditor]), CreateAccessKey, ListAccessKeys, DeleteAccessKey and
+// UpdateAccessKey ([keyring.AccessKeys]); and, as AWS names them,
+// GenerateRandom ([keyring.RandomGenerator]), GetKeyPolicy, PutKeyPolicy and
+// ListKeyPolicies ([keyring.KeyPolicies]), TagResource, UntagResource and
+// ListResourceTags ([keyring.Tagger]), UpdateKeyDescription
+// ([keyring.Describer]), CreateGrant, ListGrants, ListRetirableGrants,
+// RetireGrant and RevokeGrant ([keyring.Granter]) when the service offers
+// them. [keyring.AccessKeyLookup] and [keyring.AuditAppender] are never
+// served: they are for a transport in the server's own process),
 // `Content-Type: application/x-amz-json-1.1` and the JSON encoding of
 // the keyring input type. A success is 200 with the JSON output (`{}` for
 // operations without output); a failure is 400 (client error), 413 (body too

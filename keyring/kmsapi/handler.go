@@ -54,6 +54,7 @@ func NewHandler(svc keyring.Service, opts HandlerOptions) http.Handler {
 	maps.Copy(h.ops, backupOps(svc))
 	maps.Copy(h.ops, auditOps(svc))
 	maps.Copy(h.ops, randomOps(svc))
+	maps.Copy(h.ops, recordOps(svc))
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes
 	}
