@@ -224,3 +224,16 @@ func TestRetireGrantRule(t *testing.T) {
 		t.Fatalf("asked %q", got)
 	}
 }
+
+// TestAppendAudit records a transport's refusal in the chained log.
+func TestAppendAudit(t *testing.T) {
+	env := newEnv(t)
+	ctx := ctxb()
+	must(t, env.kr.AppendAudit(ctx, keyring.AuditRecord{Op: "Decrypt", Caller: "addr:192.0.2.1", Outcome: "IncompleteSignature", Seq: 99}))
+	wantErr(t, "no outcome", env.kr.AppendAudit(ctx, keyring.AuditRecord{Op: "Decrypt"}), keyring.ErrValidation)
+	recs, err := env.kr.Audit(ctx, keyring.AuditFilter{Op: "Decrypt"})
+	if err != nil || len(recs) != 1 || recs[0].Outcome != "IncompleteSignature" || recs[0].Caller != "addr:192.0.2.1" || recs[0].Seq == 99 {
+		t.Fatalf("audit %+v %v", recs, err)
+	}
+	must(t, env.kr.VerifyAudit(ctx))
+}
