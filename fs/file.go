@@ -19,6 +19,7 @@ type handle struct {
 	n      *node
 	of     *openFile
 	append bool // O_APPEND, kept here: the backing file is opened without it
+	direct bool // O_DIRECT: opened with FOPEN_DIRECT_IO (directFlags)
 }
 
 var (
@@ -73,6 +74,11 @@ func (h *handle) readFailed(err error) syscall.Errno {
 // does not tell page-cache writeback (mmap) apart, and the kernel may send
 // it on any writable handle, so it is written where the kernel says.
 func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	if h.direct {
+		if err := h.of.dropPrivs(); err != nil {
+			return 0, h.n.r.fail(err, h.plain())
+		}
+	}
 	if h.append {
 		h.of.mu.Lock()
 		defer h.of.mu.Unlock()

@@ -91,6 +91,7 @@ func (n *node) acquire(ctx context.Context, write bool) (*openFile, syscall.Errn
 	// The key service may be remote: do not let a signal to the caller
 	// (Go's preemption signals count) abort the unwrap half-way.
 	ef, err := envelope.Open(context.WithoutCancel(ctx), b, n.r.keys, n.r.chunk)
+	of.privs.Store(hasPrivs(st.Mode))
 	n.r.files.finish(of, ef, err)
 	return n.ready(of, write, plain)
 }
@@ -137,14 +138,34 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	if errno != 0 {
 		return nil, 0, errno
 	}
-	h := &handle{n: n, of: of, append: flags&syscall.O_APPEND != 0}
+	h := &handle{n: n, of: of, append: flags&syscall.O_APPEND != 0, direct: flags&syscall.O_DIRECT != 0}
 	if flags&syscall.O_TRUNC != 0 {
 		if errno := h.truncate(0); errno != 0 {
 			h.Release(ctx)
 			return nil, 0, errno
 		}
 	}
-	return h, shortFlags(of), 0
+	return h, shortFlags(of) | directFlags(flags), 0
+}
+
+// directFlags returns the open flags of a handle opened with O_DIRECT:
+// FOPEN_DIRECT_IO, so that the kernel sends its writes straight to us
+// rather than through its O_DIRECT path for cached files, and
+// FOPEN_PARALLEL_DIRECT_WRITES, so that writes inside the file run
+// concurrently (envelope locks per chunk). The kernel's cached-file path
+// takes the inode lock for every write, so random writes did not scale
+// past one at a time, and asks for security.capability before each write
+// (one more FUSE request per write). The kernel keeps page-cache users of
+// the inode coherent with such handles (it falls back to exclusive writes
+// while a cached open exists); the cost is that a MAP_SHARED mmap of an
+// O_DIRECT descriptor fails with ENODEV (go-fuse does not negotiate
+// FUSE_DIRECT_IO_ALLOW_MMAP), and that a direct write clears set-user-ID
+// itself (openFile.dropPrivs).
+func directFlags(flags uint32) uint32 {
+	if flags&syscall.O_DIRECT != 0 {
+		return fuse.FOPEN_DIRECT_IO | fuse.FOPEN_PARALLEL_DIRECT_WRITES
+	}
+	return 0
 }
 
 // shortFlags returns the open flags of a handle on of: FOPEN_DIRECT_IO for
@@ -183,14 +204,17 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 		return nil, nil, 0, n.r.fail(err, plain)
 	}
 	st, of, err := n.initNew(ctx, f, mode)
+	if err == nil {
+		of.privs.Store(hasPrivs(mode))
+	}
 	if err != nil {
 		_ = unix.Unlink(n.r.abs(rel))
 		undoName()
 		return nil, nil, 0, n.r.fail(err, plain)
 	}
 	ch := n.newChild(ctx, st, plain, out)
-	h := &handle{n: ch.Operations().(*node), of: of, append: flags&syscall.O_APPEND != 0}
-	return ch, h, 0, 0
+	h := &handle{n: ch.Operations().(*node), of: of, append: flags&syscall.O_APPEND != 0, direct: flags&syscall.O_DIRECT != 0}
+	return ch, h, directFlags(flags), 0
 }
 
 // initNew gives a just-made empty backing file its envelope (a fresh data

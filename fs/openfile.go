@@ -143,6 +143,48 @@ type openFile struct {
 	// written is set by every change of contents or size, and cleared by
 	// Flush: a close(2) after mere reads has nothing to commit.
 	written atomic.Bool
+	// privs is set while the backing file's mode may hold bits a write
+	// must clear (hasPrivs). The kernel clears them itself before a write
+	// through the page cache, but leaves it to the server for a handle
+	// opened with FOPEN_DIRECT_IO (see directFlags), in a request flag
+	// go-fuse does not pass on: such writes clear them with dropPrivs.
+	privs atomic.Bool
+}
+
+// hasPrivs reports whether a write must clear bits of mode: set-user-ID,
+// and set-group-ID if group execute is set (set-group-ID alone marks
+// mandatory locking), as the kernel does (should_remove_suid).
+func hasPrivs(mode uint32) bool { return privBits(mode) != 0 }
+
+func privBits(mode uint32) uint32 {
+	bits := mode & syscall.S_ISUID
+	if mode&(syscall.S_ISGID|syscall.S_IXGRP) == syscall.S_ISGID|syscall.S_IXGRP {
+		bits |= syscall.S_ISGID
+	}
+	return bits
+}
+
+// dropPrivs clears the set-user-ID and set-group-ID bits of the backing
+// file before a direct write, if it may have them. Unlike the kernel it
+// does so for every writer, also one with CAP_FSETID: the FUSE request
+// that would say which is not visible here.
+func (of *openFile) dropPrivs() error {
+	if !of.privs.Load() {
+		return nil
+	}
+	return of.b.withFd(func(fd int) error {
+		var st stat
+		if err := fstatFd(fd, &st); err != nil {
+			return err
+		}
+		if bits := privBits(st.Mode); bits != 0 {
+			if err := unix.Fchmod(fd, st.Mode&07777&^bits); err != nil {
+				return err
+			}
+		}
+		of.privs.Store(false)
+		return nil
+	})
 }
 
 // isReady reports whether of finished opening, without waiting.

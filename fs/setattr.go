@@ -78,6 +78,9 @@ func (n *node) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrI
 	if err := setModeOwner(tgt, in); err != nil {
 		return n.r.fail(err, plain)
 	}
+	if mode, ok := in.GetMode(); ok {
+		n.notePrivs(h, mode)
+	}
 	if size, ok := in.GetSize(); ok {
 		if errno := n.truncate(ctx, h, int64(size), plain); errno != 0 {
 			return errno
@@ -87,6 +90,21 @@ func (n *node) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrI
 		return n.r.fail(err, plain)
 	}
 	return n.Getattr(ctx, f, out)
+}
+
+// notePrivs tells the open state of n, if any, whether its new mode has
+// bits a direct write must clear (openFile.dropPrivs).
+func (n *node) notePrivs(h *handle, mode uint32) {
+	of := (*openFile)(nil)
+	switch {
+	case h != nil:
+		of = h.of
+	case n.key != (fileKey{}):
+		of = n.r.files.find(n.key)
+	}
+	if of != nil {
+		of.privs.Store(hasPrivs(mode))
+	}
 }
 
 func setModeOwner(t attrTarget, in *fuse.SetAttrIn) error {
