@@ -22,7 +22,7 @@ const kmsWrapLen = testkms.SaltSize + envelope.DEKSize + 16
 const kmsPad = 'K'
 
 // testKMS is the KMS of the KMS-kind vectors and tests (FORMAT.md §12):
-// its blob is the §5.2 wrap of version 1 of the test master key, padded
+// its blob is the FORMAT.md §5.2 wrap of version 1 of the test master key, padded
 // with 'K' bytes to blobLen, standing in for an AWS CiphertextBlob of
 // that size. Its key references have no version, as a KMS slot's.
 type testKMS struct {
