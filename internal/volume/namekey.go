@@ -28,14 +28,16 @@ type WrappedKey struct {
 	Wrapped string // the wrapped key, standard base64
 }
 
-// parse returns the key reference and wrapped bytes of w.
-func (w *WrappedKey) parse() (envelope.KeyRef, []byte, error) {
+// parse returns the key reference and wrapped bytes of w. A KMS volume's
+// name key has version 0, since a KMS keeps versions inside its blob
+// (FORMAT.md §4.6); a local one's has a version from 1.
+func (w *WrappedKey) parse(kms bool) (envelope.KeyRef, []byte, error) {
 	id, err := uuid.Parse(w.KeyId)
 	if err != nil {
 		return envelope.KeyRef{}, nil, fmt.Errorf("%w: name key: bad KeyId", ErrBadConfig)
 	}
-	if w.Version == 0 {
-		return envelope.KeyRef{}, nil, fmt.Errorf("%w: name key: version 0", ErrBadConfig)
+	if (w.Version == 0) != kms {
+		return envelope.KeyRef{}, nil, fmt.Errorf("%w: name key: version %d", ErrBadConfig, w.Version)
 	}
 	b, err := base64.StdEncoding.Strict().DecodeString(w.Wrapped)
 	if err != nil || len(b) == 0 {
@@ -61,7 +63,19 @@ func (c *Config) nameKeyAAD() ([]byte, error) {
 // (kmsfs init --plaintext-names). Such a config is written as version 1,
 // which older kmsfs binaries read too.
 func (c *Config) SetPlaintextNames() {
-	c.PlaintextNames, c.WrappedNameKey, c.Version = true, nil, ConfigVersionPlainNames
+	c.PlaintextNames, c.WrappedNameKey, c.Version = true, nil, c.namesVersion(true)
+}
+
+// namesVersion is the config version of c with plain or encrypted names:
+// a KMS volume is version 3 either way.
+func (c *Config) namesVersion(plain bool) int {
+	switch {
+	case c.IsKMS():
+		return ConfigVersionKMS
+	case plain:
+		return ConfigVersionPlainNames
+	}
+	return ConfigVersion
 }
 
 // GenerateNameKey gives c a fresh random name key wrapped by w, and turns
@@ -73,7 +87,7 @@ func (c *Config) GenerateNameKey(ctx context.Context, w envelope.KeyWrapper) err
 	if _, err := rand.Read(key); err != nil {
 		return fmt.Errorf("volume: name key: %w", err)
 	}
-	c.Version, c.PlaintextNames = ConfigVersion, false
+	c.Version, c.PlaintextNames = c.namesVersion(false), false
 	wk, err := c.wrapNameKey(ctx, w, key)
 	if err != nil {
 		return err
@@ -108,7 +122,7 @@ func (c *Config) NameKey(ctx context.Context, ks envelope.KeyService) ([]byte, e
 	if c.PlaintextNames || c.WrappedNameKey == nil {
 		return nil, ErrPlaintextNames
 	}
-	ref, wrapped, err := c.WrappedNameKey.parse()
+	ref, wrapped, err := c.WrappedNameKey.parse(c.IsKMS())
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 
@@ -23,10 +24,14 @@ const ConfigName = "kmsfs.conf"
 
 // Config versions. Version 1 stores names as they are. Version 2 adds the
 // wrapped name key; a binary that knows only version 1 refuses it instead
-// of mounting an encrypted-names volume with plaintext names.
+// of mounting an encrypted-names volume with plaintext names. Version 3 is
+// a volume whose key lives in a remote KMS (Config.KMS), with plaintext or
+// encrypted names; a binary that knows only versions 1 and 2 refuses it
+// instead of looking for its key in a local keyring.
 const (
 	ConfigVersionPlainNames = 1
 	ConfigVersion           = 2
+	ConfigVersionKMS        = 3
 )
 
 // Errors returned by Load and the name key functions.
@@ -56,6 +61,9 @@ type Config struct {
 	// WrappedNameKey is the volume's name key wrapped by a master key, set when
 	// names are encrypted (docs/NAMES.md §2.1).
 	WrappedNameKey *WrappedKey `json:",omitempty"`
+	// KMS says which remote KMS holds the volume's key; nil for a volume
+	// under a local keyring. Set with SetKMS.
+	KMS *KMS `json:",omitempty"`
 
 	dir string // where Load read or Create/Save wrote the config
 }
@@ -101,11 +109,67 @@ func Load(cipherDir string) (*Config, error) {
 	return &c, nil
 }
 
+// KMS is where a remote-KMS volume's key lives (FORMAT.md §5.4): enough
+// to reach it, never a credential. Credentials come from the AWS
+// environment of the process that mounts (variables, shared config and
+// profiles, an instance role).
+type KMS struct {
+	// Endpoint is the base URL of an AWS-KMS-compatible service (kmsfs
+	// serve); empty means AWS KMS itself.
+	Endpoint string `json:",omitempty"`
+	// KeyArn is the key's ARN as DescribeKey returned it at init.
+	KeyArn string
+	// Region is the signing region; empty takes the AWS configuration's.
+	Region string `json:",omitempty"`
+}
+
+// validate refuses a KMS section that could not be used, or that would
+// put a credential in the config (a URL with user information).
+func (k *KMS) validate() error {
+	if k.KeyArn == "" {
+		return fmt.Errorf("%w: KMS without KeyArn", ErrBadConfig)
+	}
+	if k.Endpoint == "" {
+		return nil
+	}
+	u, err := url.Parse(k.Endpoint)
+	switch {
+	case err != nil, u.Scheme != "http" && u.Scheme != "https", u.Host == "":
+		return fmt.Errorf("%w: KMS endpoint is not an http(s) URL", ErrBadConfig)
+	case u.User != nil:
+		return fmt.Errorf("%w: KMS endpoint carries user information; credentials never go in %s", ErrBadConfig, ConfigName)
+	}
+	return nil
+}
+
+// SetKMS makes c a remote-KMS volume (config version 3) whose key is k.
+// It comes before GenerateNameKey, since the name key's wrap binds the
+// config version (docs/NAMES.md §2.1): with a name key it fails.
+func (c *Config) SetKMS(k KMS) error {
+	if err := k.validate(); err != nil {
+		return err
+	}
+	if c.WrappedNameKey != nil {
+		return fmt.Errorf("%w: SetKMS after the name key was wrapped", ErrBadConfig)
+	}
+	c.KMS, c.Version = &k, ConfigVersionKMS
+	return nil
+}
+
+// IsKMS reports whether the volume's key lives in a remote KMS.
+func (c *Config) IsKMS() bool { return c.KMS != nil }
+
 // validateBase checks what every config needs, with or without a name key.
 func (c *Config) validateBase() error {
 	switch {
-	case c.Version != ConfigVersion && c.Version != ConfigVersionPlainNames:
+	case c.Version != ConfigVersion && c.Version != ConfigVersionPlainNames && c.Version != ConfigVersionKMS:
 		return fmt.Errorf("%w: unsupported version %d", ErrBadConfig, c.Version)
+	case (c.Version == ConfigVersionKMS) != (c.KMS != nil):
+		return fmt.Errorf("%w: version %d with KMS section %v", ErrBadConfig, c.Version, c.KMS != nil)
+	case c.KMS != nil:
+		if err := c.KMS.validate(); err != nil {
+			return err
+		}
 	case c.KeyId == "":
 		return fmt.Errorf("%w: no KeyId", ErrBadConfig)
 	case c.ChunkSize < envelope.MinChunkSize || c.ChunkSize > envelope.MaxChunkSize || c.ChunkSize&(c.ChunkSize-1) != 0:
@@ -132,7 +196,7 @@ func (c *Config) validate() error {
 	case !c.PlaintextNames && c.WrappedNameKey == nil:
 		return fmt.Errorf("%w: encrypted names without a name key", ErrBadConfig)
 	case c.WrappedNameKey != nil:
-		if _, _, err := c.WrappedNameKey.parse(); err != nil {
+		if _, _, err := c.WrappedNameKey.parse(c.IsKMS()); err != nil {
 			return err
 		}
 	}
