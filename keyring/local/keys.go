@@ -34,6 +34,11 @@ func (k *Keyring) CreateKey(ctx context.Context, in *keyring.CreateKeyInput) (*k
 	if err != nil {
 		return nil, fmt.Errorf("%w: reading random key ID: %w", keyring.ErrInternal, err)
 	}
+	if in.Policy != "" {
+		if err := k.checkPolicy(ctx, in.Policy, k.keyARN(id), in.BypassPolicyLockoutSafetyCheck); err != nil {
+			return nil, err
+		}
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.closed {

@@ -87,6 +87,11 @@ func (k *Keyring) PutKeyPolicy(ctx context.Context, in *keyring.PutKeyPolicyInpu
 	if err := cmp.Or(checkPolicyName(in.PolicyName), checkPolicyShape(in.Policy)); err != nil {
 		return err
 	}
+	if id, err := k.resolveID(in.KeyId); err == nil {
+		if err := k.checkPolicy(ctx, in.Policy, k.keyARN(id), in.BypassPolicyLockoutSafetyCheck); err != nil {
+			return err
+		}
+	}
 	_, err := k.mutate(ctx, "PutKeyPolicy", in.KeyId, func(rec *keyRecord, _ time.Time) error {
 		if rec.State == keyring.StatePendingDeletion {
 			return pendingErr(rec)
