@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -30,6 +32,10 @@ type Checker struct {
 	keys      envelope.KeyUnwrapper
 	chunkSize int
 	quick     bool
+	repair    KeysFor // nil: read-only
+
+	mu       sync.Mutex
+	repaired []Failure // cipher paths and what was repaired
 }
 
 // NewChecker returns a Checker of the tree at cipherDir, whose volume
@@ -47,6 +53,20 @@ func NewChecker(cipherDir string, keys envelope.KeyUnwrapper, chunkSize int, qui
 // Close releases the CIPHERDIR.
 func (c *Checker) Close() error { return c.root.Close() }
 
+// EnableRepair makes the Checker rewrite, with keys, what can be rewritten
+// from good data: a damaged header slot from the slot that opens. Nothing
+// is deleted. Call it before the run, and only while the tree is not
+// mounted (a mount's open files hold header state of their own).
+func (c *Checker) EnableRepair(keys KeysFor) { c.repair = keys }
+
+// Repaired returns what the run repaired: each file's cipher path (show it
+// through a [Namer]) and the problem it had.
+func (c *Checker) Repaired() []Failure {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.repaired)
+}
+
 // Task returns the [Task] that checks each entry: regular files with
 // CheckFile, strays as problems; kmsfs metadata and special files are
 // skipped.
@@ -56,10 +76,7 @@ func (c *Checker) Task() Task {
 		case KindStray:
 			return Skipped, ErrStray
 		case KindFile:
-			if err := c.CheckFile(ctx, e.Rel, m); err != nil {
-				return Skipped, err
-			}
-			return Current, nil
+			return c.checkFile(ctx, e.Rel, m)
 		}
 		return Skipped, nil
 	}
@@ -67,7 +84,52 @@ func (c *Checker) Task() Task {
 
 // CheckFile verifies the ciphertext file at rel (a cipher path) and
 // reports the bytes it read to m. An empty file is valid (no header).
+// Each header slot is authenticated on its own: a newest slot that fails
+// while the older opens is [ErrCurrentSlotFailed], a damaged older slot
+// [ErrMirrorSlotDamaged]; with repair enabled both are rewritten.
 func (c *Checker) CheckFile(ctx context.Context, rel string, m *Meter) error {
+	_, err := c.checkFile(ctx, rel, m)
+	return err
+}
+
+func (c *Checker) checkFile(ctx context.Context, rel string, m *Meter) (Outcome, error) {
+	err := c.checkContents(ctx, rel, m)
+	if err != nil && !errors.Is(err, errSlots) {
+		return Skipped, err
+	}
+	if err == nil {
+		return Current, nil
+	}
+	var se *slotError
+	errors.As(err, &se)
+	if c.repair == nil {
+		return Skipped, se.err
+	}
+	if rerr := c.repairSlots(ctx, rel, se.h); rerr != nil {
+		return Skipped, fmt.Errorf("%w; repair failed: %w", se.err, rerr)
+	}
+	c.mu.Lock()
+	c.repaired = append(c.repaired, Failure{Path: rel, Err: se.err})
+	c.mu.Unlock()
+	return Changed, nil
+}
+
+// errSlots marks a slotError, which only checkFile sees.
+var errSlots = errors.New("maintain: header slot problem")
+
+// slotError carries a slot problem with the header that opened, for the
+// repair.
+type slotError struct {
+	err error
+	h   *envelope.Header
+}
+
+func (e *slotError) Error() string        { return e.err.Error() }
+func (e *slotError) Is(target error) bool { return target == errSlots }
+
+// checkContents verifies the file: size, chunk size, header, chunks, then
+// each slot alone.
+func (c *Checker) checkContents(ctx context.Context, rel string, m *Meter) error {
 	f, err := c.root.open(rel, os.O_RDONLY)
 	if err != nil {
 		return err
@@ -94,7 +156,13 @@ func (c *Checker) CheckFile(ctx context.Context, rel string, m *Meter) error {
 	} else {
 		m.Add(st.Size)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	if h, err := c.checkSlots(ctx, f); err != nil {
+		return &slotError{err: err, h: h}
+	}
+	return nil
 }
 
 // shortFile tells a cut header (the file starts like a kmsfs file) from a
