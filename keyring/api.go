@@ -191,8 +191,8 @@ type CreateKeyInput struct {
 	XksKeyId              string `json:",omitempty"` // empty only
 	// Policy is the key policy (JSON, at most 32 KiB here); empty gives
 	// AWS's default policy, which lets the account root do everything.
-	// The keyring only checks that it is a JSON object; the grammar and
-	// the lockout safety check are the [Authorizer]'s (see [KeyPolicies]).
+	// The keyring checks that it is a JSON object; the grammar and the
+	// lockout safety check are a [PolicyChecker]'s (see [PutKeyPolicyInput]).
 	Policy                         string `json:",omitempty"`
 	BypassPolicyLockoutSafetyCheck bool   `json:",omitempty"`
 	// Tags are the key's first tags, as [Tagger.TagResource] takes them.

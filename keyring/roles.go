@@ -101,12 +101,12 @@ type GetKeyPolicyOutput struct {
 	PolicyName string
 }
 
-// PutKeyPolicyInput replaces a key's policy. A key service checks only
-// that Policy is a JSON object of at most 32 KiB (AWS's limit for key
-// policies) and stores it: the policy grammar ([ErrMalformedPolicy]) and
-// the lockout safety check, which BypassPolicyLockoutSafetyCheck skips, are
-// the business of whoever enforces policies (the [Authorizer] and the
-// transport in front of the service), which checks before it calls.
+// PutKeyPolicyInput replaces a key's policy. A key service checks that
+// Policy is a JSON object of at most 32 KiB (AWS's limit for key policies)
+// and stores it: the policy grammar ([ErrMalformedPolicy]) and the lockout
+// safety check, which BypassPolicyLockoutSafetyCheck skips, are the
+// business of whoever enforces policies: an [Authorizer] that is a
+// [PolicyChecker], which the service asks before it stores a policy.
 type PutKeyPolicyInput struct {
 	KeyId                          string
 	PolicyName                     string `json:",omitempty"`

@@ -47,8 +47,8 @@ func (k *Keyring) policyOf(rec *keyRecord) string {
 }
 
 // checkPolicyShape accepts a JSON object of at most 32 KiB. The policy
-// grammar and the lockout safety check are not the keyring's: the
-// Authorizer and the transport apply them before they call PutKeyPolicy.
+// grammar and the lockout safety check are not the keyring's: an installed
+// Authorizer that is a [keyring.PolicyChecker] applies them (checkPolicy).
 func checkPolicyShape(p string) error {
 	if p == "" || len(p) > maxPolicyBytes {
 		return fmt.Errorf("%w: a policy is 1 to %d bytes", keyring.ErrMalformedPolicy, maxPolicyBytes)
@@ -80,9 +80,10 @@ func (k *Keyring) GetKeyPolicy(ctx context.Context, in *keyring.GetKeyPolicyInpu
 	return out, err
 }
 
-// PutKeyPolicy replaces a key's policy. It checks only the policy's shape
-// (see [keyring.PutKeyPolicyInput]); BypassPolicyLockoutSafetyCheck is for
-// the caller that runs that check.
+// PutKeyPolicy replaces a key's policy. It checks the policy's shape, and
+// asks an installed Authorizer that is a [keyring.PolicyChecker] for the
+// grammar and the lockout safety check (which
+// BypassPolicyLockoutSafetyCheck skips); without one, the shape is all.
 func (k *Keyring) PutKeyPolicy(ctx context.Context, in *keyring.PutKeyPolicyInput) error {
 	if err := cmp.Or(checkPolicyName(in.PolicyName), checkPolicyShape(in.Policy)); err != nil {
 		return err
