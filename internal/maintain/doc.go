@@ -13,9 +13,15 @@
 //     ([Summary]: scanned, changed, current, failed with paths), retries of
 //     files that are busy in a mount, and progress ([Progress]: a bar with
 //     files/s and ETA on a terminal, plain periodic lines otherwise).
-//   - Per-file operations: rewrap ([Rewrapper], [Local]), fsck ([Checker]),
-//     re-key ([RekeyCipherFile], [RekeyPlainFile]) and the header scan of
-//     key versions (over envelope.ReadSlotRefs).
+//   - Per-file operations: rewrap ([Rewrapper], [Local]), fsck ([Checker],
+//     which also authenticates each header slot alone and, with repair
+//     enabled, rewrites a damaged slot from the good one), re-key
+//     ([RekeyCipherFile], [RekeyPlainFile]) and the header scan of key
+//     versions (over envelope.ReadSlotRefs).
+//   - The check of encrypted names ([CheckNames]: IV files, names, side
+//     files, symlink targets, xattrs) and the repair of a directory that
+//     lost its IV file ([RepairDirIV], into lost+found). Repairs move and
+//     rewrite; nothing in this package deletes user data.
 //
 // # What it refuses
 //
