@@ -1,0 +1,467 @@
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/smithy-go"
+)
+
+// kmsServer is a `kmsfs serve` process on a loopback port.
+type kmsServer struct {
+	t        *testing.T
+	dir      string // keyring
+	passfile string
+	endpoint string // http://127.0.0.1:PORT
+	cmd      *exec.Cmd
+	stderr   *bytes.Buffer
+}
+
+// startServer creates a keyring and serves it with `kmsfs serve`; the
+// server is stopped with SIGTERM at cleanup.
+func startServer(t *testing.T, extra ...string) *kmsServer {
+	t.Helper()
+	base := t.TempDir()
+	s := &kmsServer{t: t, dir: filepath.Join(base, "keyring"), passfile: filepath.Join(base, "pass")}
+	if err := os.WriteFile(s.passfile, []byte("server passphrase\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return s.start(extra...) // serve creates the keyring when there is none
+}
+
+func (s *kmsServer) start(extra ...string) *kmsServer {
+	t := s.t
+	t.Helper()
+	args := append([]string{"--keyring", s.dir, "--passfile", s.passfile, "serve", "--listen", "127.0.0.1:0",
+		"--account-id", "111122223333"}, extra...)
+	s.cmd = exec.Command(kmsfsBin, args...)
+	s.stderr = &bytes.Buffer{}
+	s.cmd.Stderr = s.stderr
+	out, err := s.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.stop)
+	line := make(chan string, 1)
+	go func() {
+		r := bufio.NewReader(out)
+		l, _ := r.ReadString('\n')
+		line <- l
+		io.Copy(io.Discard, r)
+	}()
+	select {
+	case l := <-line:
+		_, url, ok := strings.Cut(strings.TrimSpace(l), "serving the keyring on ")
+		if !ok {
+			t.Fatalf("kmsfs serve printed %q; stderr: %s", l, s.stderr)
+		}
+		s.endpoint = url
+	case <-time.After(30 * time.Second):
+		t.Fatalf("kmsfs serve did not start; stderr: %s", s.stderr)
+	}
+	return s
+}
+
+// stop ends the server with SIGTERM and checks it exits cleanly.
+func (s *kmsServer) stop() {
+	if s.cmd == nil || s.cmd.ProcessState != nil {
+		return
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			s.t.Errorf("kmsfs serve exited with %v; stderr: %s", err, s.stderr)
+		}
+	case <-time.After(15 * time.Second):
+		s.cmd.Process.Kill()
+		s.t.Errorf("kmsfs serve ignored SIGTERM")
+	}
+}
+
+// run runs a kmsfs command against the server's keyring (through its
+// socket while it serves).
+func (s *kmsServer) run(args ...string) string {
+	s.t.Helper()
+	full := append([]string{"--keyring", s.dir, "--passfile", s.passfile}, args...)
+	cmd := exec.Command(kmsfsBin, full...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Run(); err != nil {
+		s.t.Fatalf("kmsfs %s: %v: %s%s", strings.Join(args, " "), err, o.String(), e.String())
+	}
+	return o.String()
+}
+
+// accessKey makes an access key and returns its ID and secret.
+func (s *kmsServer) accessKey(args ...string) (id, secret string) {
+	s.t.Helper()
+	out := s.run(append([]string{"access-key", "create", "--json"}, args...)...)
+	var resp struct {
+		AccessKey struct{ AccessKeyId, SecretAccessKey string }
+	}
+	if err := json.Unmarshal([]byte(out), &resp); err != nil || resp.AccessKey.SecretAccessKey == "" {
+		s.t.Fatalf("access-key create --json printed %q: %v", out, err)
+	}
+	return resp.AccessKey.AccessKeyId, resp.AccessKey.SecretAccessKey
+}
+
+// client returns an AWS SDK KMS client for the server, signing with the
+// given access key.
+func (s *kmsServer) client(id, secret string) *kms.Client {
+	return kms.New(kms.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(s.endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider(id, secret, ""),
+		Retryer:      aws.NopRetryer{},
+	})
+}
+
+// apiCode returns the AWS error code of err, or "".
+func apiCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+func wantCode(t *testing.T, what string, err error, code string) {
+	t.Helper()
+	if got := apiCode(err); got != code {
+		t.Errorf("%s: error %v (code %q), want %s", what, err, got, code)
+	}
+}
+
+func must[T any](t *testing.T, what string) func(T, error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return v
+	}
+}
+
+// TestServeWithGoSDK drives `kmsfs serve` with the AWS SDK for Go through
+// the operations of the AWS KMS getting-started guides.
+func TestServeWithGoSDK(t *testing.T) {
+	s := startServer(t)
+	id, secret := s.accessKey("--name", "alice")
+	c := s.client(id, secret)
+	ctx := context.Background()
+
+	key := must[*kms.CreateKeyOutput](t, "CreateKey")(c.CreateKey(ctx, &kms.CreateKeyInput{
+		Description: aws.String("integration"),
+		Tags:        []types.Tag{{TagKey: aws.String("team"), TagValue: aws.String("storage")}},
+	}))
+	keyID := aws.ToString(key.KeyMetadata.KeyId)
+	if got := aws.ToString(key.KeyMetadata.Arn); got != "arn:aws:kms:local:111122223333:key/"+keyID {
+		t.Errorf("key ARN %q does not carry the account", got)
+	}
+	must[*kms.CreateAliasOutput](t, "CreateAlias")(c.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/it"), TargetKeyId: &keyID}))
+	desc := must[*kms.DescribeKeyOutput](t, "DescribeKey")(c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String("alias/it")}))
+	if aws.ToString(desc.KeyMetadata.KeyId) != keyID || desc.KeyMetadata.KeyState != types.KeyStateEnabled {
+		t.Errorf("DescribeKey: %+v", desc.KeyMetadata)
+	}
+
+	ec := map[string]string{"purpose": "test"}
+	enc := must[*kms.EncryptOutput](t, "Encrypt")(c.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String("alias/it"), Plaintext: []byte("secret"), EncryptionContext: ec}))
+	dec := must[*kms.DecryptOutput](t, "Decrypt")(c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: ec}))
+	if string(dec.Plaintext) != "secret" {
+		t.Errorf("Decrypt = %q", dec.Plaintext)
+	}
+	_, err := c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
+	wantCode(t, "Decrypt without the context", err, "InvalidCiphertextException")
+
+	dk := must[*kms.GenerateDataKeyOutput](t, "GenerateDataKey")(c.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: &keyID, KeySpec: types.DataKeySpecAes256}))
+	back := must[*kms.DecryptOutput](t, "Decrypt data key")(c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: dk.CiphertextBlob}))
+	if !bytes.Equal(back.Plaintext, dk.Plaintext) || len(dk.Plaintext) != 32 {
+		t.Error("data key does not decrypt to its plaintext")
+	}
+
+	other := must[*kms.CreateKeyOutput](t, "CreateKey 2")(c.CreateKey(ctx, &kms.CreateKeyInput{}))
+	re := must[*kms.ReEncryptOutput](t, "ReEncrypt")(c.ReEncrypt(ctx, &kms.ReEncryptInput{CiphertextBlob: enc.CiphertextBlob,
+		SourceEncryptionContext: ec, DestinationKeyId: other.KeyMetadata.KeyId}))
+	dec2 := must[*kms.DecryptOutput](t, "Decrypt re-encrypted")(c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: re.CiphertextBlob}))
+	if string(dec2.Plaintext) != "secret" || aws.ToString(dec2.KeyId) != aws.ToString(other.KeyMetadata.Arn) {
+		t.Errorf("ReEncrypt round trip: %q under %s", dec2.Plaintext, aws.ToString(dec2.KeyId))
+	}
+
+	// Listing and paging.
+	page := must[*kms.ListKeysOutput](t, "ListKeys")(c.ListKeys(ctx, &kms.ListKeysInput{Limit: aws.Int32(1)}))
+	if !page.Truncated || page.NextMarker == nil || len(page.Keys) != 1 {
+		t.Errorf("ListKeys Limit 1: truncated=%v marker=%v keys=%d", page.Truncated, page.NextMarker, len(page.Keys))
+	}
+	n := 0
+	for p := kms.NewListKeysPaginator(c, &kms.ListKeysInput{Limit: aws.Int32(1)}); p.HasMorePages(); {
+		n += len(must[*kms.ListKeysOutput](t, "ListKeys page")(p.NextPage(ctx)).Keys)
+	}
+	if n < 2 {
+		t.Errorf("paging ListKeys found %d keys", n)
+	}
+
+	// Rotation.
+	must[*kms.EnableKeyRotationOutput](t, "EnableKeyRotation")(c.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: &keyID}))
+	st := must[*kms.GetKeyRotationStatusOutput](t, "GetKeyRotationStatus")(c.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: &keyID}))
+	if !st.KeyRotationEnabled {
+		t.Error("rotation not enabled")
+	}
+	must[*kms.RotateKeyOnDemandOutput](t, "RotateKeyOnDemand")(c.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: &keyID}))
+	rots := must[*kms.ListKeyRotationsOutput](t, "ListKeyRotations")(c.ListKeyRotations(ctx, &kms.ListKeyRotationsInput{KeyId: &keyID}))
+	if len(rots.Rotations) != 1 || rots.Rotations[0].RotationType != types.RotationTypeOnDemand {
+		t.Errorf("ListKeyRotations: %+v", rots.Rotations)
+	}
+	dec3 := must[*kms.DecryptOutput](t, "Decrypt after rotation")(c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: ec}))
+	if string(dec3.Plaintext) != "secret" {
+		t.Error("old ciphertext does not decrypt after rotation")
+	}
+
+	// Tags and description.
+	tags := must[*kms.ListResourceTagsOutput](t, "ListResourceTags")(c.ListResourceTags(ctx, &kms.ListResourceTagsInput{KeyId: &keyID}))
+	if len(tags.Tags) != 1 || aws.ToString(tags.Tags[0].TagKey) != "team" {
+		t.Errorf("tags from CreateKey: %+v", tags.Tags)
+	}
+	must[*kms.TagResourceOutput](t, "TagResource")(c.TagResource(ctx, &kms.TagResourceInput{KeyId: &keyID, Tags: []types.Tag{{TagKey: aws.String("env"), TagValue: aws.String("ci")}}}))
+	must[*kms.UntagResourceOutput](t, "UntagResource")(c.UntagResource(ctx, &kms.UntagResourceInput{KeyId: &keyID, TagKeys: []string{"team"}}))
+	tags = must[*kms.ListResourceTagsOutput](t, "ListResourceTags 2")(c.ListResourceTags(ctx, &kms.ListResourceTagsInput{KeyId: &keyID}))
+	if len(tags.Tags) != 1 || aws.ToString(tags.Tags[0].TagKey) != "env" {
+		t.Errorf("tags after tag/untag: %+v", tags.Tags)
+	}
+	_, err = c.TagResource(ctx, &kms.TagResourceInput{KeyId: &keyID, Tags: []types.Tag{{TagKey: aws.String("aws:reserved"), TagValue: aws.String("x")}}})
+	wantCode(t, "TagResource with an aws: key", err, "TagException")
+	must[*kms.UpdateKeyDescriptionOutput](t, "UpdateKeyDescription")(c.UpdateKeyDescription(ctx, &kms.UpdateKeyDescriptionInput{KeyId: &keyID, Description: aws.String("renamed")}))
+	desc = must[*kms.DescribeKeyOutput](t, "DescribeKey 2")(c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: &keyID}))
+	if aws.ToString(desc.KeyMetadata.Description) != "renamed" {
+		t.Errorf("description %q", aws.ToString(desc.KeyMetadata.Description))
+	}
+
+	// The default key policy.
+	pol := must[*kms.GetKeyPolicyOutput](t, "GetKeyPolicy")(c.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: &keyID}))
+	if !strings.Contains(aws.ToString(pol.Policy), "arn:aws:iam::111122223333:root") {
+		t.Errorf("default policy: %s", aws.ToString(pol.Policy))
+	}
+	names := must[*kms.ListKeyPoliciesOutput](t, "ListKeyPolicies")(c.ListKeyPolicies(ctx, &kms.ListKeyPoliciesInput{KeyId: &keyID}))
+	if len(names.PolicyNames) != 1 || names.PolicyNames[0] != "default" {
+		t.Errorf("ListKeyPolicies: %v", names.PolicyNames)
+	}
+
+	// States.
+	must[*kms.DisableKeyOutput](t, "DisableKey")(c.DisableKey(ctx, &kms.DisableKeyInput{KeyId: &keyID}))
+	_, err = c.Encrypt(ctx, &kms.EncryptInput{KeyId: &keyID, Plaintext: []byte("x")})
+	wantCode(t, "Encrypt under a disabled key", err, "DisabledException")
+	must[*kms.EnableKeyOutput](t, "EnableKey")(c.EnableKey(ctx, &kms.EnableKeyInput{KeyId: &keyID}))
+	del := must[*kms.ScheduleKeyDeletionOutput](t, "ScheduleKeyDeletion")(c.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: &keyID, PendingWindowInDays: aws.Int32(7)}))
+	if del.KeyState != types.KeyStatePendingDeletion {
+		t.Errorf("ScheduleKeyDeletion state %s", del.KeyState)
+	}
+	_, err = c.Encrypt(ctx, &kms.EncryptInput{KeyId: &keyID, Plaintext: []byte("x")})
+	wantCode(t, "Encrypt under a key pending deletion", err, "KMSInvalidStateException")
+	must[*kms.CancelKeyDeletionOutput](t, "CancelKeyDeletion")(c.CancelKeyDeletion(ctx, &kms.CancelKeyDeletionInput{KeyId: &keyID}))
+	_, err = c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String("alias/none")})
+	wantCode(t, "DescribeKey of an unknown alias", err, "NotFoundException")
+
+	// The server's own answers.
+	resp, err := http.Get(s.endpoint + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Errorf("healthz: %v %v", err, resp)
+	} else {
+		resp.Body.Close()
+	}
+}
+
+// TestServeTutorials runs the AWS KMS tutorials' steps with boto3 and the
+// AWS CLI against `kmsfs serve`, then uses the grant and policy statement
+// the boto3 script made as the principal they name.
+func TestServeTutorials(t *testing.T) {
+	needTool(t, "python3")
+	needTool(t, "aws")
+	s := startServer(t)
+	aliceID, aliceSecret := s.accessKey("--name", "alice")
+	bobID, bobSecret := s.accessKey("--name", "bob")
+	bobARN := "arn:aws:iam::111122223333:user/bob"
+	env := append(os.Environ(), "AWS_ENDPOINT_URL="+s.endpoint, "AWS_ACCESS_KEY_ID="+aliceID,
+		"AWS_SECRET_ACCESS_KEY="+aliceSecret, "AWS_DEFAULT_REGION=us-east-1",
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=")
+
+	py := exec.Command("python3", "testdata/kms/tutorial_boto3.py", "arn:aws:iam::111122223333:user/alice", bobARN)
+	py.Env = env
+	out, err := py.CombinedOutput()
+	if err != nil {
+		t.Fatalf("boto3 tutorial: %v\n%s\nserver log:\n%s", err, out, s.stderr)
+	}
+	var grant struct{ KeyId, GrantId, GrantToken, Blob string }
+	for _, l := range strings.Split(string(out), "\n") {
+		if j, ok := strings.CutPrefix(l, "grant: "); ok {
+			if err := json.Unmarshal([]byte(j), &grant); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if grant.GrantId == "" {
+		t.Fatalf("the boto3 tutorial printed no grant:\n%s", out)
+	}
+
+	// Bob may do what the policy statement and the grant allow, and no more.
+	ctx := context.Background()
+	bob := s.client(bobID, bobSecret)
+	blob := mustHex(t, grant.Blob)
+	ec := map[string]string{"Department": "10"}
+	if _, err := bob.Encrypt(ctx, &kms.EncryptInput{KeyId: &grant.KeyId, Plaintext: []byte("x")}); err != nil {
+		t.Errorf("bob Encrypt (allowed by the policy statement): %v", err)
+	}
+	if _, err := bob.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: blob, EncryptionContext: ec}); err != nil {
+		t.Errorf("bob Decrypt (allowed by the grant): %v", err)
+	}
+	_, err = bob.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: &grant.KeyId, KeySpec: types.DataKeySpecAes256})
+	wantCode(t, "bob GenerateDataKey outside the grant's context constraint", err, "AccessDeniedException")
+	_, err = bob.DisableKey(ctx, &kms.DisableKeyInput{KeyId: &grant.KeyId})
+	wantCode(t, "bob DisableKey", err, "AccessDeniedException")
+	alice := s.client(aliceID, aliceSecret)
+	must[*kms.RevokeGrantOutput](t, "RevokeGrant")(alice.RevokeGrant(ctx, &kms.RevokeGrantInput{KeyId: &grant.KeyId, GrantId: &grant.GrantId}))
+	_, err = bob.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: blob, EncryptionContext: ec})
+	wantCode(t, "bob Decrypt after the grant was revoked", err, "AccessDeniedException")
+
+	cli := exec.Command("bash", "testdata/kms/tutorial_awscli.sh")
+	cli.Env = env
+	if out, err := cli.CombinedOutput(); err != nil {
+		t.Fatalf("AWS CLI tutorial: %v\n%s", err, out)
+	}
+}
+
+func mustHex(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestServeRefusesBadSignatures: every SigV4 refusal AWS makes, each with
+// AWS's exception, and each audited.
+func TestServeRefusesBadSignatures(t *testing.T) {
+	s := startServer(t)
+	id, secret := s.accessKey("--name", "carol")
+	offID, offSecret := s.accessKey("--name", "dave")
+	s.run("access-key", "disable", offID)
+	s.run("key", "create", "--alias", "alias/kmsfs")
+	body := `{"KeyId":"alias/kmsfs","Plaintext":"aGVsbG8="}`
+	now := time.Now()
+	for _, tc := range []struct {
+		name     string
+		id, key  string
+		signedAt time.Time
+		service  string
+		tamper   func(r *http.Request)
+		noAuth   bool
+		wantCode string
+		wantHTTP int
+	}{
+		{name: "valid", id: id, key: secret, wantCode: "", wantHTTP: 200},
+		{name: "no signature", noAuth: true, wantCode: "MissingAuthenticationTokenException", wantHTTP: 400},
+		{name: "unknown access key", id: "AKIAUNKNOWNUNKNOWN00", key: secret, wantCode: "UnrecognizedClientException", wantHTTP: 400},
+		{name: "disabled access key", id: offID, key: offSecret, wantCode: "UnrecognizedClientException", wantHTTP: 400},
+		{name: "wrong secret", id: id, key: "x" + secret[1:], wantCode: "InvalidSignatureException", wantHTTP: 400},
+		{name: "wrong service", id: id, key: secret, service: "s3", wantCode: "InvalidSignatureException", wantHTTP: 400},
+		{name: "clock 20 minutes behind", id: id, key: secret, signedAt: now.Add(-20 * time.Minute), wantCode: "InvalidSignatureException", wantHTTP: 400},
+		{name: "clock 20 minutes ahead", id: id, key: secret, signedAt: now.Add(20 * time.Minute), wantCode: "InvalidSignatureException", wantHTTP: 400},
+		{name: "tampered body", id: id, key: secret, tamper: func(r *http.Request) {
+			r.Body = io.NopCloser(strings.NewReader(strings.Replace(body, "aGVsbG8=", "aGVsbG9=", 1)))
+		}, wantCode: "InvalidSignatureException", wantHTTP: 400},
+		{name: "tampered signed header", id: id, key: secret, tamper: func(r *http.Request) {
+			r.Header.Set("X-Amz-Target", "TrentService.Decrypt")
+		}, wantCode: "InvalidSignatureException", wantHTTP: 400},
+		{name: "malformed authorization", id: id, key: secret, tamper: func(r *http.Request) {
+			r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=garbage")
+		}, wantCode: "IncompleteSignatureException", wantHTTP: 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := signedRequest(t, s.endpoint, body, tc.id, tc.key, tc.service, tc.signedAt, tc.noAuth)
+			if tc.tamper != nil {
+				tc.tamper(req)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			var e struct {
+				Type string `json:"__type"`
+			}
+			json.Unmarshal(b, &e)
+			if resp.StatusCode != tc.wantHTTP || e.Type != tc.wantCode {
+				t.Errorf("got %d %s, want %d %s (%s)", resp.StatusCode, e.Type, tc.wantHTTP, tc.wantCode, b)
+			}
+			if strings.Contains(string(b), secret) {
+				t.Error("the refusal quotes the secret")
+			}
+		})
+	}
+	// Refusals are audited in the background batch (at least once a
+	// second): wait for it.
+	codes := []string{"MissingAuthenticationTokenException", "UnrecognizedClientException", "InvalidSignatureException", "IncompleteSignatureException"}
+	var audit string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if audit = s.run("audit", "--op", "Encrypt"); strings.Contains(audit, codes[len(codes)-1]) {
+			break
+		}
+	}
+	for _, code := range codes {
+		if !strings.Contains(audit, code) {
+			t.Errorf("no audit record with outcome %s:\n%s", code, audit)
+		}
+	}
+}
+
+// signedRequest builds an Encrypt request signed with aws-sdk-go-v2's
+// SigV4 signer as the SDK would, with the clock and service given.
+func signedRequest(t *testing.T, endpoint, body, id, secret, service string, at time.Time, noAuth bool) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest("POST", endpoint+"/", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Amz-Target", "TrentService.Encrypt")
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	if noAuth {
+		return req
+	}
+	if service == "" {
+		service = "kms"
+	}
+	if at.IsZero() {
+		at = time.Now()
+	}
+	sum := sha256.Sum256([]byte(body))
+	creds := aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), service, "us-east-1", at); err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
