@@ -4,11 +4,20 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,6 +33,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/kmsfs/kmsfs/internal/testutil"
 )
 
 // kmsServer is a `kmsfs serve` process on a loopback port.
@@ -464,4 +475,105 @@ func signedRequest(t *testing.T, endpoint, body, id, secret, service string, at 
 		t.Fatal(err)
 	}
 	return req
+}
+
+// TestServeTLSMetricsAndMounts: HTTPS with the given certificate, metrics
+// on their own address, plain HTTP refused beyond loopback, and a mount
+// started while the server runs reaches the keyring through it.
+func TestServeTLSMetricsAndMounts(t *testing.T) {
+	base := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, base)
+	s := startServer(t, "--tls-cert", certFile, "--tls-key", keyFile, "--metrics", "127.0.0.1:0")
+	if !strings.HasPrefix(s.endpoint, "https://") {
+		t.Fatalf("endpoint %s is not HTTPS", s.endpoint)
+	}
+	id, secret := s.accessKey("--name", "tls")
+	c := kms.New(kms.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(s.endpoint), Retryer: aws.NopRetryer{},
+		Credentials: credentials.NewStaticCredentialsProvider(id, secret, ""),
+		HTTPClient:  &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}},
+	})
+	if _, err := c.ListKeys(context.Background(), &kms.ListKeysInput{}); err != nil {
+		t.Fatalf("ListKeys over HTTPS: %v", err)
+	}
+	if !strings.Contains(s.stderr.String(), "serving metrics") {
+		t.Errorf("no metrics address logged: %s", s.stderr)
+	}
+
+	// A mount started while the server runs uses the server's keyring.
+	v := &vol{t: t, base: base, keyring: s.dir, passfile: s.passfile,
+		cipher: filepath.Join(base, "cipher"), plain: filepath.Join(base, "plain"), log: filepath.Join(base, "mount.log")}
+	if err := os.Mkdir(v.plain, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testutil.RequireFUSE(t)
+	v.must("init", "--plaintext-names", v.cipher)
+	v.mount()
+	if err := os.WriteFile(filepath.Join(v.plain, "f"), []byte("through the server"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	umountBeside(v)
+	v.mount()
+	if b, err := os.ReadFile(filepath.Join(v.plain, "f")); err != nil || string(b) != "through the server" {
+		t.Fatalf("read back %q, %v", b, err)
+	}
+	umountBeside(v)
+	if _, err := c.ListKeys(context.Background(), &kms.ListKeysInput{}); err != nil {
+		t.Errorf("the server stopped serving when a mount that used it ended: %v", err)
+	}
+
+	// Plain HTTP on a wildcard address is refused without --insecure-http.
+	cmd := exec.Command(kmsfsBin, "--keyring", filepath.Join(base, "other-keyring"), "--passfile", s.passfile,
+		"serve", "--listen", "0.0.0.0:0")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || !strings.Contains(string(out), "plain HTTP") {
+		t.Errorf("serve on 0.0.0.0 without TLS: %v: %s", err, out)
+	}
+}
+
+// umountBeside unmounts a volume whose keyring another process (the
+// server) holds, and waits for the mount to go.
+func umountBeside(v *vol) {
+	v.t.Helper()
+	v.must("umount", v.plain)
+	for deadline := time.Now().Add(10 * time.Second); v.mounted(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			v.t.Fatal("still mounted 10 s after umount")
+		}
+	}
+}
+
+// selfSigned writes a self-signed certificate for 127.0.0.1 and its key.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kmsfs test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
 }

@@ -53,7 +53,7 @@ Example:
 			&cli.BoolFlag{Name: "insecure-http", Usage: "allow plain HTTP on an address other than loopback"},
 			&cli.StringFlag{Name: "metrics", Usage: "serve Prometheus metrics on `ADDR` (GET /metrics)"},
 			&cli.StringFlag{Name: "account-id", Usage: "the 12-digit account `ID` in ARNs and policies (set once, kept in the keyring)"},
-			&cli.BoolFlag{Name: "log-json", Usage: "log one JSON object per request instead of text"},
+			&cli.BoolFlag{Name: "log-json", Usage: "log one JSON object per request instead of text (as does the global --json)"},
 		},
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 0); err != nil {
@@ -67,7 +67,7 @@ Example:
 // serveKMS owns the keyring and serves it on TCP (and, as a mount does, on
 // its unix socket) until SIGINT or SIGTERM.
 func serveKMS(c *cli.Context) error {
-	logger := serveLogger(c.Bool("log-json"))
+	logger := serveLogger(c.Bool("log-json") || c.Bool("json"))
 	tlsConf, err := serverTLS(c.String("tls-cert"), c.String("tls-key"))
 	if err != nil {
 		return err
