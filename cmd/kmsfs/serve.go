@@ -42,10 +42,9 @@ Every request must be signed (AWS Signature Version 4, service kms) with an
 access key of this keyring: kmsfs access-key create --name alice.
 Mounts started while the server runs reach the keyring through it.
 
-Example:
-  kmsfs serve --listen 127.0.0.1:8400 &
-  kmsfs --json access-key create --name alice
-  AWS_ENDPOINT_URL=http://127.0.0.1:8400 aws kms list-keys`,
+Example: kmsfs serve --listen 127.0.0.1:8400 &
+         kmsfs access-key create --name alice --json
+         AWS_ENDPOINT_URL=http://127.0.0.1:8400 aws kms list-keys`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8400", Usage: "TCP `ADDR` to serve on"},
 			&cli.StringFlag{Name: "tls-cert", Usage: "serve HTTPS with this certificate `FILE` (PEM)"},
