@@ -286,6 +286,23 @@ func trailIdentityOf(caller string) trailIdentity {
 		id.Type, id.PrincipalID = "Local", "kmsfs" // in the process that holds the keyring
 	case strings.HasPrefix(caller, "addr:"):
 		id.Type = "Network"
+	case strings.HasPrefix(caller, "arn:aws:iam::"):
+		id = trailIAMIdentity(caller)
+	}
+	return id
+}
+
+// trailIAMIdentity describes a principal authenticated by SigV4 as
+// CloudTrail does: IAMUser, AssumedRole (kmsfs roles are keys acting as
+// the role) or Root, with the account from its ARN.
+func trailIAMIdentity(arn string) trailIdentity {
+	account, resource, _ := strings.Cut(strings.TrimPrefix(arn, "arn:aws:iam::"), ":")
+	id := trailIdentity{Type: "IAMUser", PrincipalID: arn, AccountID: account}
+	switch {
+	case resource == "root":
+		id.Type = "Root"
+	case strings.HasPrefix(resource, "role/"):
+		id.Type = "AssumedRole"
 	}
 	return id
 }

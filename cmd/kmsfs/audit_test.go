@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/kmsfs/kmsfs/keyring"
+	"github.com/kmsfs/kmsfs/keyring/local"
 )
 
 // fakeAuditor answers AuditStatus with a canned result.
@@ -78,6 +79,22 @@ func TestParseSince(t *testing.T) {
 		got, err := parseSince(tc.in, now)
 		if (err == nil) != tc.ok || !got.Equal(tc.want) {
 			t.Errorf("parseSince(%q) = %v, %v; want %v (ok %v)", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestTrailIdentity(t *testing.T) {
+	for _, tc := range []struct{ caller, typ, account string }{
+		{"", "Local", local.DefaultAccount},
+		{"uid:1000", "UnixUser", local.DefaultAccount},
+		{"addr:127.0.0.1:5000", "Network", local.DefaultAccount},
+		{"arn:aws:iam::111122223333:user/alice", "IAMUser", "111122223333"},
+		{"arn:aws:iam::111122223333:role/AppRole", "AssumedRole", "111122223333"},
+		{"arn:aws:iam::111122223333:root", "Root", "111122223333"},
+	} {
+		got := trailIdentityOf(tc.caller)
+		if got.Type != tc.typ || got.AccountID != tc.account {
+			t.Errorf("%q: %+v, want type %s account %s", tc.caller, got, tc.typ, tc.account)
 		}
 	}
 }
