@@ -1,6 +1,10 @@
-// Package envelope implements the kmsfs ciphertext file format, version 1
+// Package envelope implements the kmsfs ciphertext file format
 // (docs/FORMAT.md): a per-file random data key (DEK) wrapped by a versioned
-// master key, and a body of fixed-size AES-256-GCM chunks.
+// master key, and a body of fixed-size AES-256-GCM chunks. Version 1 files
+// hold the DEK wrapped by a kmsfs keyring; version 2 files hold it as the
+// ciphertext blob of an AWS-KMS-compatible service ([KindKMS]). A file's
+// version follows from its key service's [SlotKind] when its header is
+// made, and a key service of the other kind cannot open it.
 //
 // It owns the byte layout, the key derivations and the AEAD; it refuses
 // everything else. It does not know FUSE, Badger or how master keys are

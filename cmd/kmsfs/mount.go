@@ -64,13 +64,16 @@ func mountAction(c *cli.Context) error {
 		return err
 	}
 	cipherDir, mnt := c.Args().Get(0), c.Args().Get(1)
-	if _, err := volume.Load(cipherDir); err != nil {
+	conf, err := volume.Load(cipherDir)
+	if err != nil {
 		return err
 	}
 	if err := checkMountpoint(mnt); err != nil {
 		return err
 	}
-	registerVolume(c, cipherDir)
+	if !conf.IsKMS() { // a remote-KMS volume involves no local keyring
+		registerVolume(c, cipherDir)
+	}
 	if c.Bool("foreground") {
 		return serve(c, cipherDir, mnt)
 	}
@@ -99,7 +102,9 @@ func checkMountpoint(mnt string) error {
 // waits until it reports the mount ready or failed.
 func startBackground(c *cli.Context) error {
 	var pass []byte
-	if client, err := kmsapi.Dial(kmsapi.SocketPath(c.String("keyring"))); err == nil {
+	if conf, err := volume.Load(c.Args().First()); err == nil && conf.IsKMS() {
+		// A remote-KMS volume needs no passphrase: its key is in the KMS.
+	} else if client, err := kmsapi.Dial(kmsapi.SocketPath(c.String("keyring"))); err == nil {
 		client.Close() // a running mount owns the keyring: no passphrase needed
 	} else {
 		p, err := passphrase(c, false)
@@ -187,6 +192,9 @@ func serve(c *cli.Context, cipherDir, mnt string) (err error) {
 	if err != nil {
 		return err
 	}
+	if conf.IsKMS() {
+		return serveRemote(c, conf, cipherDir, mnt, logger, report)
+	}
 	svc, err := session.ReachKeyring(c.String("keyring"), func() (*local.Keyring, error) {
 		s, err := openLocal(c, false)
 		if err != nil {
@@ -234,6 +242,51 @@ func serve(c *cli.Context, cipherDir, mnt string) (err error) {
 	server.Wait()
 	// Other mounts of this keyring may reach it through this process.
 	svc.ServeWhileDependents(c.Context, logger)
+	return nil
+}
+
+// serveRemote mounts a volume whose key lives in a remote KMS: no local
+// keyring, no passphrase, no control socket (that serves a keyring's
+// mounts). Opens that the KMS refuses fail with EACCES, those it cannot
+// answer in time with EIO, each with a log line; open files keep
+// working.
+func serveRemote(c *cli.Context, conf *volume.Config, cipherDir, mnt string, logger *slog.Logger, report func(error) bool) error {
+	rc, err := session.RemoteConfigOf(conf, logger)
+	if err != nil {
+		return err
+	}
+	keys, err := session.NewRemoteKeys(c.Context, rc)
+	if err != nil {
+		return err
+	}
+	defer keys.Close()
+	if _, err := keys.Describe(c.Context); err != nil {
+		return fmt.Errorf("volume key %s: %w", conf.KMS.KeyArn, err)
+	}
+	codec, err := nameCodec(c.Context, conf, keys)
+	if err != nil {
+		return err
+	}
+	if codec != nil {
+		defer codec.Close()
+	}
+	server, _, err := kfs.Mount(mnt, kfs.Options{
+		CipherDir:     cipherDir,
+		ChunkSize:     conf.ChunkSize,
+		Keys:          keys,
+		ReadOnly:      c.Bool("ro"),
+		AllowOther:    c.Bool("allow-other"),
+		Debug:         c.Bool("debug"),
+		Logger:        logger,
+		Names:         codec,
+		ReservedNames: []string{volume.ConfigName, volume.ConfigName + ".tmp"},
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", errMountFailed, err)
+	}
+	report(nil)
+	go unmountOnSignal(c.Context, server, mnt, logger)
+	server.Wait()
 	return nil
 }
 
