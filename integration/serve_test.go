@@ -577,3 +577,18 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
 }
+
+// TestServeRefusesAMountedKeyring: a server must hold the keyring itself
+// to check policies, so it says how to proceed instead of starting beside
+// a mount that holds it.
+func TestServeRefusesAMountedKeyring(t *testing.T) {
+	v := newVol(t)
+	v.mount()
+	out, errOut, code := v.kmsfs("serve", "--listen", "127.0.0.1:0")
+	if code == 0 || !strings.Contains(errOut, "start kmsfs serve before mounting") {
+		t.Fatalf("serve beside a mount: exit %d: %s%s", code, out, errOut)
+	}
+	if _, err := os.ReadDir(v.plain); err != nil {
+		t.Errorf("the mount suffered: %v", err)
+	}
+}
