@@ -3,12 +3,16 @@ package kmsclient_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -43,7 +47,7 @@ type server struct {
 	block atomic.Bool // hang every request until the client gives up
 }
 
-func newServer(t *testing.T) *server {
+func newServer(t testing.TB) *server {
 	t.Helper()
 	kr, err := local.Open(filepath.Join(t.TempDir(), "keyring"), []byte("pw"), local.Options{Create: true, KDF: testkeys.KDF})
 	if err != nil {
@@ -94,7 +98,7 @@ func client(url string) *kms.Client {
 	})
 }
 
-func newService(t *testing.T, s *server, mod func(*kmsclient.Config)) *kmsclient.Service {
+func newService(t testing.TB, s *server, mod func(*kmsclient.Config)) *kmsclient.Service {
 	t.Helper()
 	cfg := kmsclient.Config{KeyID: s.keyID, VolumeID: volumeID, Endpoint: s.url, Timeout: 2 * time.Second}
 	if mod != nil {
@@ -385,5 +389,68 @@ func TestNewRejects(t *testing.T) {
 		if _, err := kmsclient.New(client("http://127.0.0.1:1"), cfg); !errors.Is(err, kmsclient.ErrBadConfig) {
 			t.Errorf("%s: err = %v, want ErrBadConfig", name, err)
 		}
+	}
+}
+
+// TestFailureLogged: a refused call leaves one warning naming the
+// operation, the endpoint and the AWS error, and no key material.
+func TestFailureLogged(t *testing.T) {
+	s := newServer(t)
+	var buf bytes.Buffer
+	ks := newService(t, s, func(c *kmsclient.Config) {
+		noCache(c)
+		c.Logger = slog.New(slog.NewTextHandler(&buf, nil))
+	})
+	dek := bytes.Repeat([]byte{0xA5}, 32)
+	ref, blob, err := ks.WrapKey(bg, dek, []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.kr.DisableKey(bg, &keyring.KeyIDInput{KeyId: s.keyID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ks.UnwrapKey(bg, ref, blob, []byte("x")); !errors.Is(err, envelope.ErrKeyDenied) {
+		t.Fatalf("err = %v, want ErrKeyDenied", err)
+	}
+	log := buf.String()
+	for _, want := range []string{`msg="KMS call failed"`, "op=Decrypt", "endpoint=" + s.url, "DisabledException"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+	if strings.Contains(log, hex.EncodeToString(dek)) || strings.Contains(log, base64.StdEncoding.EncodeToString(blob)) {
+		t.Errorf("log holds key material:\n%s", log)
+	}
+}
+
+// TestConcurrentUnwrap: many opens of many files at once share the cache
+// safely (run with -race) and all get their own key.
+func TestConcurrentUnwrap(t *testing.T) {
+	s := newServer(t)
+	ks := newService(t, s, func(c *kmsclient.Config) { c.Cache.MaxEntries = 4; c.Cache.MaxUses = 3 })
+	type file struct{ ct, plain []byte }
+	var files []file
+	for i := range 8 {
+		ct, plain := writeFile(t, ks, 100+i)
+		files = append(files, file{ct, plain})
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 64 {
+		wg.Go(func() {
+			f := files[i%len(files)]
+			got, err := readFile(ks, f.ct)
+			if err == nil && !bytes.Equal(got, f.plain) {
+				err = errors.New("wrong plaintext")
+			}
+			if err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
 	}
 }
