@@ -133,6 +133,11 @@ func initRemote(c *cli.Context, dir, endpoint string) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
+	// Refuse an endpoint the config could not record (one carrying
+	// credentials, say) before any request goes to it.
+	if err := conf.SetKMS(volume.KMS{Endpoint: endpoint, KeyArn: keyID, Region: c.String("region")}); err != nil {
+		return usageError{err.Error()}
+	}
 	ks, err := session.NewRemoteKeys(c.Context, session.RemoteConfig{Endpoint: endpoint, Region: c.String("region"), KeyID: keyID, VolumeID: conf.VolumeID})
 	if err != nil {
 		return err

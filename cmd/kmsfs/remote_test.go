@@ -79,6 +79,8 @@ func TestInitRemote(t *testing.T) {
 		{"init", "--kms", "aws", "--kms-endpoint", url, "--key-id", keyID},
 		{"init", "--kms-endpoint", url},
 		{"init", "--key-id", keyID},
+		{"init", "--kms-endpoint", "http://user:pass@" + strings.TrimPrefix(url, "http://"), "--key-id", keyID},
+		{"init", "--kms-endpoint", "ftp://example", "--key-id", keyID},
 	} {
 		if out, err := runKMSFS(context.Background(), append(args, filepath.Join(t.TempDir(), "x"))...); err == nil {
 			t.Errorf("%v succeeded:\n%s", args, out)

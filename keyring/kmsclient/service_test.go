@@ -278,6 +278,10 @@ func TestServerDown(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("hanging server: failed after %v, want about the 300ms timeout", d)
 	}
+	s.block.Store(false) // the KMS is back: the same service recovers
+	if _, err := readFile(ks, ct); err != nil {
+		t.Fatalf("after the KMS came back: %v", err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
