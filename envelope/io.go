@@ -403,9 +403,10 @@ func (f *File) sealSpan(span chunker.Span, oldSize, newSize int64, p []byte, off
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrTooLarge, err)
 	}
-	// Every chunk but the span's last is full, in the old size as in the
-	// new (the span ends inside both); the last gets a whole stride too,
-	// as sealInto may stage its old, longer plaintext there.
+	// Every chunk of the span but its last is full in the new size, so
+	// the sealed chunks lie back to back as in the file. Each is staged
+	// in a stride of its own, the last too (sealInto needs room for the
+	// longer of its old and new plaintext).
 	stride := int(f.layout.StoredChunkSize())
 	bp := getSpanBuf(int(span.Count()) * stride)
 	buf := *bp
