@@ -158,16 +158,22 @@ type KeyMetadata struct {
 	CreationDate                EpochTime
 	Enabled                     bool
 	Description                 string
-	KeyUsage                    string     // ENCRYPT_DECRYPT
-	KeyState                    string     // Enabled, Disabled, PendingDeletion
+	KeyUsage                    string     // ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC, KEY_AGREEMENT
+	KeyState                    string     // Enabled, Disabled, PendingDeletion, PendingImport
 	DeletionDate                *EpochTime `json:",omitempty"`
+	ValidTo                     *EpochTime `json:",omitempty"` // imported material that expires
 	PendingDeletionWindowInDays int        `json:",omitempty"`
-	Origin                      string     // AWS_KMS
+	Origin                      string     // AWS_KMS or EXTERNAL
+	ExpirationModel             string     `json:",omitempty"` // EXTERNAL keys only
 	KeyManager                  string     // CUSTOMER
-	KeySpec                     string     // SYMMETRIC_DEFAULT
-	CustomerMasterKeySpec       string     // SYMMETRIC_DEFAULT
-	EncryptionAlgorithms        []string   // [SYMMETRIC_DEFAULT]
+	KeySpec                     string
+	CustomerMasterKeySpec       string
+	EncryptionAlgorithms        []string `json:",omitempty"`
+	SigningAlgorithms           []string `json:",omitempty"`
+	MacAlgorithms               []string `json:",omitempty"`
+	KeyAgreementAlgorithms      []string `json:",omitempty"`
 	MultiRegion                 bool
+	MultiRegionConfiguration    *MultiRegionConfiguration `json:",omitempty"`
 	// Kmsfs extensions.
 	CurrentKeyVersion        uint32 `json:",omitempty"`
 	MinimumDecryptionVersion uint32 `json:",omitempty"`
@@ -180,13 +186,13 @@ type KeyIDInput struct {
 
 type CreateKeyInput struct {
 	Description string `json:",omitempty"`
-	KeyUsage    string `json:",omitempty"` // ENCRYPT_DECRYPT only
-	KeySpec     string `json:",omitempty"` // SYMMETRIC_DEFAULT only
-	Origin      string `json:",omitempty"` // AWS_KMS only
+	KeyUsage    string `json:",omitempty"` // default ENCRYPT_DECRYPT
+	KeySpec     string `json:",omitempty"` // default SYMMETRIC_DEFAULT
+	Origin      string `json:",omitempty"` // AWS_KMS (default) or EXTERNAL
 	// Members AWS also takes, modelled so that a request for what this
 	// keyring cannot do is refused instead of silently ignored.
-	CustomerMasterKeySpec string `json:",omitempty"` // deprecated alias of KeySpec; SYMMETRIC_DEFAULT only
-	MultiRegion           bool   `json:",omitempty"` // false only
+	CustomerMasterKeySpec string `json:",omitempty"` // deprecated alias of KeySpec
+	MultiRegion           bool   `json:",omitempty"` // a multi-Region primary key (ID mrk-...)
 	CustomKeyStoreId      string `json:",omitempty"` // empty only
 	XksKeyId              string `json:",omitempty"` // empty only
 	// Policy is the key policy (JSON, at most 32 KiB here); empty gives
@@ -306,12 +312,15 @@ type EncryptInput struct {
 	Plaintext         []byte
 	EncryptionContext map[string]string `json:",omitempty"`
 	GrantTokens       []string          `json:",omitempty"` // see [Grant]
+	// EncryptionAlgorithm is SYMMETRIC_DEFAULT (the default) or, for RSA
+	// ENCRYPT_DECRYPT keys, RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256.
+	EncryptionAlgorithm string `json:",omitempty"`
 }
 
 type EncryptOutput struct {
 	CiphertextBlob      []byte
 	KeyId               string // the key ARN
-	EncryptionAlgorithm string // SYMMETRIC_DEFAULT
+	EncryptionAlgorithm string
 }
 
 type DecryptInput struct {
@@ -319,6 +328,8 @@ type DecryptInput struct {
 	EncryptionContext map[string]string `json:",omitempty"`
 	KeyId             string            `json:",omitempty"` // optional; a mismatch is ErrIncorrectKey
 	GrantTokens       []string          `json:",omitempty"`
+	// EncryptionAlgorithm must be given, with KeyId, for RSA ciphertexts.
+	EncryptionAlgorithm string `json:",omitempty"`
 }
 
 type DecryptOutput struct {

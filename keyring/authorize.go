@@ -30,6 +30,10 @@ type Principal struct {
 	// SourceIP is aws:SourceIp: the TCP peer's address without port; empty
 	// on the unix socket.
 	SourceIP string `json:",omitempty"`
+	// Region is the AWS region of the request: its SigV4 credential
+	// scope's. Empty means the key service's default region (the unix
+	// socket, in-process callers).
+	Region string `json:",omitempty"`
 }
 
 type principalKey struct{}

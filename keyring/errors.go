@@ -33,6 +33,10 @@ var (
 	// ErrLimitExceeded is a request over a per-key limit: tags, grants
 	// (AWS's LimitExceededException).
 	ErrLimitExceeded = errors.New("keyring: limit exceeded")
+	// ErrThrottling is a request refused because too many passphrase
+	// derivations are running or waiting (AWS's ThrottlingException, which
+	// SDKs retry).
+	ErrThrottling = errors.New("keyring: too many concurrent passphrase checks")
 	// ErrInvalidGrantToken is a grant token that is not one
 	// (InvalidGrantTokenException).
 	ErrInvalidGrantToken = errors.New("keyring: invalid grant token")
@@ -42,6 +46,24 @@ var (
 	// ErrInvalidArn is a principal or resource that is not a valid ARN
 	// (InvalidArnException).
 	ErrInvalidArn = errors.New("keyring: invalid ARN")
+	// ErrInvalidKeyUsage is an operation or algorithm the key's KeyUsage
+	// or KeySpec does not allow (InvalidKeyUsageException).
+	ErrInvalidKeyUsage = errors.New("keyring: operation not valid for the key's usage")
+	// ErrInvalidSignature is a signature that does not verify
+	// (KMSInvalidSignatureException).
+	ErrInvalidSignature = errors.New("keyring: signature is not valid")
+	// ErrInvalidMac is a MAC that does not verify (KMSInvalidMacException).
+	ErrInvalidMac = errors.New("keyring: MAC is not valid")
+	// ErrIncorrectKeyMaterial is imported key material that does not fit
+	// the key, or differs from what was imported before
+	// (IncorrectKeyMaterialException).
+	ErrIncorrectKeyMaterial = errors.New("keyring: incorrect key material")
+	// ErrExpiredImportToken is an import token past its 24 hours
+	// (ExpiredImportTokenException).
+	ErrExpiredImportToken = errors.New("keyring: import token expired")
+	// ErrInvalidImportToken is an import token that is not one, or belongs
+	// to another key (InvalidImportTokenException).
+	ErrInvalidImportToken = errors.New("keyring: invalid import token")
 )
 
 // serverFaults are the sentinels ErrorType reports as server errors (HTTP
@@ -76,9 +98,16 @@ var errorTypes = []struct {
 	{ErrMalformedPolicy, "MalformedPolicyDocumentException"},
 	{ErrTag, "TagException"},
 	{ErrLimitExceeded, "LimitExceededException"},
+	{ErrThrottling, "ThrottlingException"},
 	{ErrInvalidGrantToken, "InvalidGrantTokenException"},
 	{ErrInvalidGrantID, "InvalidGrantIdException"},
 	{ErrInvalidArn, "InvalidArnException"},
+	{ErrInvalidKeyUsage, "InvalidKeyUsageException"},
+	{ErrInvalidSignature, "KMSInvalidSignatureException"},
+	{ErrInvalidMac, "KMSInvalidMacException"},
+	{ErrIncorrectKeyMaterial, "IncorrectKeyMaterialException"},
+	{ErrExpiredImportToken, "ExpiredImportTokenException"},
+	{ErrInvalidImportToken, "InvalidImportTokenException"},
 	// Protocol errors a server answers for malformed requests.
 	{ErrUnsupported, "UnknownOperationException"},
 	{ErrValidation, "SerializationException"},
