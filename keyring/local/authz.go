@@ -94,8 +94,9 @@ func (k *Keyring) authzRequest(p keyring.Principal, z authz) (req *keyring.Authz
 		action = "kms:" + z.op
 	}
 	err := k.withKey(z.keyID, func(e *keyEntry) error {
+		spec, usage, _ := specOf(e.rec)
 		req = &keyring.AuthzRequest{Principal: p, Action: action, KeyARN: k.keyARN(e.rec.ID),
-			KeyAccount: k.opts.Account, KeySpec: keySpecSymmetric, KeyUsage: keyUsageEncryptDecrypt,
+			KeyAccount: k.opts.Account, KeySpec: spec, KeyUsage: usage,
 			Policy: []byte(k.policyOf(e.rec)), Grants: k.grantsOf(e.rec), GrantTokens: z.tokens,
 			EncryptionContext: z.ec, RequestAlias: cmpOr(z.alias, k.aliasNamed(z.keyID))}
 		keyUUID = e.rec.ID.String()

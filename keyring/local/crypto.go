@@ -28,7 +28,14 @@ func (k *Keyring) encryptionKey(keyID string) (keyUse, error) {
 		if err := usable(e.rec); err != nil {
 			return err
 		}
-		copy(u.key[:], e.material[u.version])
+		if err := symmetricOnly(e.rec, "this operation"); err != nil {
+			return err
+		}
+		m, ok := e.material[u.version]
+		if !ok {
+			return fmt.Errorf("%w: key %s has no key material", keyring.ErrInvalidState, e.rec.ID)
+		}
+		copy(u.key[:], m)
 		return nil
 	})
 	return u, err
@@ -42,6 +49,9 @@ func (k *Keyring) decryptionKey(keyID string, version uint32) (keyUse, error) {
 	err := k.withKey(keyID, func(e *keyEntry) error {
 		u.id, u.version = e.rec.ID, version // named in the audit even on failure
 		if err := usable(e.rec); err != nil {
+			return err
+		}
+		if err := symmetricOnly(e.rec, "this operation"); err != nil {
 			return err
 		}
 		if version != 0 && version < e.rec.MinDecrypt {
@@ -86,6 +96,9 @@ func (k *Keyring) Encrypt(ctx context.Context, in *keyring.EncryptInput) (*keyri
 	if err := k.authorize(ctx, authz{op: "Encrypt", keyID: in.KeyId, ec: in.EncryptionContext, tokens: in.GrantTokens}); err != nil {
 		return nil, err
 	}
+	if isRSAAlg(in.EncryptionAlgorithm) {
+		return k.encryptRSA(ctx, in) // asymmetric.go
+	}
 	ar := keyring.AuditRecord{Op: "Encrypt", KeyId: in.KeyId, ContextKeys: contextKeys(in.EncryptionContext)}
 	blob, u, err := k.encrypt(in.KeyId, in.Plaintext, in.EncryptionContext)
 	k.auditUse(ctx, ar, u, err)
@@ -122,6 +135,9 @@ func (k *Keyring) encrypt(keyID string, plaintext []byte, ec map[string]string) 
 // wrong context, unknown key or version) is [keyring.ErrInvalidCiphertext] with no
 // further detail.
 func (k *Keyring) Decrypt(ctx context.Context, in *keyring.DecryptInput) (*keyring.DecryptOutput, error) {
+	if isRSAAlg(in.EncryptionAlgorithm) {
+		return k.decryptRSA(ctx, in) // asymmetric.go
+	}
 	if err := k.authorizeBlob(ctx, authz{op: "Decrypt", keyID: in.KeyId, ec: in.EncryptionContext, tokens: in.GrantTokens}, in.CiphertextBlob); err != nil {
 		return nil, err
 	}

@@ -165,16 +165,16 @@ func TestCreateKeyRefused(t *testing.T) {
 		in   keyring.CreateKeyInput
 		want error
 	}{
-		{"sign key", keyring.CreateKeyInput{KeyUsage: "SIGN_VERIFY"}, keyring.ErrUnsupported},
-		{"mac key", keyring.CreateKeyInput{KeyUsage: "GENERATE_VERIFY_MAC"}, keyring.ErrUnsupported},
+		{"sign key without spec", keyring.CreateKeyInput{KeyUsage: "SIGN_VERIFY"}, keyring.ErrValidation},
+		{"mac key without spec", keyring.CreateKeyInput{KeyUsage: "GENERATE_VERIFY_MAC"}, keyring.ErrValidation},
 		{"unknown usage", keyring.CreateKeyInput{KeyUsage: "ENCRYPT"}, keyring.ErrValidation},
-		{"RSA", keyring.CreateKeyInput{KeySpec: "RSA_2048"}, keyring.ErrUnsupported},
+		{"secp256k1", keyring.CreateKeyInput{KeySpec: "ECC_SECG_P256K1", KeyUsage: "SIGN_VERIFY"}, keyring.ErrUnsupported},
+		{"SM2", keyring.CreateKeyInput{KeySpec: "SM2", KeyUsage: "SIGN_VERIFY"}, keyring.ErrUnsupported},
 		{"unknown spec", keyring.CreateKeyInput{KeySpec: "AES_256"}, keyring.ErrValidation},
-		{"RSA, deprecated member", keyring.CreateKeyInput{CustomerMasterKeySpec: "RSA_2048"}, keyring.ErrUnsupported},
-		{"HMAC, deprecated member", keyring.CreateKeyInput{CustomerMasterKeySpec: "HMAC_256"}, keyring.ErrUnsupported},
+		{"HMAC with the default usage", keyring.CreateKeyInput{CustomerMasterKeySpec: "HMAC_256"}, keyring.ErrValidation},
+		{"RSA for key agreement", keyring.CreateKeyInput{KeySpec: "RSA_2048", KeyUsage: "KEY_AGREEMENT"}, keyring.ErrValidation},
 		{"unknown spec, deprecated member", keyring.CreateKeyInput{CustomerMasterKeySpec: "x"}, keyring.ErrValidation},
 		{"specs differ", keyring.CreateKeyInput{KeySpec: "SYMMETRIC_DEFAULT", CustomerMasterKeySpec: "RSA_2048"}, keyring.ErrValidation},
-		{"imported material", keyring.CreateKeyInput{Origin: "EXTERNAL"}, keyring.ErrUnsupported},
 		{"CloudHSM", keyring.CreateKeyInput{Origin: "AWS_CLOUDHSM"}, keyring.ErrUnsupported},
 		{"unknown origin", keyring.CreateKeyInput{Origin: "LOCAL"}, keyring.ErrValidation},
 		{"multi-Region", keyring.CreateKeyInput{MultiRegion: true}, keyring.ErrUnsupported},

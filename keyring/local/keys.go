@@ -11,6 +11,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/google/uuid"
 	"github.com/kmsfs/kmsfs/keyring"
+	"github.com/kmsfs/kmsfs/keyring/keyspec"
 )
 
 // Deletion windows, as AWS KMS.
@@ -22,7 +23,8 @@ const (
 	day                 = 24 * time.Hour
 )
 
-// CreateKey creates a symmetric key with one version. The key is durable
+// CreateKey creates a key of any KeySpec and KeyUsage keyspec has, with one
+// version (with Origin EXTERNAL, one without material: PendingImport). The key is durable
 // (committed with a synchronous write) before CreateKey returns, and only
 // then visible to other operations.
 func (k *Keyring) CreateKey(ctx context.Context, in *keyring.CreateKeyInput) (*keyring.KeyMetadataOutput, error) {
@@ -47,23 +49,21 @@ func (k *Keyring) CreateKey(ctx context.Context, in *keyring.CreateKeyInput) (*k
 	tags, _ := mergeTags(nil, in.Tags) // validateCreate checked them
 	rec := &keyRecord{Format: recordFormat, ID: id, Description: in.Description, Created: now, State: keyring.StateEnabled, MinDecrypt: 1,
 		Policy: cmp.Or(in.Policy, defaultPolicy(k.opts.Account)), Tags: tags}
+	setKeyType(rec, in)
 	e := &keyEntry{rec: rec, material: make(map[uint32][]byte)}
-	if err := k.addVersionLocked(ctx, e, now, ""); err != nil {
+	if err := k.addFirstVersionLocked(ctx, e, now); err != nil {
 		return nil, err
 	}
 	k.auditLocked(ctx, keyring.AuditRecord{Op: "CreateKey", KeyId: id.String(), KeyVersion: 1}, nil)
 	return &keyring.KeyMetadataOutput{KeyMetadata: k.metadata(e.rec)}, nil
 }
 
-// Values AWS accepts for CreateKey members (botocore's enums) other than
-// the one this keyring implements: asking for one is an unsupported
-// operation, any other value a validation error, as with AWS.
+// Origins AWS accepts for CreateKey (botocore's enum) that this keyring
+// does not implement: asking for one is an unsupported operation, any
+// other value a validation error, as with AWS. KeySpec and KeyUsage are
+// keyspec.CheckKeySpec's.
 var (
-	otherKeyUsages = []string{"SIGN_VERIFY", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT"}
-	otherKeySpecs  = []string{"RSA_2048", "RSA_3072", "RSA_4096", "ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521",
-		"ECC_SECG_P256K1", "HMAC_224", "HMAC_256", "HMAC_384", "HMAC_512", "SM2", "ML_DSA_44", "ML_DSA_65", "ML_DSA_87",
-		"ECC_NIST_EDWARDS25519"}
-	otherOrigins = []string{"EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"}
+	otherOrigins = []string{"AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"}
 )
 
 func validateCreate(in *keyring.CreateKeyInput) error {
@@ -71,10 +71,8 @@ func validateCreate(in *keyring.CreateKeyInput) error {
 		return fmt.Errorf("%w: KeySpec and CustomerMasterKeySpec differ", keyring.ErrValidation)
 	}
 	spec := cmp.Or(in.KeySpec, in.CustomerMasterKeySpec)
-	err := cmp.Or(
-		checkEnum("KeyUsage", in.KeyUsage, keyUsageEncryptDecrypt, otherKeyUsages),
-		checkEnum("KeySpec", spec, keySpecSymmetric, otherKeySpecs),
-		checkEnum("Origin", in.Origin, originAWSKMS, otherOrigins))
+	_, err := keyspec.CheckKeySpec(spec, in.KeyUsage)
+	err = cmp.Or(err, checkEnum("Origin", in.Origin, originAWSKMS, otherOrigins))
 	switch {
 	case err != nil:
 		return err
@@ -104,7 +102,7 @@ func validateCreate(in *keyring.CreateKeyInput) error {
 // unsupported and anything else as invalid.
 func checkEnum(member, v, want string, others []string) error {
 	switch {
-	case v == "" || v == want:
+	case v == "" || v == want || member == "Origin" && v == keyring.OriginExternal:
 		return nil
 	case slices.Contains(others, v):
 		return fmt.Errorf("%w: %s %s (only %s)", keyring.ErrUnsupported, member, v, want)
@@ -127,6 +125,9 @@ func (k *Keyring) addVersionLocked(_ context.Context, e *keyEntry, now time.Time
 		return fmt.Errorf("%w: reading random key material: %w", keyring.ErrInternal, err)
 	}
 	sealed, err := sealKEK(k.opts.Rand, k.kek, material, versionAAD(rec.ID, version))
+	if err == nil {
+		err = k.newTypedMaterial(rec, version, material)
+	}
 	if err != nil {
 		zero(material)
 		return err
@@ -165,16 +166,12 @@ func (k *Keyring) metadata(rec *keyRecord) keyring.KeyMetadata {
 		CreationDate:             keyring.EpochTime{Time: rec.Created},
 		Enabled:                  rec.State == keyring.StateEnabled,
 		Description:              rec.Description,
-		KeyUsage:                 keyUsageEncryptDecrypt,
 		KeyState:                 rec.State,
-		Origin:                   originAWSKMS,
 		KeyManager:               keyManagerCustomer,
-		KeySpec:                  keySpecSymmetric,
-		CustomerMasterKeySpec:    keySpecSymmetric,
-		EncryptionAlgorithms:     []string{algSymmetricDefault},
 		CurrentKeyVersion:        rec.current(),
 		MinimumDecryptionVersion: rec.MinDecrypt,
 	}
+	typedMetadata(&m, rec)
 	if rec.State == keyring.StatePendingDeletion && rec.DeletionDate != nil {
 		m.DeletionDate = &keyring.EpochTime{Time: *rec.DeletionDate}
 		m.PendingDeletionWindowInDays = rec.PendingWindowDays
@@ -413,6 +410,9 @@ func (e *keyEntry) due(now time.Time) bool {
 	if r.State == keyring.StatePendingDeletion {
 		return r.DeletionDate != nil && !now.Before(*r.DeletionDate)
 	}
+	if materialExpired(r, now) {
+		return true
+	}
 	return r.State == keyring.StateEnabled && r.RotationEnabled && !now.Before(r.nextRotation())
 }
 
@@ -442,6 +442,9 @@ func (k *Keyring) applyDueLocked(ctx context.Context, e *keyEntry, now time.Time
 	}
 	if e.rec.State == keyring.StatePendingDeletion {
 		return k.deleteLocked(ctx, e)
+	}
+	if materialExpired(e.rec, now) {
+		return k.expireLocked(ctx, e)
 	}
 	err := k.addVersionLocked(ctx, e, now, rotationAutomatic)
 	k.auditLocked(ctx, keyring.AuditRecord{Op: "RotateKey", KeyId: e.rec.ID.String(), KeyVersion: e.rec.current()}, err)

@@ -31,6 +31,9 @@ func (k *Keyring) EnableKeyRotation(ctx context.Context, in *keyring.EnableKeyRo
 		if err := usable(rec); err != nil {
 			return err
 		}
+		if err := checkRotation(rec); err != nil {
+			return err
+		}
 		if !rec.RotationEnabled {
 			rec.RotationEnabled, rec.RotationBase = true, now
 		}
@@ -98,6 +101,9 @@ func (k *Keyring) rotateLocked(ctx context.Context, keyID string, now time.Time)
 		return nil, err
 	}
 	if err := usable(e.rec); err != nil {
+		return nil, err
+	}
+	if err := checkRotation(e.rec); err != nil {
 		return nil, err
 	}
 	if err := k.addVersionLocked(ctx, e, now, rotationOnDemand); err != nil {

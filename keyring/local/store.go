@@ -77,7 +77,18 @@ type keyRecord struct {
 	Policy string        `json:",omitempty"`
 	Tags   []keyring.Tag `json:",omitempty"`
 	Grants []grantRecord `json:",omitempty"`
-	MAC    []byte        `json:",omitempty"` // root format 3 (recordmac.go)
+	// The key type (keytypes.go), also before MAC and omitted when
+	// empty: records without them are SYMMETRIC_DEFAULT ENCRYPT_DECRYPT
+	// keys of origin AWS_KMS. Typed and Import are replaced, never
+	// changed in place.
+	KeySpec         string          `json:",omitempty"`
+	KeyUsage        string          `json:",omitempty"`
+	Origin          string          `json:",omitempty"`
+	ValidTo         *time.Time      `json:",omitempty"`
+	ExpirationModel string          `json:",omitempty"`
+	Typed           []typedMaterial `json:",omitempty"`
+	Import          *importState    `json:",omitempty"`
+	MAC             []byte          `json:",omitempty"` // root format 3 (recordmac.go)
 }
 
 // grantRecord is a grant as stored, in key records and bundles.
@@ -121,6 +132,7 @@ func (r *keyRecord) clone() *keyRecord {
 	// the slices is deep enough.
 	c.Tags = slices.Clone(r.Tags)
 	c.Grants = slices.Clone(r.Grants)
+	c.Typed = slices.Clone(r.Typed)
 	if r.DeletionDate != nil {
 		d := *r.DeletionDate
 		c.DeletionDate = &d
