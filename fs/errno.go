@@ -34,9 +34,22 @@ func errnoOf(err error) (syscall.Errno, errKind) {
 	if err == nil {
 		return 0, kindPlain
 	}
-	// A syscall errno anywhere in the chain (os.PathError, an envelope
-	// ChunkError around a failed pwrite, ...) is the truth: ENOSPC must stay
-	// ENOSPC, not become a corruption report.
+	// Key refusals come classified by the key service adapter
+	// (keyring.NewKeyService, kmsclient): a key that exists but may not be
+	// used now is access denied, not corruption; a key the service lacks or
+	// a service that cannot be reached leaves the data unreadable here, an
+	// I/O error, never ENOENT. The class comes first: the errno of a
+	// remote KMS's failed connection (ECONNREFUSED) or its timeout is not
+	// this filesystem's answer.
+	switch {
+	case errors.Is(err, envelope.ErrKeyDenied):
+		return syscall.EACCES, kindKeys
+	case errors.Is(err, envelope.ErrKeyUnavailable):
+		return syscall.EIO, kindKeys
+	}
+	// A syscall errno anywhere else in the chain (os.PathError, an
+	// envelope ChunkError around a failed pwrite, ...) is the truth: ENOSPC
+	// must stay ENOSPC, not become a corruption report.
 	var en syscall.Errno
 	if errors.As(err, &en) {
 		return en, kindPlain
@@ -44,17 +57,6 @@ func errnoOf(err error) (syscall.Errno, errKind) {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		// The kernel interrupted the request (signal to the caller).
 		return syscall.EINTR, kindPlain
-	}
-	// Key refusals come classified by the key service adapter
-	// (keyring.NewKeyService): a key that exists but may not be used now is
-	// access denied, not corruption; a key the service lacks or a service
-	// that cannot be reached leaves the data unreadable here, an I/O error,
-	// never ENOENT.
-	switch {
-	case errors.Is(err, envelope.ErrKeyDenied):
-		return syscall.EACCES, kindKeys
-	case errors.Is(err, envelope.ErrKeyUnavailable):
-		return syscall.EIO, kindKeys
 	}
 	return errnoOfData(err)
 }

@@ -30,6 +30,8 @@ var errnoCases = []struct {
 	{"unauthenticated", fmt.Errorf("x: %w", envelope.ErrUnauthenticated), syscall.EIO, kindCorrupt},
 	{"key denied", fmt.Errorf("unwrap: %w", envelope.ErrKeyDenied), syscall.EACCES, kindKeys},
 	{"key unavailable", fmt.Errorf("unwrap: %w", envelope.ErrKeyUnavailable), syscall.EIO, kindKeys},
+	{"KMS connection refused", errors.Join(envelope.ErrKeyUnavailable, &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}), syscall.EIO, kindKeys},
+	{"KMS timeout", errors.Join(envelope.ErrKeyUnavailable, context.DeadlineExceeded), syscall.EIO, kindKeys},
 	{"truncated", envelope.ErrTruncated, syscall.EIO, kindCorrupt},
 	{"unexpected EOF", io.ErrUnexpectedEOF, syscall.EIO, kindCorrupt},
 	{"bad magic", fmt.Errorf("open: %w", envelope.ErrBadMagic), syscall.EIO, kindForeign},

@@ -43,6 +43,7 @@ type kmsServer struct {
 	dir      string // keyring
 	passfile string
 	endpoint string // http://127.0.0.1:PORT
+	listen   string // --listen; 127.0.0.1:0 unless set
 	cmd      *exec.Cmd
 	stderr   *bytes.Buffer
 }
@@ -62,7 +63,10 @@ func startServer(t *testing.T, extra ...string) *kmsServer {
 func (s *kmsServer) start(extra ...string) *kmsServer {
 	t := s.t
 	t.Helper()
-	args := append([]string{"--keyring", s.dir, "--passfile", s.passfile, "serve", "--listen", "127.0.0.1:0",
+	if s.listen == "" {
+		s.listen = "127.0.0.1:0"
+	}
+	args := append([]string{"--keyring", s.dir, "--passfile", s.passfile, "serve", "--listen", s.listen,
 		"--account-id", "111122223333"}, extra...)
 	s.cmd = exec.Command(kmsfsBin, args...)
 	s.stderr = &bytes.Buffer{}

@@ -1,0 +1,158 @@
+package integration
+
+import (
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kmsfs/kmsfs/internal/testutil"
+)
+
+// freeLoopbackAddr returns a loopback address nothing listens on, for a
+// server that must come back on the same port.
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// remoteVol is a volume whose key lives in a `kmsfs serve` process, mounted
+// with an access key of that server.
+type remoteVol struct {
+	*vol
+	env []string
+}
+
+func newRemoteVol(t *testing.T, s *kmsServer, keyID, accessID, secret string) *remoteVol {
+	t.Helper()
+	testutil.RequireFUSE(t)
+	base := t.TempDir()
+	v := &vol{t: t, base: base, keyring: filepath.Join(base, "no-keyring"), passfile: filepath.Join(base, "no-pass"),
+		cipher: filepath.Join(base, "cipher"), plain: filepath.Join(base, "plain"), log: filepath.Join(base, "mount.log")}
+	if err := os.Mkdir(v.plain, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rv := &remoteVol{vol: v, env: append(os.Environ(), "AWS_ACCESS_KEY_ID="+accessID, "AWS_SECRET_ACCESS_KEY="+secret,
+		"AWS_REGION=us-east-1", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")}
+	args := []string{"init", "--kms-endpoint", s.endpoint, "--key-id", keyID}
+	if plaintextNames() {
+		args = append(args, "--plaintext-names")
+	}
+	rv.run(append(args, v.cipher)...)
+	return rv
+}
+
+// run runs kmsfs with the volume's AWS credentials and no keyring.
+func (rv *remoteVol) run(args ...string) string {
+	rv.t.Helper()
+	cmd := exec.Command(kmsfsBin, append([]string{"--keyring", rv.keyring}, args...)...)
+	cmd.Env = rv.env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		rv.t.Fatalf("kmsfs %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func (rv *remoteVol) mountRemote() {
+	rv.t.Helper()
+	rv.run("mount", "--log", rv.log, rv.cipher, rv.plain)
+	rv.t.Cleanup(func() {
+		if rv.mounted() {
+			exec.Command(kmsfsBin, "umount", rv.plain).Run()
+		}
+	})
+}
+
+func (rv *remoteVol) umountRemote() {
+	rv.t.Helper()
+	rv.run("umount", rv.plain)
+	for deadline := time.Now().Add(10 * time.Second); rv.mounted(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			rv.t.Fatal("still mounted 10 s after umount")
+		}
+	}
+}
+
+// TestMountWithKeysFromServe: a volume whose key lives in another
+// process's `kmsfs serve`, reached over TCP with SigV4, works as a local
+// one; a dead server fails new opens (EIO, logged) while open files keep
+// working, and comes back without a remount; a policy that denies the
+// mount's principal Decrypt makes opens fail with EACCES.
+func TestMountWithKeysFromServe(t *testing.T) {
+	s := &kmsServer{t: t, listen: freeLoopbackAddr(t)}
+	base := t.TempDir()
+	s.dir, s.passfile = filepath.Join(base, "keyring"), filepath.Join(base, "pass")
+	if err := os.WriteFile(s.passfile, []byte("server passphrase\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.start()
+	s.run("key", "create", "--alias", "alias/fleet")
+	mountID, mountSecret := s.accessKey("--name", "fleet-host")
+	rv := newRemoteVol(t, s, "alias/fleet", mountID, mountSecret)
+	conf, _ := os.ReadFile(filepath.Join(rv.cipher, "kmsfs.conf"))
+	if strings.Contains(string(conf), mountSecret) || strings.Contains(string(conf), mountID) {
+		t.Fatal("kmsfs.conf holds the credentials")
+	}
+
+	rv.mountRemote()
+	sh(t, rv.plain, "mkdir -p d && seq 1 20000 > d/numbers && echo cold > cold && echo held > held")
+	rv.umountRemote()
+	rv.mountRemote() // a fresh mount: no data key is cached yet
+	held, err := os.OpenFile(filepath.Join(rv.plain, "held"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if out := sh(t, rv.plain, "sha256sum d/numbers | cut -c1-16"); strings.TrimSpace(out) != strings.TrimSpace(sh(t, base, "seq 1 20000 | sha256sum | cut -c1-16")) {
+		t.Fatal("numbers changed through the remote key")
+	}
+
+	s.stop()
+	_, err = os.ReadFile(filepath.Join(rv.plain, "cold"))
+	if !errors.Is(err, syscall.EIO) {
+		t.Errorf("open with the server down: %v, want EIO", err)
+	}
+	if _, err := held.WriteAt([]byte("still"), 0); err != nil {
+		t.Errorf("a file open before the server went away: %v", err)
+	}
+	if log, _ := os.ReadFile(rv.log); !strings.Contains(string(log), "KMS") {
+		t.Errorf("nothing logged about the unreachable KMS:\n%s", log)
+	}
+
+	s.start()
+	if b, err := os.ReadFile(filepath.Join(rv.plain, "cold")); err != nil || string(b) != "cold\n" {
+		t.Errorf("after the server came back: %q, %v", b, err)
+	}
+
+	// Deny the mount's principal Decrypt of file data keys (their
+	// encryption context names the file); a fresh mount still reads its
+	// names (the name key's context has no file ID) but opens no file.
+	policy := `{"Version":"2012-10-17","Statement":[
+	 {"Sid":"admin","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
+	 {"Sid":"no file keys for the host","Effect":"Deny","Principal":{"AWS":"arn:aws:iam::111122223333:user/fleet-host"},
+	  "Action":"kms:Decrypt","Resource":"*","Condition":{"Null":{"kms:EncryptionContext:kmsfs:file-id":"false"}}}]}`
+	pf := filepath.Join(base, "policy.json")
+	if err := os.WriteFile(pf, []byte(policy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.run("key", "policy", "put", "alias/fleet", pf)
+	held.Close()
+	rv.umountRemote()
+	rv.mountRemote()
+	_, err = os.ReadFile(filepath.Join(rv.plain, "cold"))
+	if !errors.Is(err, syscall.EACCES) {
+		t.Errorf("open with Decrypt denied by the key policy: %v, want EACCES", err)
+	}
+	rv.umountRemote()
+}
