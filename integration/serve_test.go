@@ -285,6 +285,27 @@ func TestServeWithGoSDK(t *testing.T) {
 		t.Errorf("ListKeyPolicies: %v", names.PolicyNames)
 	}
 
+	// Grants: made, listed, listed as retirable, retired by token.
+	alice := "arn:aws:iam::111122223333:user/alice"
+	g := must[*kms.CreateGrantOutput](t, "CreateGrant")(c.CreateGrant(ctx, &kms.CreateGrantInput{KeyId: &keyID,
+		GranteePrincipal: aws.String("arn:aws:iam::111122223333:role/App"), RetiringPrincipal: &alice,
+		Operations: []types.GrantOperation{types.GrantOperationDecrypt}}))
+	lg := must[*kms.ListGrantsOutput](t, "ListGrants")(c.ListGrants(ctx, &kms.ListGrantsInput{KeyId: &keyID}))
+	if len(lg.Grants) != 1 || aws.ToString(lg.Grants[0].GrantId) != aws.ToString(g.GrantId) {
+		t.Errorf("ListGrants: %+v", lg.Grants)
+	}
+	rg := must[*kms.ListRetirableGrantsOutput](t, "ListRetirableGrants")(c.ListRetirableGrants(ctx, &kms.ListRetirableGrantsInput{RetiringPrincipal: &alice}))
+	if len(rg.Grants) != 1 {
+		t.Errorf("ListRetirableGrants: %+v", rg.Grants)
+	}
+	must[*kms.RetireGrantOutput](t, "RetireGrant")(c.RetireGrant(ctx, &kms.RetireGrantInput{GrantToken: g.GrantToken}))
+	lg = must[*kms.ListGrantsOutput](t, "ListGrants after retiring")(c.ListGrants(ctx, &kms.ListGrantsInput{KeyId: &keyID}))
+	if len(lg.Grants) != 0 {
+		t.Errorf("a retired grant is still listed: %+v", lg.Grants)
+	}
+	_, err = c.RetireGrant(ctx, &kms.RetireGrantInput{GrantToken: aws.String("not-a-token")})
+	wantCode(t, "RetireGrant with a malformed token", err, "InvalidGrantTokenException")
+
 	// States.
 	must[*kms.DisableKeyOutput](t, "DisableKey")(c.DisableKey(ctx, &kms.DisableKeyInput{KeyId: &keyID}))
 	_, err = c.Encrypt(ctx, &kms.EncryptInput{KeyId: &keyID, Plaintext: []byte("x")})
