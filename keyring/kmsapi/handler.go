@@ -55,6 +55,7 @@ func NewHandler(svc keyring.Service, opts HandlerOptions) http.Handler {
 	maps.Copy(h.ops, auditOps(svc))
 	maps.Copy(h.ops, randomOps(svc))
 	maps.Copy(h.ops, recordOps(svc))
+	maps.Copy(h.ops, keyTypeOps(svc))
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes
 	}

@@ -150,6 +150,9 @@ func (k *Keyring) typedKey(keyID, op string) (typedUse, error) {
 		if err := keyspec.CheckOperation(u.spec, u.usage, op); err != nil {
 			return fmt.Errorf("%w (key %s is %s %s)", err, e.rec.ID, u.spec, u.usage)
 		}
+		if isSymmetric(e.rec) {
+			return fmt.Errorf("%w: key %s is SYMMETRIC_DEFAULT", keyspec.ErrInvalidKeyUsage, e.rec.ID)
+		}
 		vk, ok := e.material[u.version]
 		u.sealed = e.rec.typedSealed(u.version)
 		if !ok || u.sealed == nil {
