@@ -308,7 +308,11 @@ func makeLegacy(t *testing.T, k *Keyring) {
 	if err := k.audit.flush(); err != nil {
 		t.Fatal(err)
 	}
-	err := k.db.Update(func(txn *badger.Txn) error {
+	// Raw, past the integrity record, which format-1 code never wrote.
+	err := k.db.DB.Update(func(txn *badger.Txn) error {
+		if err := txn.Delete([]byte(integrityKey)); err != nil {
+			return err
+		}
 		root := &rootRecord{Format: legacyRootFormat, KDF: k.root.KDF, Salt: k.root.Salt}
 		v, err := sealKEK(k.opts.Rand, k.kek, []byte(labelVerifierText), []byte(labelVerifierAAD))
 		if err != nil {

@@ -35,6 +35,9 @@ import (
 //   - format 3: as format 2, with the verifier sealed with AAD "kmsfs v3
 //     verifier", and every key and alias record carries a MAC under a key
 //     derived from the KEK (recordmac.go).
+//   - format 4: as format 3, with the verifier sealed with AAD "kmsfs v4
+//     verifier", and every write transaction writes the integrity record
+//     (integrity.go), which Open requires.
 //
 // The verifier label changes with the format so that an attacker cannot
 // downgrade a root to an older format (dropping the audit key, or the
@@ -54,10 +57,12 @@ import (
 const (
 	legacyRootFormat   = 1
 	auditRootFormat    = 2 // audit key, no record MACs yet
-	rootFormat         = 3
+	macRootFormat      = 3 // record MACs, no integrity record yet
+	rootFormat         = 4
 	auditKeySize       = 32
 	labelVerifierAADv2 = "kmsfs v2 verifier"
 	labelVerifierAADv3 = "kmsfs v3 verifier"
+	labelVerifierAADv4 = "kmsfs v4 verifier"
 	labelAuditKeyAAD   = "kmsfs v1 audit key"
 	labelAuditHead     = "kmsfs v1 audit head"
 )
@@ -69,8 +74,10 @@ func verifierAAD(format int) ([]byte, error) {
 		return []byte(labelVerifierAAD), nil
 	case auditRootFormat:
 		return []byte(labelVerifierAADv2), nil
-	case rootFormat:
+	case macRootFormat:
 		return []byte(labelVerifierAADv3), nil
+	case rootFormat:
+		return []byte(labelVerifierAADv4), nil
 	}
 	return nil, fmt.Errorf("%w: unknown keyring format %d", keyring.ErrInternal, format)
 }
@@ -190,7 +197,7 @@ func (k *Keyring) legacyHead() (auditHead, error) {
 
 // sealRootSecrets fills a current root's verifier and sealed audit key.
 func sealRootSecrets(rnd io.Reader, root *rootRecord, kek, auditKey []byte, from uint64) error {
-	verifier, err := sealKEK(rnd, kek, []byte(labelVerifierText), []byte(labelVerifierAADv3))
+	verifier, err := sealKEK(rnd, kek, []byte(labelVerifierText), []byte(labelVerifierAADv4))
 	if err != nil {
 		return err
 	}

@@ -87,7 +87,7 @@ type unwrapBucket struct {
 }
 
 type auditLog struct {
-	db    *badger.DB
+	db    *database
 	clock func() time.Time
 	log   *slog.Logger
 	key   []byte // the audit key; fixed after Open, zeroed by Keyring.release
@@ -109,7 +109,7 @@ type auditLog struct {
 	testOnlyScanHook func()
 }
 
-func newAuditLog(db *badger.DB, clock func() time.Time, log *slog.Logger, key []byte, from uint64) *auditLog {
+func newAuditLog(db *database, clock func() time.Time, log *slog.Logger, key []byte, from uint64) *auditLog {
 	return &auditLog{db: db, clock: clock, log: log, key: key, from: from, prev: make([]byte, auditHashSize),
 		unwraps: make(map[unwrapBucket]uint64), kick: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
@@ -284,7 +284,7 @@ func (a *auditLog) flush() error {
 	a.mu.Unlock()
 	for len(batch) > 0 {
 		n := min(len(batch), auditBatchSize)
-		if err := a.db.Update(func(txn *badger.Txn) error { return a.writeAudit(txn, batch[:n]) }); err != nil {
+		if err := a.db.updateAudit(func(txn *badger.Txn) error { return a.writeAudit(txn, batch[:n]) }); err != nil {
 			a.mu.Lock()
 			a.pending = append(batch, a.pending...) // retried on the next flush
 			a.mu.Unlock()
@@ -308,8 +308,16 @@ func (a *auditLog) writeAudit(txn *badger.Txn, recs []keyring.AuditRecord) error
 // scan flushes and then calls fn on every stored record in order, with the
 // stored head; found is false when there is no head record.
 func (a *auditLog) scan(fn func(key []byte, r *keyring.AuditRecord) error) (head auditHead, found bool, err error) {
+	head, found, _, err = a.scanWithIntegrity(fn)
+	return head, found, err
+}
+
+// scanWithIntegrity is scan that also returns the integrity record read
+// in the same snapshot (nil if there is none: a keyring of an older
+// format).
+func (a *auditLog) scanWithIntegrity(fn func(key []byte, r *keyring.AuditRecord) error) (head auditHead, found bool, integ *integrityRecord, err error) {
 	if err := a.flush(); err != nil {
-		return auditHead{}, false, err
+		return auditHead{}, false, nil, err
 	}
 	if a.testOnlyScanHook != nil {
 		a.testOnlyScanHook()
@@ -318,9 +326,17 @@ func (a *auditLog) scan(fn func(key []byte, r *keyring.AuditRecord) error) (head
 		if found, err = getJSON(txn, []byte(auditHeadKey), &head); err != nil {
 			return err
 		}
+		var rec integrityRecord
+		ok, err := getJSON(txn, []byte(integrityKey), &rec)
+		if err != nil {
+			return err
+		}
+		if ok {
+			integ = &rec
+		}
 		return scanJSON(txn, auditPrefix, fn)
 	})
-	return head, found, err
+	return head, found, integ, err
 }
 
 // verify walks the chain from the first record to the head. Records
@@ -329,7 +345,7 @@ func (a *auditLog) scan(fn func(key []byte, r *keyring.AuditRecord) error) (head
 func (a *auditLog) verify() (keyring.AuditStatus, error) {
 	prev := make([]byte, auditHashSize)
 	var seq uint64
-	head, found, err := a.scan(func(key []byte, r *keyring.AuditRecord) error {
+	head, found, integ, err := a.scanWithIntegrity(func(key []byte, r *keyring.AuditRecord) error {
 		seq++
 		if !bytes.Equal(key, auditDBKey(seq)) || r.Seq != seq {
 			return &keyring.AuditError{Seq: seq, Reason: "record missing or out of order"}
@@ -345,6 +361,12 @@ func (a *auditLog) verify() (keyring.AuditStatus, error) {
 	}
 	if err := a.checkHead(head, found, seq, prev); err != nil {
 		return keyring.AuditStatus{}, err
+	}
+	if integ != nil && (integ.AuditSeq != seq || !hmac.Equal(integ.AuditHash, prev)) {
+		// The integrity record (integrity.go) is written with every head:
+		// a head moved back, with the records after it deleted, shows here.
+		return keyring.AuditStatus{}, &keyring.AuditError{Seq: min(seq, integ.AuditSeq) + 1,
+			Reason: fmt.Sprintf("the keyring's integrity record names record %d, the chain ends at %d: the newest records were cut", integ.AuditSeq, seq)}
 	}
 	return keyring.AuditStatus{Records: seq, Head: prev}, nil
 }

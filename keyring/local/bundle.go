@@ -136,10 +136,13 @@ func (h BundleHeader) Marshal() []byte {
 
 // bundleKeys derives K_enc and K_check from the passphrase. The caller
 // zeroes both.
-func bundleKeys(passphrase []byte, h *BundleHeader) (encKey, checkKey []byte) {
-	k := deriveKEK(passphrase, h.Salt[:], h.KDF)
+func bundleKeys(passphrase []byte, h *BundleHeader) (encKey, checkKey []byte, err error) {
+	k, err := deriveKEK(passphrase, h.Salt[:], h.KDF)
+	if err != nil {
+		return nil, nil, err
+	}
 	defer zero(k)
-	encKey, err := hkdf.Key(sha256.New, k, nil, infoBundleEncryption, 32)
+	encKey, err = hkdf.Key(sha256.New, k, nil, infoBundleEncryption, 32)
 	if err != nil {
 		panic("keyring: internal error: " + err.Error())
 	}
@@ -147,7 +150,7 @@ func bundleKeys(passphrase []byte, h *BundleHeader) (encKey, checkKey []byte) {
 	if err != nil {
 		panic("keyring: internal error: " + err.Error())
 	}
-	return encKey, checkKey
+	return encKey, checkKey, nil
 }
 
 func bundleCheck(checkKey []byte, h *BundleHeader) []byte {
@@ -173,7 +176,10 @@ func sealBundle(rnd io.Reader, passphrase []byte, kdf keyring.KDFParams, p *bund
 	if _, err := io.ReadFull(rnd, h.Nonce[:]); err != nil {
 		return nil, fmt.Errorf("%w: reading random nonce: %w", keyring.ErrInternal, err)
 	}
-	encKey, checkKey := bundleKeys(passphrase, &h)
+	encKey, checkKey, err := bundleKeys(passphrase, &h)
+	if err != nil {
+		return nil, err
+	}
 	defer zero(encKey)
 	defer zero(checkKey)
 	copy(h.Check[:], bundleCheck(checkKey, &h))
@@ -193,7 +199,10 @@ func openBundle(b, passphrase []byte) (*bundlePayload, error) {
 	if err != nil {
 		return nil, err
 	}
-	encKey, checkKey := bundleKeys(passphrase, &h)
+	encKey, checkKey, err := bundleKeys(passphrase, &h)
+	if err != nil {
+		return nil, err
+	}
 	defer zero(encKey)
 	defer zero(checkKey)
 	if !hmac.Equal(h.Check[:], bundleCheck(checkKey, &h)) {

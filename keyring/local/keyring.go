@@ -25,7 +25,7 @@ type Keyring struct {
 	opts Options
 	dir  string
 	lock *os.File
-	db   *badger.DB
+	db   *database
 
 	// mu guards everything below. Readers (crypto operations) hold it
 	// shared; changes hold it exclusively and persist before they mutate.
@@ -97,6 +97,9 @@ func Open(dir string, passphrase []byte, opts Options) (*Keyring, error) {
 		k.release()
 		return nil, err
 	}
+	if err := ensureBallast(dir); err != nil {
+		opts.Logger.Warn("keyring: making the space reserve", "err", err)
+	}
 	if err := restrictFiles(dir); err != nil {
 		opts.Logger.Warn("keyring: restricting file modes", "err", err)
 	}
@@ -134,11 +137,17 @@ func prepareDir(dir string, create bool) error {
 // log and loads keys. upgradeOp names the upgrade of an older keyring
 // format, for the audit log, or is "".
 func (k *Keyring) open(passphrase []byte) (upgradeOp string, err error) {
+	if err := k.checkOpenSpace(); err != nil {
+		return "", err
+	}
 	db, err := openBadger(k.dir, k.opts.Logger)
 	if err != nil {
 		return "", err
 	}
-	k.db = db
+	k.db = &database{DB: db, dir: k.dir, log: k.opts.Logger}
+	if err := preallocate(k.dir); err != nil {
+		k.opts.Logger.Warn("keyring: preallocating database files", "err", err)
+	}
 	var root rootRecord
 	found := false
 	err = db.View(func(txn *badger.Txn) error {
@@ -157,14 +166,51 @@ func (k *Keyring) open(passphrase []byte) (upgradeOp string, err error) {
 	if err := k.unlock(&root, passphrase); err != nil {
 		return "", err
 	}
+	if err := k.checkIntegrity(root.Format); err != nil {
+		return "", err
+	}
 	// Records of older formats have no MACs yet; the upgrade adds them.
-	if err := k.load(root.Format == rootFormat); err != nil {
+	if err := k.load(root.Format >= macRootFormat); err != nil {
 		return "", err
 	}
 	if root.Format != rootFormat {
 		return k.upgradeRoot(passphrase)
 	}
 	return "", nil
+}
+
+// checkOpenSpace refuses to open Badger on a full filesystem, where
+// creating its memtable would fault (space.go), after spending the ballast.
+func (k *Keyring) checkOpenSpace() error {
+	if spendBallast(k.dir) {
+		k.opts.Logger.Warn("keyring: the disk is full; deleted " + ballastName + " so the keyring can open")
+	}
+	avail, err := available(k.dir)
+	if err == nil && avail < spaceReserve {
+		return errNoSpace(k.dir, avail)
+	}
+	return nil
+}
+
+// checkIntegrity checks the integrity record of a current keyring
+// (integrity.go), first finishing an interrupted shred (shred.go). An
+// older root beside an integrity record, which only current code writes,
+// is an older root put back. The caller is open, after unlock.
+func (k *Keyring) checkIntegrity(format int) error {
+	if format != rootFormat {
+		has, err := k.db.hasIntegrity()
+		if err != nil {
+			return err
+		}
+		if has {
+			return corrupt("a root record of format %d beside an integrity record: an older root record was put back; %s", format, restoreHint)
+		}
+		return nil
+	}
+	if err := k.db.recoverShred(k.recMAC); err != nil {
+		return err
+	}
+	return k.db.verifyIntegrity(k.recMAC)
 }
 
 // createRoot writes a fresh root record with a fresh audit key, and the
@@ -180,7 +226,8 @@ func (k *Keyring) createRoot(passphrase []byte) error {
 		return err
 	}
 	head := signedHead(auditKey, 0, make([]byte, auditHashSize))
-	err = k.db.Update(func(txn *badger.Txn) error {
+	macKey := recordMACKey(kek)
+	err = k.db.updateKeyed(macKey, func(txn *badger.Txn) error {
 		if err := setJSON(txn, []byte(rootKey), root); err != nil {
 			return err
 		}
@@ -189,9 +236,10 @@ func (k *Keyring) createRoot(passphrase []byte) error {
 	if err != nil {
 		zero(kek)
 		zero(auditKey)
+		zero(macKey)
 		return fmt.Errorf("keyring: writing root record: %w", err)
 	}
-	k.kek, k.root, k.recMAC = kek, root, recordMACKey(kek)
+	k.kek, k.root, k.recMAC = kek, root, macKey
 	k.audit = newAuditLog(k.db, k.opts.Clock, k.opts.Logger, auditKey, 1)
 	k.keys, k.aliases = make(map[uuid.UUID]*keyEntry), make(map[string]*aliasRecord)
 	k.accessKeys, k.created = make(map[string]*accessKeyEntry), true
@@ -208,7 +256,10 @@ func newRoot(rnd io.Reader, passphrase []byte, kdf keyring.KDFParams, auditKey [
 	if err != nil {
 		return nil, nil, err
 	}
-	kek := deriveKEK(passphrase, salt, kdf)
+	kek, err := deriveKEK(passphrase, salt, kdf)
+	if err != nil {
+		return nil, nil, err
+	}
 	root := &rootRecord{Format: rootFormat, KDF: kdf, Salt: salt}
 	if err := sealRootSecrets(rnd, root, kek, auditKey, auditFrom); err != nil {
 		zero(kek)
@@ -226,7 +277,7 @@ func (k *Keyring) unlock(root *rootRecord, passphrase []byte) error {
 		return err
 	}
 	k.kek, k.root = kek, root
-	if root.Format == rootFormat {
+	if root.Format >= macRootFormat {
 		k.recMAC = recordMACKey(kek)
 	}
 	if root.Format == legacyRootFormat {
@@ -249,7 +300,10 @@ func unlockRoot(root *rootRecord, passphrase []byte) ([]byte, error) {
 	if err := root.KDF.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: stored KDF parameters: %w", keyring.ErrInternal, err)
 	}
-	kek := deriveKEK(passphrase, root.Salt, root.KDF)
+	kek, err := deriveKEK(passphrase, root.Salt, root.KDF)
+	if err != nil {
+		return nil, err
+	}
 	pt, ok := openKEK(kek, root.Verifier, aad)
 	if !ok || !bytes.Equal(pt, []byte(labelVerifierText)) {
 		zero(kek)
@@ -378,6 +432,9 @@ func (k *Keyring) release() error {
 		zero(k.audit.key) // the flusher has stopped, or never started
 	}
 	if k.db != nil {
+		if spendBallast(k.dir) {
+			k.opts.Logger.Warn("keyring: the disk is full; deleted " + ballastName + " so the database can close")
+		}
 		errs = append(errs, k.db.Close())
 		k.db = nil
 	}
@@ -441,7 +498,7 @@ func (k *Keyring) rekey(root *rootRecord, kek []byte, head *auditHead) error {
 		return err
 	}
 	macKey := recordMACKey(kek)
-	err = k.db.Update(func(txn *badger.Txn) error {
+	err = k.db.updateKeyed(macKey, func(txn *badger.Txn) error {
 		if err := k.writeAll(txn, root, recs, macKey, head); err != nil {
 			return err
 		}

@@ -183,7 +183,11 @@ func TestRecordMACsSurvive(t *testing.T) {
 // MACs.
 func makeFormat2(t *testing.T, k *Keyring) {
 	t.Helper()
-	err := k.db.Update(func(txn *badger.Txn) error {
+	// Raw, past the integrity record, which format-2 code never wrote.
+	err := k.db.DB.Update(func(txn *badger.Txn) error {
+		if err := txn.Delete([]byte(integrityKey)); err != nil {
+			return err
+		}
 		root := *k.root
 		root.Format = auditRootFormat
 		v, err := sealKEK(k.opts.Rand, k.kek, []byte(labelVerifierText), []byte(labelVerifierAADv2))

@@ -8,7 +8,6 @@ import (
 	"io"
 
 	"github.com/kmsfs/kmsfs/keyring"
-	"golang.org/x/crypto/argon2"
 )
 
 // Sizes of the root key hierarchy.
@@ -28,11 +27,6 @@ const (
 	labelVerifierText = "kmsfs keyring passphrase verifier v1"
 	labelVersionAAD   = "kmsfs v1 key version"
 )
-
-// deriveKEK stretches the passphrase. The caller zeroes the result.
-func deriveKEK(passphrase, salt []byte, p keyring.KDFParams) []byte {
-	return argon2.IDKey(passphrase, salt, p.Time, p.MemoryKiB, p.Threads, kekSize)
-}
 
 // sealKEK seals plaintext under the KEK: nonce (12 random) || GCM(ct||tag).
 func sealKEK(rnd io.Reader, kek, plaintext, aad []byte) ([]byte, error) {

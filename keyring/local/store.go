@@ -165,7 +165,8 @@ func openBadger(dir string, log *slog.Logger) (db *badger.DB, err error) {
 		WithBaseTableSize(1 << 20).
 		WithBaseLevelSize(4 << 20).
 		WithValueLogFileSize(4 << 20).
-		WithValueThreshold(64 << 10).
+		// Records stay in the LSM tree, where a shred (shred.go) reaches them.
+		WithValueThreshold(512 << 10).
 		WithNumCompactors(2).
 		WithCompression(options.None).
 		WithBlockCacheSize(0).
