@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # bench/mount.sh: throughput and metadata benchmark of a real kmsfs mount,
 # against a plain directory on the same backing filesystem (and gocryptfs,
-# with --peers), in one run, printing absolute numbers and ratios.
+# with --peers), in one run, printing absolute numbers and ratios. Random
+# 4k I/O runs at queue depths 1 and 4 (fio psync, 1 and 4 jobs), and its
+# "cpu" rows give the FUSE server's CPU time (user+system, from
+# /proc/PID/stat) per request: lower is better, and other load on the
+# machine disturbs it less than IOPS.
 #
 # Usage: bench/mount.sh [--quick] [--peers] [--dir DIR] [--chunk-size BYTES] [--plaintext-names]
 #   --quick   256 MiB instead of 1 GiB, 3 s instead of 10 s per fio run (~2-5 min)
@@ -151,7 +155,8 @@ drop_caches() {
 	fi
 }
 
-declare -A RES UNIT DIR
+declare -A RES UNIT DIR PID
+CLK_TCK=$(getconf CLK_TCK)
 WORKLOADS=()
 TARGETS=(plain kmsfs)
 
@@ -181,6 +186,7 @@ MOUNTS+=("$WORK/kmsfs.mnt")
 "$KMSFS" mount --log "$WORK/kmsfs.log" "$WORK/kmsfs.cipher" "$WORK/kmsfs.mnt"
 # The serving process detached itself; find it to wait for its exit.
 SERVERS+=($(pgrep -f -- "^$KMSFS .* mount -f .*$WORK/kmsfs.cipher $WORK/kmsfs.mnt\$" || true))
+PID[kmsfs]=${SERVERS[0]:-}
 
 if [ "$PEERS" = 1 ]; then
 	TARGETS+=(gocryptfs)
@@ -189,7 +195,8 @@ if [ "$PEERS" = 1 ]; then
 	gocryptfs -init -q -extpass 'echo pw' "$WORK/gocryptfs.cipher"
 	MOUNTS+=("$WORK/gocryptfs.mnt")
 	gocryptfs -q -nosyslog -extpass 'echo pw' "$WORK/gocryptfs.cipher" "$WORK/gocryptfs.mnt"
-	SERVERS+=($(pgrep -f -- "gocryptfs .*$WORK/gocryptfs.cipher $WORK/gocryptfs.mnt\$" || true))
+	PID[gocryptfs]=$(pgrep -f -- "gocryptfs .*$WORK/gocryptfs.cipher $WORK/gocryptfs.mnt\$" | head -n 1 || true)
+	SERVERS+=(${PID[gocryptfs]})
 fi
 for t in "${TARGETS[@]}"; do
 	[ "$t" = plain ] || mountpoint -q "${DIR[$t]}" || die "$t is not mounted at ${DIR[$t]}"
@@ -227,23 +234,49 @@ seq_read() {
 	rm "$2/seq.dat"
 }
 
-# fio_iops DIR RW: one fio job of 4k O_DIRECT requests, queue depth 1;
-# prints IOPS. Terse v3 fields: 8 = read IOPS, 49 = write IOPS.
-fio_iops() {
-	local field=8 out
-	[ "$2" = randwrite ] && field=49
+# fio_run DIR RW JOBS: fio 4k O_DIRECT requests from JOBS processes
+# (queue depth JOBS, psync); sets IOPS and OPS (requests done). Terse v3
+# fields: 6/8 = read KiB/IOPS, 47/49 = write KiB/IOPS (--group_reporting
+# sums the jobs).
+fio_run() {
+	local kf=6 f=8 out
+	[ "$2" = randwrite ] && kf=47 f=49
 	out=$(fio --name=bench --filename="$1/fio.dat" --size="${FIO_MIB}m" --rw="$2" --bs=4k \
-		--direct=1 --ioengine=psync --numjobs=1 --iodepth=1 --fallocate=none \
+		--direct=1 --ioengine=psync --numjobs="$3" --group_reporting --iodepth=1 --fallocate=none \
 		--runtime="$FIO_SECS" --time_based --randrepeat=1 --output-format=terse --terse-version=3)
-	awk -F';' -v f="$field" 'NR == 1 { printf "%.0f", $f }' <<<"$out"
+	IOPS=$(awk -F';' -v f="$f" 'NR == 1 { printf "%.0f", $f }' <<<"$out")
+	OPS=$(awk -F';' -v f="$kf" 'NR == 1 { printf "%.0f", $f / 4 }' <<<"$out")
 }
 
-W_RR="rand read 4k (fio O_DIRECT)"
-W_RW="rand write 4k (fio O_DIRECT)"
+# cpu_ticks TARGET: user+system CPU of TARGET's FUSE server in clock
+# ticks, or nothing for a target without one (plain).
+cpu_ticks() {
+	local p=${PID[$1]:-}
+	[ -n "$p" ] && [ -r "/proc/$p/stat" ] || return 0
+	# Fields after the ")" closing the command name: utime is the 12th, stime the 13th.
+	sed 's/.*) //' "/proc/$p/stat" | awk '{ print $12 + $13 }'
+}
+
+# fio_step TARGET DIR RW JOBS: records IOPS and the server's CPU per request.
+fio_step() {
+	local w="rand $3 4k qd$4 (fio O_DIRECT)" c0 c1
+	w=${w/randread/read}
+	w=${w/randwrite/write}
+	drop_caches
+	c0=$(cpu_ticks "$1")
+	fio_run "$2" "$3" "$4"
+	c1=$(cpu_ticks "$1")
+	record "$w" "$1" "$IOPS"
+	if [ -n "$c0" ] && [ "$OPS" -gt 0 ]; then
+		record "$w cpu" "$1" "$(awk -v a="$c0" -v b="$c1" -v t="$CLK_TCK" -v n="$OPS" 'BEGIN { printf "%.1f", (b - a) / t * 1e6 / n }')"
+	fi
+}
 
 fio_layout() { dd if=/dev/zero of="$2/fio.dat" bs=1M count="$FIO_MIB" conv=fsync status=none; }
-rand_read() { drop_caches; record "$W_RR" "$1" "$(fio_iops "$2" randread)"; }
-rand_write() { drop_caches; record "$W_RW" "$1" "$(fio_iops "$2" randwrite)"; }
+rand_read() { fio_step "$1" "$2" randread 1; }
+rand_read4() { fio_step "$1" "$2" randread 4; }
+rand_write() { fio_step "$1" "$2" randwrite 1; }
+rand_write4() { fio_step "$1" "$2" randwrite 4; }
 fio_clean() { rm "$2/fio.dat"; }
 
 NSMALL=$((NDIRS * NFILES))
@@ -330,7 +363,7 @@ table() {
 		printf '%s\n' "$row"
 	done
 	printf '\nRatios are result / plain (or kmsfs / gocryptfs) from this run: above 1 is better\n'
-	printf 'for MB/s and IOPS, worse for seconds. Caches are dropped before every "cold" step.\n'
+	printf 'for MB/s and IOPS, worse for seconds and µs/op. Caches are dropped before every "cold" step.\n'
 }
 
 log "mount.sh: measuring in $WORK (${TARGETS[*]})"
@@ -339,11 +372,17 @@ workload "$W_SEQR" MB/s
 each seq_write
 each seq_read
 if [ "$HAVE_FIO" = 1 ]; then
-	workload "$W_RR" IOPS
-	workload "$W_RW" IOPS
+	for rw in read write; do
+		for qd in 1 4; do
+			workload "rand $rw 4k qd$qd (fio O_DIRECT)" IOPS
+			workload "rand $rw 4k qd$qd (fio O_DIRECT) cpu" µs/op
+		done
+	done
 	each fio_layout
 	each rand_read
+	each rand_read4
 	each rand_write
+	each rand_write4
 	each fio_clean
 fi
 for w in "$W_CREATE" "$W_STAT" "$W_READDIR" "$W_UNTAR" "$W_LS" "$W_RMSMALL" "$W_RMTREE"; do workload "$w" s; done
