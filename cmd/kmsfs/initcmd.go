@@ -181,7 +181,7 @@ func initKey(c *cli.Context, svc keyring.Service, key string) (keyring.KeyMetada
 		if out.KeyMetadata.KeyState != keyring.StateEnabled {
 			return keyring.KeyMetadata{}, fmt.Errorf("key %s is %s: %w", key, out.KeyMetadata.KeyState, keyring.ErrDisabled)
 		}
-		return out.KeyMetadata, nil
+		return out.KeyMetadata, canWrapDataKeys(key, out.KeyMetadata)
 	}
 	if !errors.Is(err, keyring.ErrNotFound) || key != defaultAlias {
 		return keyring.KeyMetadata{}, err

@@ -15,12 +15,21 @@ func keyCommand() *cli.Command {
 		Usage: "manage master keys (as AWS KMS keys)",
 		Subcommands: []*cli.Command{
 			{
-				Name:      "create",
-				Usage:     "create a master key",
-				UsageText: "kmsfs key create [--description TEXT] [--alias alias/NAME]\n\nExample: kmsfs key create --description backups --alias alias/backups",
+				Name:  "create",
+				Usage: "create a master key",
+				UsageText: "kmsfs key create [--description TEXT] [--alias alias/NAME] [--key-spec SPEC --key-usage USAGE] [--origin EXTERNAL]\n\n" +
+					"SPEC is an AWS KeySpec (SYMMETRIC_DEFAULT, RSA_2048, ECC_NIST_P256, HMAC_256, ...), USAGE an AWS KeyUsage\n" +
+					"(ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC, KEY_AGREEMENT). Only SYMMETRIC_DEFAULT\n" +
+					"ENCRYPT_DECRYPT keys can protect a volume.\n" +
+					"Example: kmsfs key create --description backups --alias alias/backups\n" +
+					"Example: kmsfs key create --key-spec ECC_NIST_P256 --key-usage SIGN_VERIFY --alias alias/signing",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "description", Usage: "free text"},
 					&cli.StringFlag{Name: "alias", Usage: "also create `alias/NAME` for the key"},
+					&cli.StringFlag{Name: "key-spec", Usage: "AWS KeySpec (default SYMMETRIC_DEFAULT)"},
+					&cli.StringFlag{Name: "key-usage", Usage: "AWS KeyUsage (default ENCRYPT_DECRYPT)"},
+					&cli.StringFlag{Name: "origin", Usage: "EXTERNAL: key material to import with kmsfs key import"},
+					&cli.BoolFlag{Name: "multi-region", Usage: "a multi-Region primary key"},
 				},
 				Action: serviceAction(0, keyCreate),
 			},
@@ -95,7 +104,8 @@ func keyCreate(c *cli.Context, svc keyring.Service) (any, string, error) {
 	if alias != "" && !strings.HasPrefix(alias, "alias/") {
 		alias = "alias/" + alias
 	}
-	out, err := svc.CreateKey(c.Context, &keyring.CreateKeyInput{Description: c.String("description")})
+	out, err := svc.CreateKey(c.Context, &keyring.CreateKeyInput{Description: c.String("description"),
+		KeySpec: c.String("key-spec"), KeyUsage: c.String("key-usage"), Origin: c.String("origin"), MultiRegion: c.Bool("multi-region")})
 	if err != nil {
 		return nil, "", err
 	}
