@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -346,4 +347,40 @@ func mustUUID(t *testing.T, id string) [16]byte {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// TestFormat3Upgrade rewrites a keyring as format-3 code left it (a v3
+// verifier, record MACs, no integrity record) and opens it: it is
+// upgraded (re-keyed, integrity record written), its keys work, and an
+// older record put back afterwards is refused.
+func TestFormat3Upgrade(t *testing.T) {
+	dir := t.TempDir()
+	k, disabled, _ := macFixture(t, dir)
+	old := rawRecords(t, k, []string{keyPrefix + disabled})
+	if err := k.audit.flush(); err != nil {
+		t.Fatal(err)
+	}
+	root := *k.root
+	root.Format = macRootFormat
+	v, err := sealKEK(k.opts.Rand, k.kek, []byte(labelVerifierText), []byte(labelVerifierAADv3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root.Verifier = v
+	b, err := json.Marshal(&root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawSet(t, k, map[string][]byte{rootKey: b, integrityKey: nil})
+	k = reopenInt(t, k, dir)
+	if k.root.Format != rootFormat || k.db.state.MAC == nil {
+		t.Fatalf("after upgrade: format %d", k.root.Format)
+	}
+	ctx := context.Background()
+	if err := k.EnableKey(ctx, &keyring.KeyIDInput{KeyId: disabled}); err != nil {
+		t.Fatal(err)
+	}
+	k = reopenInt(t, k, dir)
+	rawSet(t, k, old) // the disabled record, MACed under the pre-upgrade KEK
+	wantCorruptOpen(t, k, dir, nil)
 }
