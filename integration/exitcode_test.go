@@ -74,12 +74,6 @@ func TestExitCode(t *testing.T) {
 	covered := map[int]bool{}
 	for _, r := range rows {
 		t.Run(strconv.Itoa(r.code)+"/"+r.name, func(t *testing.T) {
-			if r.name == "empty passphrase" {
-				// cmd/kmsfs/service.go returns errors.New("empty passphrase"), a
-				// bare error exitCode cannot tell from any other failure; it must
-				// wrap errNoPassphrase (or a sentinel mapped in errors.go).
-				t.Skip("needs cmd/kmsfs/service.go to wrap a passphrase sentinel (exits 1 today)")
-			}
 			if r.code == 7 {
 				unlock := lockKeyring(t, v.keyring)
 				defer unlock()

@@ -38,7 +38,7 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &usage):
 		return exitUsage
-	case errors.Is(err, keyring.ErrWrongPassphrase), errors.Is(err, errNoPassphrase):
+	case errors.Is(err, keyring.ErrWrongPassphrase), errors.Is(err, errNoPassphrase), errors.Is(err, errEmptyPassphrase):
 		return exitPassphrase
 	case errors.Is(err, keyring.ErrNotFound), errors.Is(err, keyring.ErrNoKeyring),
 		errors.Is(err, volume.ErrNotInitialised):

@@ -23,6 +23,7 @@ func TestExitCode(t *testing.T) {
 		{usageError{"bad"}, exitUsage},
 		{fmt.Errorf("open: %w", keyring.ErrWrongPassphrase), exitPassphrase},
 		{errNoPassphrase, exitPassphrase},
+		{errEmptyPassphrase, exitPassphrase},
 		{fmt.Errorf("x: %w", keyring.ErrNotFound), exitNotFound},
 		{keyring.ErrorFromType("NotFoundException", "gone"), exitNotFound},
 		{fmt.Errorf("d: %w", volume.ErrNotInitialised), exitNotFound},

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/kmsfs/kmsfs/envelope"
+	"github.com/kmsfs/kmsfs/internal/names"
 	"github.com/kmsfs/kmsfs/internal/session"
 	"github.com/kmsfs/kmsfs/internal/testkeys"
 	"github.com/kmsfs/kmsfs/internal/volume"
@@ -46,10 +47,27 @@ func nameKeyVolume(t *testing.T) (krDir, cipher string) {
 	if err := os.Mkdir(cipher, 0o700); err != nil {
 		t.Fatal(err)
 	}
+	if err := writeRootIV(cipher); err != nil {
+		t.Fatal(err)
+	}
 	if err := conf.Create(cipher); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Create(filepath.Join(cipher, "file"))
+	// The file's name is encrypted as the mount would (fsck checks names).
+	codec, err := nameCodec(ctx, conf, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer codec.Close()
+	iv, err := names.ReadDirIV(cipher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	disk, _, err := codec.EncryptName(iv, "file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(cipher, disk))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,9 @@ var testOnlyKDF keyring.KDFParams
 
 var errNoPassphrase = errors.New("no passphrase: use a terminal, --passfile FILE or " + envPassphrase)
 
+// errEmptyPassphrase is an empty line given as the passphrase.
+var errEmptyPassphrase = errors.New("empty passphrase")
+
 func globalFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{
@@ -156,7 +159,7 @@ func readPassfile(name string) ([]byte, error) {
 
 func nonEmpty(p []byte) ([]byte, error) {
 	if len(p) == 0 {
-		return nil, errors.New("empty passphrase")
+		return nil, errEmptyPassphrase
 	}
 	return p, nil
 }
