@@ -124,27 +124,23 @@ func checkStale(path string) error {
 	return nil
 }
 
-// listenPrivate creates the socket in a fresh 0700 directory beside path,
-// makes it 0600 and only then renames it into place, so that it is never
-// reachable with the umask's permissions.
+// listenPrivate binds the socket at its final path, so that the kernel
+// names it there (ss, /proc/net/unix and SO_PEERCRED users see the real
+// path), then restricts it to its owner. Until the chmod, a connection
+// from another user is possible but refused by the peer check; a live
+// server already on the path makes the bind fail rather than be replaced.
 func listenPrivate(path string) (*net.UnixListener, error) {
-	tmpDir, err := os.MkdirTemp(filepath.Dir(path), ".ks") // short: sun_path holds 108 bytes
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("%w: %s", ErrSocketInUse, path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("kmsapi: listen %s: %w", path, err)
 	}
-	defer os.RemoveAll(tmpDir)
-	tmp := filepath.Join(tmpDir, "s")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
-	if err != nil {
-		return nil, fmt.Errorf("kmsapi: listen %s: %w", path, err)
-	}
-	ln.SetUnlinkOnClose(false) // the file moves; Server.stop removes it
-	if err := os.Chmod(tmp, 0o600); err != nil {
+	ln.SetUnlinkOnClose(false) // Server.stop removes it while it is still ours
+	if err := os.Chmod(path, 0o600); err != nil {
 		ln.Close()
-		return nil, fmt.Errorf("kmsapi: listen %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		ln.Close()
+		os.Remove(path)
 		return nil, fmt.Errorf("kmsapi: listen %s: %w", path, err)
 	}
 	return ln, nil

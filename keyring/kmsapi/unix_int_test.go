@@ -186,3 +186,24 @@ func TestDialTrustedOwnServer(t *testing.T) {
 	}
 	c.Close()
 }
+
+// TestSocketBoundAtItsPath: the kernel knows the socket by its real path
+// (ss and /proc/net/unix show it), not a temporary one.
+func TestSocketBoundAtItsPath(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keyring.sock")
+	srv, err := ListenUnix(path, http.NotFoundHandler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	b, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		t.Skip("no /proc/net/unix:", err)
+	}
+	if !strings.Contains(string(b), " "+path+"\n") {
+		t.Errorf("/proc/net/unix does not list %s", path)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("socket mode %v, %v; want 0600", fi.Mode().Perm(), err)
+	}
+}
