@@ -156,3 +156,52 @@ func TestMountWithKeysFromServe(t *testing.T) {
 	}
 	rv.umountRemote()
 }
+
+// TestRemoteRewrapMovesKeys: `kmsfs rewrap --key` moves a remote-KMS tree
+// to another key with ReEncrypt, refusing while the tree is mounted; the
+// old key can then be disabled without losing a file.
+func TestRemoteRewrapMovesKeys(t *testing.T) {
+	s := startServer(t)
+	s.run("key", "create", "--alias", "alias/old")
+	s.run("key", "create", "--alias", "alias/new")
+	id, secret := s.accessKey("--name", "host")
+	rv := newRemoteVol(t, s, "alias/old", id, secret)
+	rv.mountRemote()
+	sh(t, rv.plain, "mkdir d && for i in $(seq 1 30); do echo file $i > d/f$i; done")
+	cmd := exec.Command(kmsfsBin, "--keyring", rv.keyring, "rewrap", "--key", "alias/new", rv.cipher)
+	cmd.Env = rv.env
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "mounted") {
+		t.Errorf("rewrap of a mounted remote volume: %v: %s", err, out)
+	}
+	rv.umountRemote()
+
+	out := rv.run("rewrap", "--key", "alias/new", rv.cipher)
+	if !strings.Contains(out, "30 rewrapped") {
+		t.Errorf("rewrap: %s", out)
+	}
+	conf, _ := os.ReadFile(filepath.Join(rv.cipher, "kmsfs.conf"))
+	newARN := strings.TrimSpace(s.run("key", "describe", "alias/new"))
+	if !strings.Contains(string(conf), "key/") || strings.Contains(newARN, "") && !containsKeyOf(string(conf), newARN) {
+		t.Errorf("kmsfs.conf does not name the new key:\n%s", conf)
+	}
+	if again := rv.run("rewrap", rv.cipher); !strings.Contains(again, "0 rewrapped") {
+		t.Errorf("a second rewrap changed files: %s", again)
+	}
+	s.run("key", "disable", "alias/old")
+	rv.mountRemote()
+	if got := sh(t, rv.plain, "cat d/f7"); got != "file 7\n" {
+		t.Errorf("after the move: %q", got)
+	}
+	rv.umountRemote()
+}
+
+// containsKeyOf reports whether conf names a key ID that appears in the
+// output of `kmsfs key describe`.
+func containsKeyOf(conf, describe string) bool {
+	for _, f := range strings.Fields(describe) {
+		if len(f) == 36 && strings.Count(f, "-") == 4 && strings.Contains(conf, f) {
+			return true
+		}
+	}
+	return false
+}

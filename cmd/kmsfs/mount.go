@@ -222,17 +222,7 @@ func serve(c *cli.Context, cipherDir, mnt string) (err error) {
 		return err
 	}
 	defer stopControl()
-	server, root, err := kfs.Mount(mnt, kfs.Options{
-		CipherDir:     cipherDir,
-		ChunkSize:     conf.ChunkSize,
-		Keys:          keys,
-		ReadOnly:      c.Bool("ro"),
-		AllowOther:    c.Bool("allow-other"),
-		Debug:         c.Bool("debug"),
-		Logger:        logger,
-		Names:         codec,
-		ReservedNames: []string{volume.ConfigName, volume.ConfigName + ".tmp"},
-	})
+	server, root, err := kfs.Mount(mnt, mountOptions(c, conf, cipherDir, keys, codec, logger))
 	if err != nil {
 		return fmt.Errorf("%w: %w", errMountFailed, err)
 	}
@@ -270,7 +260,27 @@ func serveRemote(c *cli.Context, conf *volume.Config, cipherDir, mnt string, log
 	if codec != nil {
 		defer codec.Close()
 	}
-	server, _, err := kfs.Mount(mnt, kfs.Options{
+	// Offline rewrap and fsck --repair see the mount by this lock: there is
+	// no control socket to take them through.
+	unlock, err := volume.Lock(cipherDir, false)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	server, _, err := kfs.Mount(mnt, mountOptions(c, conf, cipherDir, keys, codec, logger))
+	if err != nil {
+		return fmt.Errorf("%w: %w", errMountFailed, err)
+	}
+	report(nil)
+	go unmountOnSignal(c.Context, server, mnt, logger)
+	server.Wait()
+	return nil
+}
+
+// mountOptions are the filesystem options of a mount of conf's volume,
+// local or remote.
+func mountOptions(c *cli.Context, conf *volume.Config, cipherDir string, keys envelope.KeyService, codec *names.Codec, logger *slog.Logger) kfs.Options {
+	return kfs.Options{
 		CipherDir:     cipherDir,
 		ChunkSize:     conf.ChunkSize,
 		Keys:          keys,
@@ -280,14 +290,7 @@ func serveRemote(c *cli.Context, conf *volume.Config, cipherDir, mnt string, log
 		Logger:        logger,
 		Names:         codec,
 		ReservedNames: []string{volume.ConfigName, volume.ConfigName + ".tmp"},
-	})
-	if err != nil {
-		return fmt.Errorf("%w: %w", errMountFailed, err)
 	}
-	report(nil)
-	go unmountOnSignal(c.Context, server, mnt, logger)
-	server.Wait()
-	return nil
 }
 
 // nameCodec returns the codec of conf's encrypted names, from its name

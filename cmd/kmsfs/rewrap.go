@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,9 +12,11 @@ import (
 
 	"github.com/kmsfs/kmsfs/envelope"
 	"github.com/kmsfs/kmsfs/internal/maintain"
+	"github.com/kmsfs/kmsfs/internal/names"
 	"github.com/kmsfs/kmsfs/internal/session"
 	"github.com/kmsfs/kmsfs/internal/volume"
 	"github.com/kmsfs/kmsfs/keyring"
+	"github.com/kmsfs/kmsfs/keyring/kmsclient"
 )
 
 func rewrapCommand() *cli.Command {
@@ -59,6 +62,12 @@ type rewrapReport struct {
 }
 
 func rewrapAction(c *cli.Context) error {
+	if err := needArgs(c, 1); err != nil {
+		return err
+	}
+	if conf, err := volume.Load(c.Args().First()); err == nil && conf.IsKMS() {
+		return rewrapRemote(c, c.Args().First(), conf)
+	}
 	dir, conf, svc, err := openVolume(c)
 	if err != nil {
 		return err
@@ -189,4 +198,74 @@ func rewrapText(rep rewrapReport, s *maintain.Summary) string {
 		fmt.Fprintf(&b, "\n%s now names key %s", volume.ConfigName, rep.KeyId)
 	}
 	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// rewrapRemote rewraps a volume whose key lives in a remote KMS, offline:
+// each header's KMS blob is re-encrypted (ReEncrypt) under the target key,
+// so the data keys never leave the KMS in clear on their way. A KMS keeps
+// its key's old material usable, so only --key (moving the tree to another
+// key) changes anything; files already under the target are counted as
+// current.
+func rewrapRemote(c *cli.Context, dir string, conf *volume.Config) error {
+	unlock, err := volume.Lock(dir, true)
+	if err != nil {
+		return fmt.Errorf("%w (online rewrap of a remote-KMS volume is not supported)", err)
+	}
+	defer unlock()
+	rc, err := session.RemoteConfigOf(conf, nil)
+	if err != nil {
+		return err
+	}
+	ks, err := session.NewRemoteKeys(c.Context, rc)
+	if err != nil {
+		return err
+	}
+	defer ks.Close()
+	keyArg := cmp.Or(c.String("key"), conf.KMS.KeyArn)
+	to := ks.ForKey(keyArg)
+	info, err := to.Describe(c.Context)
+	if err != nil {
+		return fmt.Errorf("key %s: %w", keyArg, err)
+	}
+	target := kmsclient.RefOf(info.ARN)
+	local, err := maintain.NewLocal(dir, session.RemoteKeysFor(ks), maintain.LocalOptions{})
+	if err != nil {
+		return err
+	}
+	defer local.Close()
+	nameKey, nameKeyErr := conf.RewrapNameKey(c.Context, ks, to)
+	s, err := runRemoteRewrap(c, dir, conf, ks, local, target)
+	if err != nil {
+		return err
+	}
+	if nameKeyErr != nil {
+		s.Failed++
+		s.Failures = append([]maintain.Failure{{Path: volume.ConfigName + " (name key)", Err: nameKeyErr}}, s.Failures...)
+	}
+	rep := rewrapReport{CipherDir: dir, KeyId: info.ARN, Scanned: s.Scanned - s.Skipped, Rewrapped: s.Changed,
+		Current: s.Current, Skipped: s.Skipped, Failed: s.Failed, Failures: failuresJSON(s),
+		ElapsedSeconds: s.Elapsed.Seconds(), NameKeyRewrapped: nameKey}
+	if info.ARN != conf.KMS.KeyArn && s.Failed == 0 {
+		conf.KMS.KeyArn = info.ARN
+		conf.KeyId, conf.KeyAlias = firstNonEmptyString(info.ID, info.ARN), ""
+		if err := conf.Save(dir); err != nil {
+			return fmt.Errorf("all files moved to key %s, but updating %s failed (run kmsfs rewrap --key again): %w", info.ARN, volume.ConfigName, err)
+		}
+		rep.ConfigUpdated = true
+	}
+	if err := printResult(c, rep, rewrapText(rep, s)); err != nil {
+		return err
+	}
+	return s.Err()
+}
+
+// runRemoteRewrap is runRewrap for a remote-KMS volume.
+func runRemoteRewrap(c *cli.Context, dir string, conf *volume.Config, ks envelope.KeyService, r maintain.Rewrapper, target envelope.KeyRef) (*maintain.Summary, error) {
+	namer := maintain.Namer(maintain.PlainNames{})
+	if codec, err := nameCodec(c.Context, conf, ks); err == nil && codec != nil {
+		defer codec.Close()
+		namer = names.NewTree(codec, dir)
+	}
+	opts := maintain.Options{Jobs: c.Int("jobs"), Progress: newProgress(c, "rewrap"), Names: namer}
+	return maintain.Run(c.Context, dir, maintain.RewrapTask(r, target), opts)
 }
