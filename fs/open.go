@@ -204,14 +204,12 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 		return nil, nil, 0, n.r.fail(err, plain)
 	}
 	st, of, err := n.initNew(ctx, f, mode)
-	if err == nil {
-		of.privs.Store(hasPrivs(mode))
-	}
 	if err != nil {
 		_ = unix.Unlink(n.r.abs(rel))
 		undoName()
 		return nil, nil, 0, n.r.fail(err, plain)
 	}
+	of.privs.Store(hasPrivs(mode))
 	ch := n.newChild(ctx, st, plain, out)
 	h := &handle{n: ch.Operations().(*node), of: of, append: flags&syscall.O_APPEND != 0, direct: flags&syscall.O_DIRECT != 0}
 	return ch, h, directFlags(flags), 0
