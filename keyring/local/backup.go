@@ -70,9 +70,6 @@ func (k *Keyring) snapshot() (*bundlePayload, error) {
 	}
 	p := &bundlePayload{Format: bundlePayloadFormat, Created: k.now()}
 	for _, e := range k.keys {
-		if e.rec.KeySpec != "" || e.rec.Origin != "" { // key types (keytypes.go): not in payload format 2 yet
-			return nil, fmt.Errorf("%w: bundles cannot carry key %s (%s, origin %s) yet", keyring.ErrUnsupported, e.rec.ID, e.rec.KeySpec, e.rec.Origin)
-		}
 		p.Keys = append(p.Keys, bundleKeyOf(e))
 	}
 	slices.SortFunc(p.Keys, func(a, b bundleKey) int { return bytes.Compare(a.ID[:], b.ID[:]) })
@@ -88,15 +85,26 @@ func bundleKeyOf(e *keyEntry) bundleKey {
 	bk := bundleKey{ID: r.ID, Description: r.Description, Created: r.Created, State: r.State,
 		PendingWindowDays: r.PendingWindowDays, RotationEnabled: r.RotationEnabled,
 		RotationPeriodDays: r.RotationPeriodDays, RotationBase: r.RotationBase, MinDecrypt: r.MinDecrypt,
-		Policy: r.Policy, Tags: slices.Clone(r.Tags), Grants: slices.Clone(r.Grants)}
+		Policy: r.Policy, Tags: slices.Clone(r.Tags), Grants: slices.Clone(r.Grants),
+		KeySpec: r.KeySpec, KeyUsage: r.KeyUsage, Origin: r.Origin, ExpirationModel: r.ExpirationModel}
 	if r.DeletionDate != nil {
 		d := *r.DeletionDate
 		bk.DeletionDate = &d
+	}
+	if r.ValidTo != nil {
+		t := *r.ValidTo
+		bk.ValidTo = &t
+	}
+	if r.Import != nil {
+		bk.ImportDigest = bytes.Clone(r.Import.Digest)
 	}
 	for _, v := range r.Versions {
 		bv := bundleVersion{Version: v.Version, Created: v.Created, RotationType: v.RotationType}
 		if v.Sealed != nil { // destroyed versions leave the keyring for good
 			bv.Material = bytes.Clone(e.material[v.Version])
+			// Typed material stays sealed under the version key: its
+			// AAD names the key, version and spec, never the KEK.
+			bv.Typed = bytes.Clone(r.typedSealed(v.Version))
 		}
 		bk.Versions = append(bk.Versions, bv)
 	}
@@ -237,6 +245,11 @@ func (k *Keyring) planKey(pl *importPlan, bk *bundleKey, now time.Time, expired 
 // here: some version with material on both sides must match, and none may
 // differ.
 func sameKey(e *keyEntry, bk *bundleKey) error {
+	if e.rec.KeySpec != bk.KeySpec || e.rec.KeyUsage != bk.KeyUsage || e.rec.Origin != bk.Origin {
+		spec, usage, origin := specOf(e.rec)
+		return fmt.Errorf("%w: key %s: the bundle holds a different key with this ID (%s %s origin %s here); nothing was imported",
+			keyring.ErrAlreadyExists, bk.ID, spec, usage, origin)
+	}
 	compared := 0
 	for _, v := range bk.Versions {
 		mine, ok := e.material[v.Version]
@@ -261,10 +274,18 @@ func (k *Keyring) entryFromBundle(pl *importPlan, bk *bundleKey) (*keyEntry, err
 	rec := &keyRecord{Format: recordFormat, ID: bk.ID, Description: bk.Description, Created: bk.Created,
 		State: bk.State, PendingWindowDays: bk.PendingWindowDays, RotationEnabled: bk.RotationEnabled,
 		RotationPeriodDays: bk.RotationPeriodDays, RotationBase: bk.RotationBase, MinDecrypt: bk.MinDecrypt,
-		Policy: bk.Policy, Tags: bk.Tags, Grants: bk.Grants}
+		Policy: bk.Policy, Tags: bk.Tags, Grants: bk.Grants,
+		KeySpec: bk.KeySpec, KeyUsage: bk.KeyUsage, Origin: bk.Origin, ExpirationModel: bk.ExpirationModel}
 	if bk.DeletionDate != nil {
 		d := *bk.DeletionDate
 		rec.DeletionDate = &d
+	}
+	if bk.ValidTo != nil {
+		t := *bk.ValidTo
+		rec.ValidTo = &t
+	}
+	if bk.ImportDigest != nil { // import parameters stay behind: fetch new ones
+		rec.Import = &importState{Digest: bytes.Clone(bk.ImportDigest)}
 	}
 	e := &keyEntry{rec: rec, material: make(map[uint32][]byte)}
 	_, err := k.appendVersions(pl, e, bk.Versions)
@@ -290,6 +311,9 @@ func (k *Keyring) appendVersions(pl *importPlan, e *keyEntry, versions []bundleV
 			}
 			e.material[v.Version] = m
 			added++
+			if v.Typed != nil { // validated: opens under m (bundle.go)
+				e.rec.setTyped(typedMaterial{Version: v.Version, Sealed: bytes.Clone(v.Typed)})
+			}
 		}
 		e.rec.Versions = append(e.rec.Versions, vr)
 	}

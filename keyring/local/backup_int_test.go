@@ -157,7 +157,7 @@ func TestBundlePayloadValidation(t *testing.T) {
 		name string
 		edit func(p *bundlePayload)
 	}{
-		{"format", func(p *bundlePayload) { p.Format = 3 }},
+		{"format", func(p *bundlePayload) { p.Format = 4 }},
 		{"format 1 with a policy", func(p *bundlePayload) { p.Format, p.Keys[0].Policy = 1, "{}" }},
 		{"policy not an object", func(p *bundlePayload) { p.Keys[0].Policy = "[]" }},
 		{"reserved tag", func(p *bundlePayload) { p.Keys[0].Tags = []keyring.Tag{{TagKey: "aws:x"}} }},

@@ -10,10 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/kmsfs/kmsfs/keyring"
+	"github.com/kmsfs/kmsfs/keyring/keyspec"
 )
 
 // Keyring bundle, version 1 (FORMAT.md, "Keyring bundle"): the whole
@@ -57,9 +59,10 @@ const (
 	// maxBundleKDFMemoryKiB is lower than a keyring's bound: a bundle is
 	// foreign input, and 1 GiB is 16 times DefaultKDF.
 	maxBundleKDFMemoryKiB = 1 << 20
-	// bundlePayloadFormat 2 adds key policies, tags and grants
-	// (FORMAT.md §14.7); format 1 payloads still import.
-	bundlePayloadFormat   = 2
+	// bundlePayloadFormat 2 adds key policies, tags and grants, format 3
+	// key types (FORMAT.md §14.7); format 1 and 2 payloads still import.
+	bundlePayloadFormat   = 3
+	bundlePayloadFormatV2 = 2
 	bundlePayloadFormatV1 = 1
 
 	infoBundleEncryption = "kmsfs bundle v1 encryption"
@@ -228,7 +231,7 @@ func decodePayload(pt []byte) (*bundlePayload, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(p); err != nil {
 		p.zero()
-		return nil, bundleCorrupt("payload is not valid JSON of format %d or %d", bundlePayloadFormatV1, bundlePayloadFormat)
+		return nil, bundleCorrupt("payload is not valid JSON of format %d to %d", bundlePayloadFormatV1, bundlePayloadFormat)
 	}
 	if err := p.validate(); err != nil {
 		p.zero()
@@ -282,6 +285,14 @@ type bundleKey struct {
 	Policy string        `json:",omitempty"`
 	Tags   []keyring.Tag `json:",omitempty"`
 	Grants []grantRecord `json:",omitempty"`
+	// Payload format 3: the key type (keytypes.go, importkey.go), as the
+	// key record has it; all absent for a symmetric key of origin AWS_KMS.
+	KeySpec         string     `json:",omitempty"`
+	KeyUsage        string     `json:",omitempty"`
+	Origin          string     `json:",omitempty"`
+	ValidTo         *time.Time `json:",omitempty"`
+	ExpirationModel string     `json:",omitempty"`
+	ImportDigest    []byte     `json:",omitempty"` // of the material imported first
 }
 
 type bundleVersion struct {
@@ -289,6 +300,10 @@ type bundleVersion struct {
 	Created      time.Time
 	RotationType string `json:",omitempty"`
 	Material     []byte `json:",omitempty"` // absent once destroyed
+	// Typed is the version's asymmetric or HMAC material as the key
+	// record holds it, sealed under Material (keytypes.go); payload
+	// format 3, for keys of other specs than SYMMETRIC_DEFAULT only.
+	Typed []byte `json:",omitempty"`
 }
 
 type bundleAlias struct {
@@ -323,7 +338,7 @@ func (k *bundleKey) current() uint32 { return k.Versions[len(k.Versions)-1].Vers
 // validate checks the invariants the keyring keeps for its own records, so
 // an imported key behaves like one made here.
 func (p *bundlePayload) validate() error {
-	if p.Format != bundlePayloadFormat && p.Format != bundlePayloadFormatV1 {
+	if p.Format < bundlePayloadFormatV1 || p.Format > bundlePayloadFormat {
 		return bundleCorrupt("unsupported payload format %d", p.Format)
 	}
 	ids := make(map[uuid.UUID]bool, len(p.Keys))
@@ -337,6 +352,9 @@ func (p *bundlePayload) validate() error {
 			return bundleCorrupt("key %s: %v", bk.ID, err)
 		}
 		if err := bk.validateV2(p.Format); err != nil {
+			return bundleCorrupt("key %s: %v", bk.ID, err)
+		}
+		if err := bk.validateV3(p.Format); err != nil {
 			return bundleCorrupt("key %s: %v", bk.ID, err)
 		}
 	}
@@ -364,7 +382,8 @@ func (bk *bundleKey) validate() error {
 		return fmt.Errorf("%w: nil key ID", errBadKey)
 	case len(bk.Description) > maxDescription:
 		return fmt.Errorf("%w: description longer than %d", errBadKey, maxDescription)
-	case bk.State != keyring.StateEnabled && bk.State != keyring.StateDisabled && bk.State != keyring.StatePendingDeletion:
+	case bk.State != keyring.StateEnabled && bk.State != keyring.StateDisabled && bk.State != keyring.StatePendingDeletion &&
+		(bk.State != keyring.StatePendingImport || bk.Origin != keyring.OriginExternal):
 		return fmt.Errorf("%w: unknown state %q", errBadKey, truncate(bk.State))
 	case (bk.State == keyring.StatePendingDeletion) != (bk.DeletionDate != nil):
 		return fmt.Errorf("%w: deletion date does not match state %s", errBadKey, bk.State)
@@ -381,7 +400,7 @@ func (bk *bundleKey) validate() error {
 			return fmt.Errorf("%w: version %d at position %d", errBadKey, v.Version, i+1)
 		case v.Material != nil && len(v.Material) != materialSize:
 			return fmt.Errorf("%w: version %d: material of %d bytes", errBadKey, v.Version, len(v.Material))
-		case v.Material == nil && v.Version >= bk.MinDecrypt:
+		case v.Material == nil && v.Version >= bk.MinDecrypt && !bk.awaitsImport():
 			return fmt.Errorf("%w: version %d has no material but is not retired", errBadKey, v.Version)
 		}
 	}
@@ -418,5 +437,98 @@ func (bk *bundleKey) validateV2(format int) error {
 			return fmt.Errorf("%w: grant %d invalid or out of order", errBadKey, i)
 		}
 	}
+	return nil
+}
+
+// awaitsImport says whether bk is a key with Origin EXTERNAL whose
+// material was never imported or was deleted: its versions have none.
+// Such a key is PendingImport, or was scheduled for deletion (and maybe
+// cancelled, so Disabled) in that state.
+func (bk *bundleKey) awaitsImport() bool {
+	if bk.Origin != keyring.OriginExternal || bk.State == keyring.StateEnabled {
+		return false
+	}
+	for _, v := range bk.Versions {
+		if v.Material != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// validateV3 checks the key type payload format 3 added: none before it,
+// and in format 3 a key the keyring itself could have made: a KeySpec and
+// KeyUsage CreateKey accepts, the import members only with Origin
+// EXTERNAL, and for every version with material of a non-symmetric spec
+// typed material that authenticates under that version's material and
+// parses as the spec's. (The material is opened here, so that a bundle
+// that InspectBundle accepts imports keys that work.)
+func (bk *bundleKey) validateV3(format int) error {
+	if format < bundlePayloadFormat {
+		if bk.KeySpec != "" || bk.KeyUsage != "" || bk.Origin != "" || bk.ValidTo != nil || bk.ExpirationModel != "" ||
+			bk.ImportDigest != nil || slices.ContainsFunc(bk.Versions, func(v bundleVersion) bool { return v.Typed != nil }) {
+			return fmt.Errorf("%w: key type members in a format %d payload", errBadKey, format)
+		}
+		return nil
+	}
+	switch {
+	case bk.Origin != "" && bk.Origin != keyring.OriginExternal:
+		return fmt.Errorf("%w: origin %q", errBadKey, truncate(bk.Origin))
+	case bk.KeySpec == "" && (bk.KeyUsage != "" || bk.Origin != ""):
+		return fmt.Errorf("%w: key usage or origin without a key spec", errBadKey)
+	case bk.KeySpec != "":
+		usage, err := keyspec.CheckKeySpec(bk.KeySpec, bk.KeyUsage)
+		if err != nil || usage != bk.KeyUsage {
+			return fmt.Errorf("%w: key spec %q with key usage %q", errBadKey, truncate(bk.KeySpec), truncate(bk.KeyUsage))
+		}
+	}
+	external := bk.Origin == keyring.OriginExternal
+	switch {
+	case !external && (bk.ValidTo != nil || bk.ExpirationModel != "" || bk.ImportDigest != nil):
+		return fmt.Errorf("%w: import members without origin EXTERNAL", errBadKey)
+	case bk.ExpirationModel != "" && bk.ExpirationModel != keyring.ExpirationKeyMaterial && bk.ExpirationModel != keyring.ExpirationNoKeyMaterial:
+		return fmt.Errorf("%w: expiration model %q", errBadKey, truncate(bk.ExpirationModel))
+	case bk.ValidTo != nil && bk.ExpirationModel != keyring.ExpirationKeyMaterial:
+		return fmt.Errorf("%w: ValidTo without %s", errBadKey, keyring.ExpirationKeyMaterial)
+	case bk.ImportDigest != nil && len(bk.ImportDigest) != sha256.Size:
+		return fmt.Errorf("%w: import digest of %d bytes", errBadKey, len(bk.ImportDigest))
+	case external && (bk.RotationEnabled || len(bk.Versions) != 1):
+		return fmt.Errorf("%w: a key with imported material has one version and no rotation", errBadKey)
+	case bk.awaitsImport() && (bk.ValidTo != nil || bk.ExpirationModel != ""):
+		return fmt.Errorf("%w: expiration without imported material", errBadKey)
+	case external && !bk.awaitsImport() && (bk.State == keyring.StatePendingImport || bk.ImportDigest == nil):
+		return fmt.Errorf("%w: imported material without its digest, or PendingImport with material", errBadKey)
+	}
+	symmetric := bk.KeySpec == "" || bk.KeySpec == keyspec.SymmetricDefault
+	if !symmetric && (bk.RotationEnabled || len(bk.Versions) != 1) {
+		return fmt.Errorf("%w: a %s key has one version and no rotation", errBadKey, bk.KeySpec)
+	}
+	for _, v := range bk.Versions {
+		switch {
+		case v.Typed != nil && (symmetric || v.Material == nil):
+			return fmt.Errorf("%w: version %d: typed material without a typed key spec or version material", errBadKey, v.Version)
+		case !symmetric && v.Material != nil && v.Typed == nil:
+			return fmt.Errorf("%w: version %d: no %s material", errBadKey, v.Version, bk.KeySpec)
+		case v.Typed != nil:
+			if err := checkTyped(bk.ID, v, bk.KeySpec); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkTyped opens and parses one version's typed material, and zeroes it.
+func checkTyped(id uuid.UUID, v bundleVersion, spec string) error {
+	b, ok := openKEK(v.Material, v.Typed, typedAAD(id, v.Version, spec))
+	if !ok {
+		return fmt.Errorf("%w: version %d: typed material does not authenticate under its version key", errBadKey, v.Version)
+	}
+	defer zero(b)
+	m, err := keyspec.ParseMaterial(spec, b)
+	if err != nil {
+		return fmt.Errorf("%w: version %d: typed material is not a %s key", errBadKey, v.Version, spec)
+	}
+	m.Zero()
 	return nil
 }
