@@ -36,8 +36,15 @@ func slotName(pos int) string { return string(rune('A' + pos)) }
 // its preamble version, is w's (KindOf, FORMAT.md §3). It returns the
 // header and its HeaderSize encoded bytes.
 func newHeader(ctx context.Context, w KeyWrapper, chunkSize int, rand io.Reader) (*header, []byte, error) {
+	return newHeaderFlags(ctx, w, chunkSize, rand, 0)
+}
+
+// newHeaderFlags is newHeader with extra preamble flags (FlagStream for a
+// stream, FORMAT.md §16).
+func newHeaderFlags(ctx context.Context, w KeyWrapper, chunkSize int, rand io.Reader, extra uint16) (*header, []byte, error) {
 	pre := Preamble{ChunkSize: uint32(chunkSize), SlotSize: SlotSize}
 	pre.Version, pre.Flags = preambleFor(KindOf(w))
+	pre.Flags |= extra
 	if _, err := io.ReadFull(rand, pre.FileID[:]); err != nil {
 		return nil, nil, fmt.Errorf("envelope: reading random file ID: %w", err)
 	}
@@ -183,6 +190,12 @@ func parseHeader(ctx context.Context, raw []byte, u KeyUnwrapper) (*header, erro
 	if err != nil {
 		return nil, err
 	}
+	return parseSlots(ctx, pre, raw, u)
+}
+
+// parseSlots is parseHeader after the preamble pre (raw[:PreambleSize])
+// was validated.
+func parseSlots(ctx context.Context, pre Preamble, raw []byte, u KeyUnwrapper) (*header, error) {
 	if err := checkKind(pre.Kind(), u); err != nil {
 		return nil, err
 	}

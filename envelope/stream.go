@@ -33,14 +33,40 @@ func NewWriter(ctx context.Context, w io.Writer, kw KeyWrapper, chunkSize int) (
 	return newWriter(ctx, w, kw, chunkSize, options{})
 }
 
+// NewStreamWriter returns a streaming writer of stream format 2
+// (FORMAT.md §16), for output that travels as a whole: a pipe, a backup.
+// Every chunk's AAD says whether it is the last, so a reader detects any
+// truncation, at a chunk boundary, inside a chunk, down to the header or
+// to nothing. Its output is not a file the mount opens (readers of files
+// refuse FlagStream) and it commits no size floor, which it does not
+// need. Errors are sticky; Abort ends a failed stream without a final
+// chunk, so the output then reads as truncated.
+func NewStreamWriter(ctx context.Context, w io.Writer, kw KeyWrapper, chunkSize int) (*Writer, error) {
+	return newStreamWriter(ctx, w, kw, chunkSize, options{})
+}
+
+func newStreamWriter(ctx context.Context, w io.Writer, kw KeyWrapper, chunkSize int, o options) (*Writer, error) {
+	return newWriterOf(ctx, w, kw, chunkSize, o, true)
+}
+
 func newWriter(ctx context.Context, w io.Writer, kw KeyWrapper, chunkSize int, o options) (*Writer, error) {
+	return newWriterOf(ctx, w, kw, chunkSize, o, false)
+}
+
+// newWriterOf writes the header of a stream of format 2 if marked, else
+// of format 1 (a file).
+func newWriterOf(ctx context.Context, w io.Writer, kw KeyWrapper, chunkSize int, o options, marked bool) (*Writer, error) {
 	if err := checkChunkSize(int64(chunkSize)); err != nil {
 		return nil, err
 	}
 	if o.rand == nil {
 		o.rand = rand.Reader
 	}
-	h, raw, err := newHeader(ctx, kw, chunkSize, o.rand)
+	var flags uint16
+	if marked {
+		flags = FlagStream
+	}
+	h, raw, err := newHeaderFlags(ctx, kw, chunkSize, o.rand, flags)
 	if err != nil {
 		return nil, err
 	}
@@ -50,8 +76,12 @@ func newWriter(ctx context.Context, w io.Writer, kw KeyWrapper, chunkSize int, o
 		return nil, fmt.Errorf("envelope: writing header: %w", err)
 	}
 	l := layoutFor(chunkSize)
+	at := floorTarget(w, start, seekable)
+	if marked {
+		at = nil // FORMAT.md §16: the final-chunk flag replaces the floor
+	}
 	return &Writer{
-		w: w, at: floorTarget(w, start, seekable), hdr: h, rand: o.rand, layout: l,
+		w: w, at: at, hdr: h, rand: o.rand, layout: l, marked: marked,
 		pipe: chunker.NewPipeline(o.workers),
 		buf:  make([]byte, streamBatch*int(l.StoredChunkSize())),
 	}, nil
@@ -110,6 +140,7 @@ type Writer struct {
 	n      int   // plaintext bytes buffered
 	chunk  int64 // index of the first buffered chunk
 	total  int64 // plaintext bytes written so far
+	marked bool  // stream format 2: chunks carry the final-chunk flag
 	err    error // sticky
 }
 
@@ -127,7 +158,7 @@ func (sw *Writer) Write(p []byte) (int, error) {
 	written := 0
 	for len(p) > 0 {
 		if sw.n == streamBatch*c {
-			if sw.err = sw.flush(); sw.err != nil {
+			if sw.err = sw.flush(false); sw.err != nil {
 				return written, sw.err
 			}
 		}
@@ -138,13 +169,23 @@ func (sw *Writer) Write(p []byte) (int, error) {
 	return written, nil
 }
 
-// flush seals the buffered chunks and writes them in one call.
-func (sw *Writer) flush() error {
+// flush seals the buffered chunks and writes them in one call. With
+// last (from Close) the last of them is the stream's final chunk; a
+// format 2 stream with nothing buffered then gets an empty one.
+func (sw *Writer) flush(last bool) error {
 	c, s := sw.layout.ChunkSize, int(sw.layout.StoredChunkSize())
 	chunks := (sw.n + c - 1) / c
+	if last && sw.marked && chunks == 0 {
+		chunks = 1 // FORMAT.md §16.1: an empty stream is one empty final chunk
+	}
 	err := sw.pipe.Run(context.Background(), chunks, func(k int) error {
-		n := min(c, sw.n-k*c)
-		_, err := sw.hdr.keys.sealChunk(sw.buf[k*s:], n, &sw.hdr.pre.FileID, sw.chunk+int64(k), sw.rand)
+		n, i := min(c, sw.n-k*c), sw.chunk+int64(k)
+		var err error
+		if sw.marked {
+			_, err = sw.hdr.keys.sealStreamChunk(sw.buf[k*s:], n, &sw.hdr.pre.FileID, i, last && k == chunks-1, sw.rand)
+		} else {
+			_, err = sw.hdr.keys.sealChunk(sw.buf[k*s:], n, &sw.hdr.pre.FileID, i, sw.rand)
+		}
 		return err
 	})
 	if err != nil {
@@ -167,8 +208,8 @@ func (sw *Writer) Close() error {
 	}
 	defer sw.wipe()
 	sw.err = ErrClosed
-	if sw.n > 0 {
-		if err := sw.flush(); err != nil {
+	if sw.n > 0 || sw.marked {
+		if err := sw.flush(true); err != nil {
 			sw.err = err
 			return err
 		}
@@ -214,10 +255,28 @@ func (sw *Writer) wipe() {
 //
 // The reader zeroes its keys at the end of the stream or at its first
 // error; Close does so for a reader abandoned before either.
+//
+// It reads both stream formats (FORMAT.md §16): format 2 (NewStreamWriter)
+// fails with ErrTruncated wherever it was cut; format 1 (NewWriter, and
+// every file) only below its size floor: see Legacy.
 func NewReader(ctx context.Context, r io.Reader, ku KeyUnwrapper) (*Reader, error) {
+	return newReader(ctx, r, ku, false)
+}
+
+// NewStreamReader is NewReader for input that must be a whole stream, as
+// `kmsfs decrypt` reads: an empty input, which no stream writer produces
+// (an empty plaintext still has a header), fails with ErrTruncated
+// instead of reading as an empty file (FORMAT.md §16.3).
+func NewStreamReader(ctx context.Context, r io.Reader, ku KeyUnwrapper) (*Reader, error) {
+	return newReader(ctx, r, ku, true)
+}
+
+func newReader(ctx context.Context, r io.Reader, ku KeyUnwrapper, whole bool) (*Reader, error) {
 	raw := make([]byte, HeaderSize)
 	n, err := io.ReadFull(r, raw)
 	switch {
+	case n == 0 && errors.Is(err, io.EOF) && whole:
+		return nil, fmt.Errorf("%w: the stream is empty (not even a header)", ErrTruncated)
 	case n == 0 && errors.Is(err, io.EOF):
 		return &Reader{err: io.EOF}, nil // FORMAT.md §2.1
 	case errors.Is(err, io.ErrUnexpectedEOF):
@@ -225,13 +284,33 @@ func NewReader(ctx context.Context, r io.Reader, ku KeyUnwrapper) (*Reader, erro
 	case err != nil:
 		return nil, fmt.Errorf("envelope: reading header: %w", err)
 	}
-	h, err := parseHeader(ctx, raw, ku)
+	h, marked, err := parseStreamHeader(ctx, raw, ku)
 	if err != nil {
 		return nil, err
 	}
 	l := layoutFor(int(h.pre.ChunkSize))
 	s := int(l.StoredChunkSize())
-	return &Reader{r: bufio.NewReaderSize(r, s), hdr: h, layout: l, buf: make([]byte, s)}, nil
+	sr := &Reader{r: bufio.NewReaderSize(r, s), hdr: h, layout: l, buf: make([]byte, s), marked: marked}
+	if marked {
+		sr.plain = make([]byte, int(l.ChunkSize))
+	}
+	return sr, nil
+}
+
+// Legacy reports whether the input is not in stream format 2: a file, or
+// a stream of format 1 (NewWriter, kmsfs encrypt before stream format 2),
+// whose chunks carry no final-chunk flag. Such a stream cut at a chunk
+// boundary above its size floor (0 when it was piped) reads as a shorter
+// plaintext without error.
+func (sr *Reader) Legacy() bool { return !sr.marked }
+
+// Protected reports whether a cut anywhere in what was read so far
+// would have failed: the input is in stream format 2, or its size floor
+// covers every plaintext byte read (a file, or a format 1 stream written
+// to a seekable output). A format 1 stream that was piped (floor 0), and
+// an empty one, are not. Call it after io.EOF.
+func (sr *Reader) Protected() bool {
+	return sr.marked || (sr.hdr != nil && sr.total > 0 && sr.hdr.committed() >= sr.total)
 }
 
 // Reader is the streaming reader of NewReader. It decrypts one chunk at a
@@ -245,6 +324,9 @@ type Reader struct {
 	out    []byte // decrypted, not yet returned
 	chunk  int64
 	total  int64
+	marked bool   // stream format 2 (FORMAT.md §16)
+	plain  []byte // format 2: decrypted chunk, not in place
+	final  bool   // format 2: the final chunk was read
 	err    error
 }
 
@@ -254,7 +336,11 @@ func (sr *Reader) Read(p []byte) (int, error) {
 		if sr.err != nil {
 			return 0, sr.err
 		}
-		sr.err = sr.next()
+		if sr.marked {
+			sr.err = sr.nextMarked()
+		} else {
+			sr.err = sr.next()
+		}
 		if sr.err != nil {
 			sr.wipe()
 		}
@@ -279,6 +365,7 @@ func (sr *Reader) Close() error {
 // wipe zeroes the keys and the chunk buffer.
 func (sr *Reader) wipe() {
 	clear(sr.buf)
+	clear(sr.plain)
 	if sr.hdr != nil {
 		sr.hdr.keys.wipe()
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 
@@ -49,24 +50,39 @@ Example: kmsfs decrypt --context app=backup -o db.sqlite db.kmsfs`,
 		Flags: cryptFlags(),
 		Action: func(c *cli.Context) error {
 			return cryptAction(c, func(ks envelope.KeyService, in io.Reader, out io.Writer) error {
-				r, err := envelope.NewReader(c.Context, in, ks)
+				r, err := envelope.NewStreamReader(c.Context, in, ks)
 				if err != nil {
 					return err
 				}
 				defer r.Close() // wipes the keys if the copy stops early
-				_, err = io.Copy(out, r)
-				return err
+				if _, err := io.Copy(out, r); err != nil {
+					return err
+				}
+				if !r.Protected() {
+					fmt.Fprintln(c.App.ErrWriter, "kmsfs: warning: this input has no truncation protection (stream format 1, written through a pipe "+
+						"by kmsfs encrypt before stream format 2): a copy cut at a chunk boundary would have decrypted to a shorter plaintext "+
+						"without error; re-encrypt it to get the protection")
+				}
+				return nil
 			})
 		},
 	}
 }
 
-// encryptStream encrypts in into out. If in or out fails part way, the
-// stream is aborted, not closed: closing would seal the buffered tail and
-// commit the size read so far as the floor, making a cut input look like
-// a complete ciphertext.
+// encryptStream encrypts in into out (FORMAT.md §16.2): into a regular
+// file (an io.WriterAt, see streamOnly) as a file of the file format whose
+// size floor, committed on Close, covers every byte, so that the mount
+// can open it too; into anything else (a pipe) in stream format 2, whose
+// final chunk is marked. Either way every truncation fails to decrypt.
+// If in or out fails part way, the stream is aborted, not closed: closing
+// would seal the buffered tail as the last chunk and commit the floor,
+// making a cut input look like a complete ciphertext.
 func encryptStream(ctx context.Context, ks envelope.KeyWrapper, in io.Reader, out io.Writer, chunkSize int) error {
-	w, err := envelope.NewWriter(ctx, out, ks, chunkSize)
+	newWriter := envelope.NewStreamWriter
+	if _, ok := out.(io.WriterAt); ok {
+		newWriter = envelope.NewWriter
+	}
+	w, err := newWriter(ctx, out, ks, chunkSize)
 	if err != nil {
 		return err
 	}
