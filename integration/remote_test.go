@@ -158,8 +158,9 @@ func TestMountWithKeysFromServe(t *testing.T) {
 }
 
 // TestRemoteRewrapMovesKeys: `kmsfs rewrap --key` moves a remote-KMS tree
-// to another key with ReEncrypt, refusing while the tree is mounted; the
-// old key can then be disabled without losing a file.
+// to another key with ReEncrypt, refusing (as fsck --repair does) while
+// the tree is mounted; fsck checks it through the KMS; the old key can
+// then be disabled without losing a file.
 func TestRemoteRewrapMovesKeys(t *testing.T) {
 	s := startServer(t)
 	s.run("key", "create", "--alias", "alias/old")
@@ -173,6 +174,11 @@ func TestRemoteRewrapMovesKeys(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "mounted") {
 		t.Errorf("rewrap of a mounted remote volume: %v: %s", err, out)
 	}
+	cmd = exec.Command(kmsfsBin, "--keyring", rv.keyring, "fsck", "--repair", rv.cipher)
+	cmd.Env = rv.env
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "mounted") {
+		t.Errorf("fsck --repair of a mounted remote volume: %v: %s", err, out)
+	}
 	rv.umountRemote()
 
 	out := rv.run("rewrap", "--key", "alias/new", rv.cipher)
@@ -183,6 +189,9 @@ func TestRemoteRewrapMovesKeys(t *testing.T) {
 	newARN := strings.TrimSpace(s.run("key", "describe", "alias/new"))
 	if !strings.Contains(string(conf), "key/") || strings.Contains(newARN, "") && !containsKeyOf(string(conf), newARN) {
 		t.Errorf("kmsfs.conf does not name the new key:\n%s", conf)
+	}
+	if out := rv.run("fsck", rv.cipher); !strings.Contains(out, "0 with problems") {
+		t.Errorf("fsck of the moved tree: %s", out)
 	}
 	if again := rv.run("rewrap", rv.cipher); !strings.Contains(again, "0 rewrapped") {
 		t.Errorf("a second rewrap changed files: %s", again)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/kmsfs/kmsfs/envelope"
 	"github.com/kmsfs/kmsfs/internal/maintain"
 	"github.com/kmsfs/kmsfs/internal/names"
 	"github.com/kmsfs/kmsfs/internal/session"
@@ -102,31 +103,36 @@ func (r *fsckRun) fixed(path string, what error, how string) {
 }
 
 func fsckAction(c *cli.Context) error {
-	dir, conf, svc, err := openVolume(c)
+	if err := needArgs(c, 1); err != nil {
+		return err
+	}
+	dir := c.Args().First()
+	conf, err := volume.Load(dir)
 	if err != nil {
 		return err
 	}
-	defer svc.Close()
+	vk, err := openVolumeKeys(c, dir, conf)
+	if err != nil {
+		return err
+	}
+	defer vk.close()
 	repair := c.Bool("repair")
-	if ctl, err := dialMount(c, dir); ctl != nil || err != nil {
-		if ctl != nil {
-			ctl.Close()
-		}
+	if vk.mounted {
 		if repair {
 			return errMountedRepair
 		}
 		fmt.Fprintf(c.App.ErrWriter, "kmsfs fsck: note: %s is mounted; files written meanwhile may be reported wrongly\n", dir)
 	}
 	run := &fsckRun{c: c}
-	checkConfig(c.Context, run, conf, svc)
-	codec, namer := fsckNames(c.Context, dir, conf, svc)
+	checkConfig(c.Context, run, conf, vk)
+	codec, namer := fsckNames(c.Context, dir, conf, vk.keys)
 	if codec != nil {
 		defer codec.Close()
 		if err := checkNames(c.Context, run, dir, codec, namer, repair); err != nil {
 			return err
 		}
 	}
-	s, err := runFsck(c, run, dir, conf, svc, namer)
+	s, err := runFsck(c, run, dir, conf, vk, namer)
 	if err != nil {
 		return err
 	}
@@ -150,17 +156,75 @@ func fsckAction(c *cli.Context) error {
 	return nil
 }
 
+// volumeKeys are the key services an offline job needs for one volume,
+// whether its key lives in the local keyring or in a remote KMS.
+type volumeKeys struct {
+	keys     envelope.KeyService // unwraps headers and the name key
+	keysFor  maintain.KeysFor    // wraps under a given key (repair, rewrap)
+	checkKey func(context.Context) error
+	mounted  bool
+	close    func()
+}
+
+// openVolumeKeys reaches conf's key service: its keyring (through the
+// mount's socket if mounted), or its remote KMS.
+func openVolumeKeys(c *cli.Context, dir string, conf *volume.Config) (*volumeKeys, error) {
+	if conf.IsKMS() {
+		return openRemoteVolumeKeys(c, dir, conf)
+	}
+	svc, err := openService(c, false)
+	if err != nil {
+		return nil, err
+	}
+	vk := &volumeKeys{keys: keyring.NewKeyService(svc, conf.KeyId), keysFor: session.KeysFor(svc),
+		checkKey: func(ctx context.Context) error { _, err := session.EnabledKey(ctx, svc, conf.KeyId); return err },
+		close:    func() { svc.Close() }}
+	ctl, err := dialMount(c, dir)
+	if ctl != nil {
+		ctl.Close()
+	}
+	vk.mounted = ctl != nil || err != nil
+	return vk, nil
+}
+
+// openRemoteVolumeKeys is openVolumeKeys for a remote-KMS volume, which
+// is mounted while its mount holds the config's shared lock.
+func openRemoteVolumeKeys(c *cli.Context, dir string, conf *volume.Config) (*volumeKeys, error) {
+	rc, err := session.RemoteConfigOf(conf, nil)
+	if err != nil {
+		return nil, err
+	}
+	ks, err := session.NewRemoteKeys(c.Context, rc)
+	if err != nil {
+		return nil, err
+	}
+	vk := &volumeKeys{keys: ks, keysFor: session.RemoteKeysFor(ks),
+		checkKey: func(ctx context.Context) error { _, err := ks.Describe(ctx); return err },
+		close:    func() { ks.Close() }}
+	unlock, err := volume.Lock(dir, true)
+	switch {
+	case errors.Is(err, volume.ErrInUse):
+		vk.mounted = true
+	case err != nil:
+		ks.Close()
+		return nil, err
+	default:
+		vk.close = func() { unlock(); ks.Close() }
+	}
+	return vk, nil
+}
+
 // checkConfig checks the volume config's key: it exists and is enabled
 // (new files are wrapped under it), and the name key (encrypted names)
 // unwraps, as every file header's DEK must.
-func checkConfig(ctx context.Context, run *fsckRun, conf *volume.Config, svc *service) {
-	if _, err := session.EnabledKey(ctx, svc, conf.KeyId); err != nil {
+func checkConfig(ctx context.Context, run *fsckRun, conf *volume.Config, vk *volumeKeys) {
+	if err := vk.checkKey(ctx); err != nil {
 		run.problem(volume.ConfigName, fmt.Errorf("volume key %s: %w", conf.KeyId, err))
 	}
 	if conf.PlaintextNames {
 		return
 	}
-	key, err := conf.NameKey(ctx, keyring.NewKeyService(svc, conf.KeyId))
+	key, err := conf.NameKey(ctx, vk.keys)
 	clear(key)
 	if err != nil {
 		run.problem(volume.ConfigName, fmt.Errorf("name key: %w", err))
@@ -170,8 +234,8 @@ func checkConfig(ctx context.Context, run *fsckRun, conf *volume.Config, svc *se
 // fsckNames returns the codec of an encrypted-names volume (nil if names
 // are plaintext or the name key does not unwrap, which checkConfig reports)
 // and the Namer that shows paths.
-func fsckNames(ctx context.Context, dir string, conf *volume.Config, svc *service) (*names.Codec, maintain.Namer) {
-	codec, err := nameCodec(ctx, conf, keyring.NewKeyService(svc, conf.KeyId))
+func fsckNames(ctx context.Context, dir string, conf *volume.Config, ks envelope.KeyService) (*names.Codec, maintain.Namer) {
+	codec, err := nameCodec(ctx, conf, ks)
 	if err != nil || codec == nil {
 		return nil, maintain.PlainNames{}
 	}
@@ -223,14 +287,14 @@ func displayDir(namer maintain.Namer, p maintain.NameProblem) string {
 
 // runFsck checks the tree's files; each problem is printed on stdout as it
 // is found (unless --json), so a long run shows them early.
-func runFsck(c *cli.Context, run *fsckRun, dir string, conf *volume.Config, svc *service, namer maintain.Namer) (*maintain.Summary, error) {
-	chk, err := maintain.NewChecker(dir, keyring.NewKeyService(svc, conf.KeyId), conf.ChunkSize, c.Bool("quick"))
+func runFsck(c *cli.Context, run *fsckRun, dir string, conf *volume.Config, vk *volumeKeys, namer maintain.Namer) (*maintain.Summary, error) {
+	chk, err := maintain.NewChecker(dir, vk.keys, conf.ChunkSize, c.Bool("quick"))
 	if err != nil {
 		return nil, err
 	}
 	defer chk.Close()
 	if c.Bool("repair") {
-		chk.EnableRepair(session.KeysFor(svc))
+		chk.EnableRepair(vk.keysFor)
 	}
 	p := newProgress(c, "fsck")
 	opts := maintain.Options{Jobs: c.Int("jobs"), Progress: p, Names: namer}
