@@ -22,6 +22,10 @@ type header struct {
 	// position that is not clean, so that no slot keeps a wrap under a
 	// retired master key version (FORMAT.md §5.3).
 	otherClean bool
+	// skipped is the newest slot when it failed authentication and an
+	// older one, of a lower generation, was used instead (FORMAT.md,
+	// "Reading the header"): damage, or a torn header write. nil otherwise.
+	skipped *Slot
 }
 
 // slotOffset is the file offset of slot position pos (0 = A, 1 = B).
@@ -108,7 +112,7 @@ func (h *header) commit(w io.WriterAt, next Slot) error {
 	// The old current slot becomes the other one; it wraps the DEK under
 	// the new key reference only if the reference did not change.
 	h.otherClean = h.slot.KeyRef == next.KeyRef
-	h.slot, h.pos = next, pos
+	h.slot, h.pos, h.skipped = next, pos, nil
 	return nil
 }
 
@@ -203,7 +207,7 @@ func parseSlots(ctx context.Context, pre Preamble, raw []byte, u KeyUnwrapper) (
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range cands {
+	for i, c := range cands {
 		h, err := tryCandidate(ctx, pre, raw[:PreambleSize], c, u)
 		if err != nil {
 			return nil, err
@@ -211,6 +215,9 @@ func parseSlots(ctx context.Context, pre Preamble, raw []byte, u KeyUnwrapper) (
 		if h != nil {
 			other := 1 - h.pos
 			h.otherClean = h.cleanOther(raw[slotOffset(other):slotOffset(other+1)])
+			if i > 0 && cands[0].slot.Generation > h.slot.Generation {
+				h.skipped = &cands[0].slot
+			}
 			return h, h.checkSlot()
 		}
 	}

@@ -86,3 +86,30 @@ func (s SlotRefs) Names(id [KeyIDSize]byte) bool {
 	}
 	return false
 }
+
+// SlotFallback describes a header read from its older slot because the
+// newest slot (the higher generation) failed authentication. Readers fall
+// back silently (FORMAT.md, "Reading the header"), and the older slot's
+// lower size floor can hide a truncation, so callers report it.
+type SlotFallback struct {
+	FailedGeneration uint64 // the newest slot's generation, which failed
+	UsedGeneration   uint64 // the generation of the slot in use
+}
+
+// SlotFallback reports whether f's header, as opened, came from the older
+// slot because the newest failed authentication. ok is false for a file
+// whose newest slot authenticated, an empty file, and once a write or
+// rewrap has rewritten the header.
+func (f *File) SlotFallback() (fb SlotFallback, ok bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.hdr == nil {
+		return SlotFallback{}, false
+	}
+	f.hmu.Lock()
+	defer f.hmu.Unlock()
+	if f.hdr.skipped == nil {
+		return SlotFallback{}, false
+	}
+	return SlotFallback{FailedGeneration: f.hdr.skipped.Generation, UsedGeneration: f.hdr.slot.Generation}, true
+}

@@ -91,6 +91,9 @@ func (n *node) acquire(ctx context.Context, write bool) (*openFile, syscall.Errn
 	// The key service may be remote: do not let a signal to the caller
 	// (Go's preemption signals count) abort the unwrap half-way.
 	ef, err := envelope.Open(context.WithoutCancel(ctx), b, n.r.keys, n.r.chunk)
+	if err == nil {
+		n.r.noteFallback(ef, plain)
+	}
 	of.privs.Store(hasPrivs(st.Mode))
 	n.r.files.finish(of, ef, err)
 	return n.ready(of, write, plain)
@@ -264,4 +267,17 @@ func (n *node) createExisting(ctx context.Context, name string, flags uint32, ou
 		return nil, nil, 0, errno
 	}
 	return ch, h, fl, 0
+}
+
+// noteFallback logs, once per file, a header read from its older slot
+// because the newest failed authentication: readers fall back silently,
+// and the older slot's lower size floor can hide a truncation (kmsfs fsck
+// reports it too, and --repair rewrites both slots).
+func (r *root) noteFallback(ef *envelope.File, plain string) {
+	fb, ok := ef.SlotFallback()
+	if !ok || !r.warned.first("slot\x00"+plain) {
+		return
+	}
+	r.log.Warn("kmsfs: newest header slot fails authentication; using the older slot (run kmsfs fsck)",
+		"path", plain, "failed_generation", fb.FailedGeneration, "used_generation", fb.UsedGeneration)
 }
