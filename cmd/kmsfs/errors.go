@@ -65,7 +65,7 @@ func integrityFailure(err error) bool {
 		// ErrBadHeader covers every header error: bad magic, version, flags.
 		envelope.ErrUnauthenticated, envelope.ErrTruncated, envelope.ErrBadHeader,
 		keyring.ErrInvalidCiphertext, keyring.ErrIncorrectKey, keyring.ErrKeyringCorrupt,
-		volume.ErrBadConfig,
+		volume.ErrBadConfig, volume.ErrConfigTampered,
 	} {
 		if errors.Is(err, s) {
 			return true

@@ -77,9 +77,7 @@ func initAction(c *cli.Context) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	if c.Bool("plaintext-names") {
-		conf.SetPlaintextNames()
-	} else if err := conf.GenerateNameKey(c.Context, keyring.NewKeyService(svc, meta.KeyId)); err != nil {
+	if err := initNames(c, conf, keyring.NewKeyService(svc, meta.KeyId)); err != nil {
 		return err
 	}
 	if err := createVolume(dir, conf); err != nil {
@@ -87,6 +85,16 @@ func initAction(c *cli.Context) error {
 	}
 	registerVolume(c, dir)
 	return printResult(c, conf, fmt.Sprintf("initialised %s with key %s (%s)\nmount it: kmsfs mount %s MOUNTPOINT", dir, meta.KeyId, c.String("key"), dir))
+}
+
+// initNames gives a new config its name key, or plaintext names and a
+// config key: either key MACs the config (FORMAT.md §15.4).
+func initNames(c *cli.Context, conf *volume.Config, w envelope.KeyWrapper) error {
+	if c.Bool("plaintext-names") {
+		conf.SetPlaintextNames()
+		return conf.GenerateConfigKey(c.Context, w)
+	}
+	return conf.GenerateNameKey(c.Context, w)
 }
 
 // createVolume writes a new volume's root IV (with encrypted names) and
@@ -152,9 +160,7 @@ func initRemote(c *cli.Context, dir, endpoint string) error {
 	if err := conf.SetKMS(volume.KMS{Endpoint: endpoint, KeyArn: info.ARN, Region: c.String("region")}); err != nil {
 		return err
 	}
-	if c.Bool("plaintext-names") {
-		conf.SetPlaintextNames()
-	} else if err := conf.GenerateNameKey(c.Context, ks); err != nil {
+	if err := initNames(c, conf, ks); err != nil {
 		return err
 	}
 	if err := createVolume(dir, conf); err != nil {

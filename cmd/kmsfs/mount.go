@@ -210,6 +210,9 @@ func serve(c *cli.Context, cipherDir, mnt string) (err error) {
 		return fmt.Errorf("volume key: %w", err)
 	}
 	keys := session.NewVolumeKeys(svc, conf.KeyId)
+	if err := authenticateConfig(c, conf, keys, logger); err != nil {
+		return err
+	}
 	codec, err := nameCodec(c.Context, conf, keys)
 	if err != nil {
 		return err
@@ -253,6 +256,9 @@ func serveRemote(c *cli.Context, conf *volume.Config, cipherDir, mnt string, log
 	if _, err := keys.Describe(c.Context); err != nil {
 		return fmt.Errorf("volume key %s: %w", conf.KMS.KeyArn, err)
 	}
+	if err := authenticateConfig(c, conf, keys, logger); err != nil {
+		return err
+	}
 	codec, err := nameCodec(c.Context, conf, keys)
 	if err != nil {
 		return err
@@ -274,6 +280,25 @@ func serveRemote(c *cli.Context, conf *volume.Config, cipherDir, mnt string, log
 	report(nil)
 	go unmountOnSignal(c.Context, server, mnt, logger)
 	server.Wait()
+	return nil
+}
+
+// authenticateConfig checks kmsfs.conf's MAC (FORMAT.md §15.4) before
+// anything of the config is used; a config written before config MACs
+// gets one now, logged once (a read-only mount leaves it as it is).
+func authenticateConfig(c *cli.Context, conf *volume.Config, keys envelope.KeyService, logger *slog.Logger) error {
+	err := conf.Authenticate(c.Context, keys)
+	if !errors.Is(err, volume.ErrNoConfigMAC) {
+		return err
+	}
+	if c.Bool("ro") {
+		logger.Info(volume.ConfigName+" has no MAC yet; a read-write mount adds it", "volume", conf.VolumeID)
+		return nil
+	}
+	if err := conf.Upgrade(c.Context, keys); err != nil {
+		return fmt.Errorf("adding the MAC to %s: %w", volume.ConfigName, err)
+	}
+	logger.Info(volume.ConfigName+" upgraded: its fields are authenticated by a MAC from now on", "volume", conf.VolumeID)
 	return nil
 }
 

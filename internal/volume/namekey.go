@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -16,8 +17,12 @@ import (
 const NameKeySize = 32
 
 // nameKeyLabel starts the additional data of the name key's wrapping,
-// docs/NAMES.md §2.1.
-const nameKeyLabel = "kmsfs v1 name key"
+// docs/NAMES.md §2.1; nameKeyLabelAuth replaces it in a config with a
+// MAC (FORMAT.md §15.4), so that stripping the MAC breaks the unwrap.
+const (
+	nameKeyLabel     = "kmsfs v1 name key"
+	nameKeyLabelAuth = "kmsfs v2 name key"
+)
 
 // WrappedKey is the volume's name key wrapped by one master key version,
 // as stored in kmsfs.conf. It is wrapped exactly like a file's data key:
@@ -47,16 +52,23 @@ func (w *WrappedKey) parse(kms bool) (envelope.KeyRef, []byte, error) {
 }
 
 // nameKeyAAD binds the wrapped name key to this volume and config layout
-// (docs/NAMES.md §2.1): "kmsfs v1 name key" || VolumeID (16 bytes) ||
-// Version (4 bytes, big-endian). A wrapped name key copied into another
-// volume's config does not unwrap there.
-func (c *Config) nameKeyAAD() ([]byte, error) {
-	id, err := c.volumeID()
-	if err != nil {
-		return nil, err
+// (docs/NAMES.md §2.1): "kmsfs v1 name key" (or "kmsfs v2 name key" in a
+// config with a MAC) || VolumeID (16 bytes) || Version (4 bytes,
+// big-endian). A wrapped name key copied into another volume's config
+// does not unwrap there.
+func (c *Config) nameKeyAAD() []byte {
+	if c.authenticated {
+		return c.keyAAD(nameKeyLabelAuth)
 	}
-	aad := append([]byte(nameKeyLabel), id...)
-	return binary.BigEndian.AppendUint32(aad, uint32(c.Version)), nil
+	return c.keyAAD(nameKeyLabel)
+}
+
+// keyAAD is label || VolumeID || Version u32, the AAD of the name key's
+// and the config key's wraps; VolumeID was validated.
+func (c *Config) keyAAD(label string) []byte {
+	id, _ := c.volumeID()
+	aad := append([]byte(label), id...)
+	return binary.BigEndian.AppendUint32(aad, uint32(c.Version))
 }
 
 // SetPlaintextNames makes c a volume that stores names as they are
@@ -64,6 +76,7 @@ func (c *Config) nameKeyAAD() ([]byte, error) {
 // which older kmsfs binaries read too.
 func (c *Config) SetPlaintextNames() {
 	c.PlaintextNames, c.WrappedNameKey, c.Version = true, nil, c.namesVersion(true)
+	c.authenticated, c.macKey = false, nil // GenerateConfigKey gives it a MAC key
 }
 
 // namesVersion is the config version of c with plain or encrypted names:
@@ -87,24 +100,27 @@ func (c *Config) GenerateNameKey(ctx context.Context, w envelope.KeyWrapper) err
 	if _, err := rand.Read(key); err != nil {
 		return fmt.Errorf("volume: name key: %w", err)
 	}
-	c.Version, c.PlaintextNames = c.namesVersion(false), false
-	wk, err := c.wrapNameKey(ctx, w, key)
+	c.Version, c.PlaintextNames, c.authenticated = c.namesVersion(false), false, true
+	wk, err := c.wrapKey(ctx, w, key, nameKeyLabelAuth)
 	if err != nil {
 		return err
 	}
-	c.WrappedNameKey = wk
+	k, err := c.macKeyFrom(key) // the config is written with its MAC
+	if err != nil {
+		return err
+	}
+	c.WrappedNameKey, c.WrappedConfigKey, c.macKey = wk, nil, k
 	return nil
 }
 
-// wrapNameKey wraps key for c.
-func (c *Config) wrapNameKey(ctx context.Context, w envelope.KeyWrapper, key []byte) (*WrappedKey, error) {
-	aad, err := c.nameKeyAAD()
-	if err != nil {
+// wrapKey wraps key for c under the AAD of label.
+func (c *Config) wrapKey(ctx context.Context, w envelope.KeyWrapper, key []byte, label string) (*WrappedKey, error) {
+	if _, err := c.volumeID(); err != nil {
 		return nil, err
 	}
-	ref, wrapped, err := w.WrapKey(ctx, key, aad)
+	ref, wrapped, err := w.WrapKey(ctx, key, c.keyAAD(label))
 	if err != nil {
-		return nil, fmt.Errorf("volume: wrapping name key: %w", err)
+		return nil, fmt.Errorf("volume: wrapping %s: %w", label[len("kmsfs v1 "):], err)
 	}
 	return &WrappedKey{
 		KeyId:   uuid.UUID(ref.KeyID).String(),
@@ -126,17 +142,25 @@ func (c *Config) NameKey(ctx context.Context, ks envelope.KeyService) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
-	aad, err := c.nameKeyAAD()
-	if err != nil {
+	if _, err := c.volumeID(); err != nil {
 		return nil, err
 	}
-	key, err := ks.UnwrapKey(ctx, ref, wrapped, aad)
+	key, err := ks.UnwrapKey(ctx, ref, wrapped, c.nameKeyAAD())
+	if err != nil && c.authenticated && errors.Is(err, envelope.ErrUnauthenticated) {
+		return nil, fmt.Errorf("%w: the name key does not unwrap (%s): %w", ErrConfigTampered, ref, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("volume: unwrapping name key (%s): %w", ref, err)
 	}
 	if len(key) != NameKeySize {
 		clear(key)
 		return nil, fmt.Errorf("%w: name key is %d bytes", ErrBadConfig, len(key))
+	}
+	if c.ConfigMAC != "" {
+		if err := c.checkMAC(key); err != nil {
+			clear(key)
+			return nil, err
+		}
 	}
 	return key, nil
 }
@@ -147,9 +171,12 @@ func (c *Config) NameKey(ctx context.Context, ks envelope.KeyService) ([]byte, e
 // saves the config atomically in the directory it was loaded from and
 // reports changed. The name key itself never changes, so no file is
 // renamed. A volume with plaintext names has nothing to rewrap.
+//
+// A plaintext-names volume's config key (FORMAT.md §15.4) is rewrapped
+// the same way, if it has one.
 func (c *Config) RewrapNameKey(ctx context.Context, ks envelope.KeyService, w envelope.KeyWrapper) (changed bool, err error) {
 	if c.PlaintextNames {
-		return false, nil
+		return c.rewrapConfigKey(ctx, ks, w)
 	}
 	if c.dir == "" {
 		return false, ErrNoDir
@@ -159,7 +186,11 @@ func (c *Config) RewrapNameKey(ctx context.Context, ks envelope.KeyService, w en
 		return false, err
 	}
 	defer clear(key)
-	wk, err := c.wrapNameKey(ctx, w, key)
+	label := nameKeyLabel
+	if c.authenticated {
+		label = nameKeyLabelAuth
+	}
+	wk, err := c.wrapKey(ctx, w, key, label)
 	if err != nil {
 		return false, err
 	}
@@ -171,6 +202,39 @@ func (c *Config) RewrapNameKey(ctx context.Context, ks envelope.KeyService, w en
 	if err := c.Save(c.dir); err != nil {
 		c.WrappedNameKey = old
 		return false, fmt.Errorf("volume: saving rewrapped name key: %w", err)
+	}
+	return true, nil
+}
+
+// rewrapConfigKey is RewrapNameKey for a plaintext-names volume's config
+// key; it checks the MAC on the way.
+func (c *Config) rewrapConfigKey(ctx context.Context, ks envelope.KeyService, w envelope.KeyWrapper) (bool, error) {
+	if c.WrappedConfigKey == nil {
+		return false, nil
+	}
+	if c.dir == "" {
+		return false, ErrNoDir
+	}
+	key, err := c.configKey(ctx, ks)
+	if err != nil {
+		return false, err
+	}
+	defer clear(key)
+	if err := c.checkMAC(key); err != nil {
+		return false, err
+	}
+	wk, err := c.wrapKey(ctx, w, key, configKeyLabel)
+	if err != nil {
+		return false, err
+	}
+	if wk.KeyId == c.WrappedConfigKey.KeyId && wk.Version == c.WrappedConfigKey.Version {
+		return false, nil
+	}
+	old := c.WrappedConfigKey
+	c.WrappedConfigKey = wk
+	if err := c.Save(c.dir); err != nil {
+		c.WrappedConfigKey = old
+		return false, fmt.Errorf("volume: saving rewrapped config key: %w", err)
 	}
 	return true, nil
 }

@@ -7,6 +7,7 @@ package volume
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -64,8 +65,18 @@ type Config struct {
 	// KMS says which remote KMS holds the volume's key; nil for a volume
 	// under a local keyring. Set with SetKMS.
 	KMS *KMS `json:",omitempty"`
+	// WrappedConfigKey is the key of the config MAC of a plaintext-names
+	// volume, wrapped like the name key (FORMAT.md §15.4); an
+	// encrypted-names volume's MAC key comes from its name key.
+	WrappedConfigKey *WrappedKey `json:",omitempty"`
+	// ConfigMAC authenticates the fields above that matter (FORMAT.md
+	// §15.4), hex; empty in a config written before config MACs.
+	ConfigMAC string `json:",omitempty"`
 
-	dir string // where Load read or Create/Save wrote the config
+	dir           string // where Load read or Create/Save wrote the config
+	authenticated bool   // the name key is wrapped under the authenticated label (NAMES.md §2.1)
+	macKey        []byte // K_mac, once unwrapped or generated
+	loadedFields  []byte // the encoding of the fields as loaded
 }
 
 // New returns a config for a fresh volume with encrypted names. Before it
@@ -105,7 +116,10 @@ func Load(cipherDir string) (*Config, error) {
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", cipherDir, err)
 	}
-	c.dir = cipherDir
+	c.dir, c.authenticated = cipherDir, c.ConfigMAC != ""
+	if c.loadedFields, err = c.encodeFields(); err != nil {
+		return nil, fmt.Errorf("%s: %w", cipherDir, err)
+	}
 	return &c, nil
 }
 
@@ -149,8 +163,8 @@ func (c *Config) SetKMS(k KMS) error {
 	if err := k.validate(); err != nil {
 		return err
 	}
-	if c.WrappedNameKey != nil {
-		return fmt.Errorf("%w: SetKMS after the name key was wrapped", ErrBadConfig)
+	if c.WrappedNameKey != nil || c.WrappedConfigKey != nil {
+		return fmt.Errorf("%w: SetKMS after the name or config key was wrapped", ErrBadConfig)
 	}
 	c.KMS, c.Version = &k, ConfigVersionKMS
 	return nil
@@ -200,6 +214,23 @@ func (c *Config) validate() error {
 			return err
 		}
 	}
+	return c.validateMAC()
+}
+
+// validateMAC checks the form of the config MAC's members (FORMAT.md
+// §15.4); whether they authenticate needs the key service (Authenticate).
+func (c *Config) validateMAC() error {
+	if c.WrappedConfigKey != nil {
+		if !c.PlaintextNames {
+			return fmt.Errorf("%w: a config key with encrypted names", ErrConfigTampered)
+		}
+		if _, _, err := c.WrappedConfigKey.parse(c.IsKMS()); err != nil {
+			return err
+		}
+	}
+	if b, err := hex.DecodeString(c.ConfigMAC); c.ConfigMAC != "" && (err != nil || len(b) != sha256.Size) {
+		return fmt.Errorf("%w: malformed ConfigMAC", ErrConfigTampered)
+	}
 	return nil
 }
 
@@ -232,6 +263,9 @@ func (c *Config) write(cipherDir string) error {
 	if err := c.validate(); err != nil {
 		return err
 	}
+	if err := c.sealMAC(); err != nil {
+		return err
+	}
 	b, err := json.MarshalIndent(c, "", "\t")
 	if err != nil {
 		return err
@@ -257,5 +291,8 @@ func (c *Config) write(cipherDir string) error {
 		return err
 	}
 	c.dir = cipherDir
+	if enc, err := c.encodeFields(); err == nil {
+		c.loadedFields = enc
+	}
 	return fsutil.SyncDir(cipherDir)
 }
