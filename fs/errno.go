@@ -82,6 +82,8 @@ func errnoOfData(err error) (syscall.Errno, errKind) {
 		return syscall.EPERM, kindPlain
 	case errors.Is(err, errBadName):
 		return syscall.EBADMSG, kindPlain
+	case errors.Is(err, errBadLinkKey):
+		return syscall.EIO, kindMeta
 	}
 	return errnoOfNames(err)
 }
@@ -91,7 +93,7 @@ func errnoOfNames(err error) (syscall.Errno, errKind) {
 	switch {
 	case errors.Is(err, names.ErrNoDirIV), errors.Is(err, names.ErrBadDirIV):
 		return syscall.EIO, kindDirIV
-	case errors.Is(err, names.ErrUnauthenticated):
+	case errors.Is(err, names.ErrUnauthenticated), errors.Is(err, names.ErrUnmarkedTarget):
 		return syscall.EIO, kindMeta
 	case errors.Is(err, names.ErrTooLong):
 		return syscall.ENAMETOOLONG, kindPlain

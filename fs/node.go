@@ -255,8 +255,8 @@ func (n *node) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut
 
 var _ = (gofs.NodeReadlinker)((*node)(nil))
 
-// Readlink reads the backing symlink and decrypts its target (when names
-// are encrypted). A target that fails authentication is EIO, logged.
+// Readlink reads the backing symlink and decrypts or checks its target
+// (symlink.go). A target that fails authentication is EIO, logged.
 func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	plain, rel, errno := n.paths()
 	if errno != 0 {
@@ -269,7 +269,7 @@ func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 			return nil, n.r.fail(err, plain)
 		}
 		if m < size {
-			target, err := n.r.decodeTarget(buf[:m])
+			target, err := n.r.decodeTarget(ctx, buf[:m], plain)
 			if err != nil {
 				return nil, n.r.fail(err, plain)
 			}

@@ -101,7 +101,8 @@ func (n *node) Mknod(ctx context.Context, name string, mode, rdev uint32, out *f
 
 var _ = (gofs.NodeSymlinker)((*node)(nil))
 
-// Symlink stores the target, encrypted when names are.
+// Symlink stores the target, encrypted when names are, else marked
+// (symlink.go).
 func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	if errno := n.r.writable(); errno != 0 {
 		return nil, errno
@@ -111,7 +112,7 @@ func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 		return nil, errno
 	}
 	p := n.r.abs(rel)
-	stored, err := n.r.encodeTarget(target)
+	stored, err := n.r.encodeTarget(ctx, target)
 	if err == nil {
 		err = unix.Symlink(stored, p)
 	}

@@ -36,6 +36,13 @@ type Options struct {
 	// caller builds it from the volume's name key, keeps owning it, and
 	// closes it after unmounting.
 	Names *names.Codec
+	// UnmarkedSymlinks follows symlinks of a plaintext-names volume that
+	// lack the mark the mount gives every symlink it makes (docs/NAMES.md
+	// §10.1): those made before kmsfs marked symlinks. It also follows
+	// symlinks planted in CipherDir, out of the mount if they say so; each
+	// is logged once. Without it such symlinks fail readlink with EIO.
+	// Encrypted-names volumes ignore it.
+	UnmarkedSymlinks bool
 	// ReservedNames are files at the root of CipherDir that kmsfs itself
 	// uses (the volume config, ...): they are hidden from listings and
 	// lookups, and cannot be created through the mount.

@@ -31,6 +31,11 @@ type root struct {
 	log      *slog.Logger
 	files    *openTable
 	warned   *onceSet
+	// links is the link key of a plaintext-names volume (linkkey.go);
+	// unmarkedLinks follows symlinks without its mark too
+	// (Options.UnmarkedSymlinks).
+	links         linkKey
+	unmarkedLinks bool
 }
 
 // NewRoot returns the root node of a kmsfs volume, for mounting with
@@ -70,13 +75,15 @@ func newRoot(opts Options) (*root, error) {
 		dir: dir, dirfd: dirfd, dev: uint64(st.Dev), chunk: opts.chunkSize(),
 		keys: opts.Keys, names: identityNames{}, reserved: map[string]bool{},
 		readOnly: opts.ReadOnly, asRoot: os.Geteuid() == 0, egid: uint32(os.Getegid()), log: opts.logger(),
-		files: newOpenTable(), warned: newOnceSet(4096),
+		files: newOpenTable(), warned: newOnceSet(4096), unmarkedLinks: opts.UnmarkedSymlinks,
 	}
 	for _, n := range opts.ReservedNames {
 		r.reserved[n] = true
 	}
 	if opts.Names != nil {
 		r.names, r.nc = encNames{c: opts.Names}, opts.Names
+	} else {
+		r.reserved[linkKeyFile], r.reserved[linkKeyTemp] = true, true
 	}
 	return r, nil
 }

@@ -23,6 +23,11 @@ var (
 	// authentication or is malformed. It says nothing more on purpose.
 	ErrUnauthenticated = errors.New("names: message authentication failed")
 
+	// ErrUnmarkedTarget means a plaintext-names symlink target lacks the
+	// mark the mount gives every symlink it makes (NAMES.md §10.1): it was
+	// made before marking existed, or planted in CIPHERDIR.
+	ErrUnmarkedTarget = errors.New("names: symlink target is not marked by this volume")
+
 	// ErrNoDirIV means a directory has no IV file; its entries cannot be
 	// decrypted but are still listed (marked).
 	ErrNoDirIV = errors.New("names: directory IV file missing")
