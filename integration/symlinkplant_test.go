@@ -67,4 +67,14 @@ func TestPlantedSymlinkNoEscape(t *testing.T) {
 	if _, err := os.Stat(victim); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("victim exists after unmount: %v", err)
 	}
+
+	// A plaintext-names volume's old, unmarked symlinks are followed only
+	// by a mount that asks to (--unmarked-symlinks), for converting them.
+	if !plaintextNames() {
+		return
+	}
+	v.mount("--unmarked-symlinks")
+	if dst, err := os.Readlink(link); err != nil || dst != victim {
+		t.Errorf("readlink with --unmarked-symlinks: %q, %v; want %s", dst, err, victim)
+	}
 }

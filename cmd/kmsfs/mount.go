@@ -52,6 +52,8 @@ Example: kmsfs mount ~/cipher ~/plain`,
 			&cli.BoolFlag{Name: "foreground", Aliases: []string{"f"}, Usage: "stay in the foreground"},
 			&cli.BoolFlag{Name: "ro", Usage: "mount read-only"},
 			&cli.BoolFlag{Name: "allow-other", Usage: "let other users access the mount (needs user_allow_other for non-root)"},
+			&cli.BoolFlag{Name: "unmarked-symlinks", Usage: "plaintext-names volumes: also follow symlinks made before kmsfs marked them " +
+				"(and any planted in CIPHERDIR; each is logged): mount once with it and recreate them"},
 			&cli.StringFlag{Name: "log", Usage: "append the serving process's warnings to `FILE` (default: stderr)"},
 			&cli.BoolFlag{Name: "debug", Usage: "log every FUSE request", Hidden: true},
 		},
@@ -127,7 +129,7 @@ func startBackground(c *cli.Context) error {
 		return err
 	}
 	args := []string{"--keyring", c.String("keyring"), "--passfile", "/dev/fd/3", "mount", "-f"}
-	for _, b := range []string{"ro", "allow-other", "debug"} {
+	for _, b := range []string{"ro", "allow-other", "debug", "unmarked-symlinks"} {
 		if c.Bool(b) {
 			args = append(args, "--"+b)
 		}
@@ -306,15 +308,16 @@ func authenticateConfig(c *cli.Context, conf *volume.Config, keys envelope.KeySe
 // local or remote.
 func mountOptions(c *cli.Context, conf *volume.Config, cipherDir string, keys envelope.KeyService, codec *names.Codec, logger *slog.Logger) kfs.Options {
 	return kfs.Options{
-		CipherDir:     cipherDir,
-		ChunkSize:     conf.ChunkSize,
-		Keys:          keys,
-		ReadOnly:      c.Bool("ro"),
-		AllowOther:    c.Bool("allow-other"),
-		Debug:         c.Bool("debug"),
-		Logger:        logger,
-		Names:         codec,
-		ReservedNames: []string{volume.ConfigName, volume.ConfigName + ".tmp"},
+		CipherDir:        cipherDir,
+		ChunkSize:        conf.ChunkSize,
+		Keys:             keys,
+		ReadOnly:         c.Bool("ro"),
+		AllowOther:       c.Bool("allow-other"),
+		UnmarkedSymlinks: c.Bool("unmarked-symlinks"),
+		Debug:            c.Bool("debug"),
+		Logger:           logger,
+		Names:            codec,
+		ReservedNames:    []string{volume.ConfigName, volume.ConfigName + ".tmp"},
 	}
 }
 
