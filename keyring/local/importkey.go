@@ -315,6 +315,7 @@ func forgetMaterial(e *keyEntry) {
 		zero(m)
 		delete(e.material, v)
 	}
+	e.dropTyped()
 }
 
 // expireLocked deletes material past its ValidTo. The caller holds k.mu

@@ -59,7 +59,8 @@ type Keyring struct {
 // keyEntry is a key's persisted record plus its unsealed version keys.
 type keyEntry struct {
 	rec      *keyRecord
-	material map[uint32][]byte // version -> 32-byte key, absent once destroyed
+	material map[uint32][]byte              // version -> 32-byte key, absent once destroyed
+	typed    atomic.Pointer[cachedMaterial] // parsed typed material (keytypes.go)
 }
 
 // Open opens (or with [Options.Create], creates) the keyring in dir and
@@ -392,6 +393,7 @@ func (e *keyEntry) zero() {
 	for _, m := range e.material {
 		zero(m)
 	}
+	e.dropTyped()
 }
 
 // Close flushes the audit log, closes the database, zeroes every cached key

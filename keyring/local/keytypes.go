@@ -1,10 +1,12 @@
 package local
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/kmsfs/kmsfs/keyring"
@@ -26,8 +28,14 @@ import (
 // So typed material is never on disk in the clear, is covered by the
 // record MAC, and follows a passphrase change (which reseals the version
 // keys) and destruction of a version (its version key is forgotten) with
-// no code of its own. It is unsealed and parsed for each operation and
-// zeroed after it.
+// no code of its own. It is unsealed and parsed on a key's first use and
+// the parsed key kept in memory beside the version key it is sealed under
+// (cachedMaterial), as long as that version key is: parsing is most of the
+// cost of a signature otherwise (an ECDSA or Ed25519 parse computes the
+// public point; an RSA parse validates and precomputes), and the version
+// key in memory opens it anyway. It is zeroed (best effort, see
+// keyspec.Material.Zero) when the key's material is forgotten, the key is
+// deleted or the keyring closed.
 //
 // Imported (EXTERNAL) symmetric keys hold the imported 32 bytes as their
 // version key; imported HMAC and asymmetric material is typed material as
@@ -121,6 +129,53 @@ type typedUse struct {
 	keyUse
 	spec, usage, origin string
 	sealed              []byte
+	cached              *cachedMaterial // read-locked when set; then key is not copied
+}
+
+// cachedMaterial is the parsed typed material of one version of a key,
+// named by the sealed blob it was opened from (the record's Typed entry,
+// which is replaced, never changed in place). Operations hold use for
+// reading while they use m; drop holds it for writing to zero m, so it
+// waits for them. Lock order: k.mu, then use (an operation takes use
+// while holding k.mu for reading, and never takes k.mu while holding use).
+type cachedMaterial struct {
+	version uint32
+	sealed  []byte
+	use     sync.RWMutex
+	m       *keyspec.Material
+}
+
+// drop zeroes the cached material once no operation uses it.
+func (c *cachedMaterial) drop() {
+	if c == nil {
+		return
+	}
+	c.use.Lock()
+	defer c.use.Unlock()
+	if c.m != nil {
+		c.m.Zero()
+		c.m = nil
+	}
+}
+
+// dropTyped forgets e's cached typed material.
+func (e *keyEntry) dropTyped() { e.typed.Swap(nil).drop() }
+
+// cacheMaterial publishes c as keyID's cached material if the key still
+// has c's sealed material, and drops what it replaces. The caller holds
+// c.use for reading, and zeroes c.m itself if c was not published.
+func (k *Keyring) cacheMaterial(keyID string, c *cachedMaterial) (published bool) {
+	var old *cachedMaterial
+	k.mu.RLock()
+	if !k.closed {
+		if e, err := k.lookup(keyID); err == nil && e.material[c.version] != nil &&
+			bytes.Equal(e.rec.typedSealed(c.version), c.sealed) {
+			old, published = e.typed.Swap(c), true
+		}
+	}
+	k.mu.RUnlock()
+	old.drop()
+	return published
 }
 
 // open unseals and parses the material; the caller zeroes it.
@@ -158,6 +213,14 @@ func (k *Keyring) typedKey(keyID, op string) (typedUse, error) {
 		if !ok || u.sealed == nil {
 			return fmt.Errorf("%w: key %s has no key material", keyring.ErrInvalidState, e.rec.ID)
 		}
+		if c := e.typed.Load(); c != nil && c.version == u.version && bytes.Equal(c.sealed, u.sealed) {
+			c.use.RLock()
+			if c.m != nil {
+				u.cached = c
+				return nil
+			}
+			c.use.RUnlock()
+		}
 		copy(u.key[:], vk)
 		return nil
 	})
@@ -172,11 +235,20 @@ func (k *Keyring) withMaterial(keyID, op string, fn func(m *keyspec.Material, u 
 		return u, err
 	}
 	defer u.wipe()
+	if c := u.cached; c != nil {
+		defer c.use.RUnlock()
+		return u, fn(c.m, &u)
+	}
 	m, err := u.open()
 	if err != nil {
 		return u, err
 	}
-	defer m.Zero()
+	c := &cachedMaterial{version: u.version, sealed: u.sealed, m: m}
+	c.use.RLock()
+	defer c.use.RUnlock()
+	if !k.cacheMaterial(keyID, c) {
+		defer m.Zero() // runs before the RUnlock
+	}
 	return u, fn(m, &u)
 }
 

@@ -416,3 +416,81 @@ func hexs(b []byte) string {
 	}
 	return string(out)
 }
+
+// TestTypedMaterialCacheConcurrent signs, verifies and MACs from several
+// goroutines while the material of an imported key is deleted and imported
+// again, keys are disabled and enabled and the keyring finally closes: the
+// parsed material cached per key is dropped and zeroed only once no
+// operation uses it (run with -race), and a use after deletion is refused.
+func TestTypedMaterialCacheConcurrent(t *testing.T) {
+	env := newEnv(t)
+	sig := createTyped(t, env, keyspec.ECCNISTP256, keyspec.UsageSignVerify)
+	ext, err := env.kr.CreateKey(ctxb(), &keyring.CreateKeyInput{Origin: keyring.OriginExternal, KeySpec: keyspec.HMAC256,
+		KeyUsage: keyspec.UsageGenerateVerifyMAC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	extID := ext.KeyMetadata.KeyId
+	material := make([]byte, 32)
+	rand.Read(material)
+	importIt := func() {
+		w := goWrap(t, env, extID, material)
+		if _, err := env.kr.ImportKeyMaterial(ctxb(), &keyring.ImportKeyMaterialInput{KeyId: extID, ImportToken: w.token,
+			EncryptedKeyMaterial: w.blob}); err != nil {
+			t.Fatalf("ImportKeyMaterial: %v", err)
+		}
+	}
+	importIt()
+	msg := []byte("concurrent")
+	want, err := env.kr.GenerateMac(ctxb(), &keyring.GenerateMacInput{KeyId: extID, Message: msg, MacAlgorithm: keyspec.HMACSHA256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan error, 4)
+	for range 4 {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					done <- nil
+					return
+				default:
+				}
+				s, err := env.kr.Sign(ctxb(), &keyring.SignInput{KeyId: sig.KeyId, Message: msg, SigningAlgorithm: keyspec.ECDSASHA256})
+				if err == nil {
+					if _, err := env.kr.Verify(ctxb(), &keyring.VerifyInput{KeyId: sig.KeyId, Message: msg, Signature: s.Signature,
+						SigningAlgorithm: keyspec.ECDSASHA256}); err != nil && !errors.Is(err, keyring.ErrDisabled) {
+						done <- err
+						return
+					}
+				}
+				m, err := env.kr.GenerateMac(ctxb(), &keyring.GenerateMacInput{KeyId: extID, Message: msg, MacAlgorithm: keyspec.HMACSHA256})
+				if err == nil && !bytes.Equal(m.Mac, want.Mac) {
+					done <- errors.New("MAC differs: the cached material is stale or zeroed")
+					return
+				}
+			}
+		}()
+	}
+	for range 20 {
+		if _, err := env.kr.DeleteImportedKeyMaterial(ctxb(), &keyring.KeyIDInput{KeyId: extID}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := env.kr.GenerateMac(ctxb(), &keyring.GenerateMacInput{KeyId: extID, Message: msg, MacAlgorithm: keyspec.HMACSHA256})
+		wantName(t, "GenerateMac after DeleteImportedKeyMaterial", err, "KMSInvalidStateException")
+		importIt()
+		if err := env.kr.DisableKey(ctxb(), &keyring.KeyIDInput{KeyId: sig.KeyId}); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.kr.EnableKey(ctxb(), &keyring.KeyIDInput{KeyId: sig.KeyId}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
