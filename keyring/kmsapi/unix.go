@@ -28,16 +28,23 @@ type Server struct {
 	err  error // of Serve, valid once done is closed
 }
 
+// unixReadTimeout bounds reading one request, headers and body, so that a
+// peer that sends a Content-Length and then nothing cannot hold a
+// goroutine forever. The largest request (a bundle import) is a few MiB
+// over a local socket.
+var unixReadTimeout = 30 * time.Second
+
 // ListenUnix serves h on a unix socket at socketPath and returns once it
-// listens. The socket has mode 0600 from the moment it appears at
-// socketPath, and connections from a peer whose uid (SO_PEERCRED) is
+// listens. The socket has mode 0600 (set right after the bind, see
+// listenPrivate), and connections from a peer whose uid (SO_PEERCRED) is
 // neither the server's effective uid nor root are closed unread. Handlers
 // see the caller's uid in the request context.
 //
 // A live server on socketPath makes ListenUnix fail with [ErrSocketInUse];
 // a stale socket (nothing accepts on it) is replaced. A path that is not a
-// socket is never replaced. Two servers racing for one path are not
-// excluded here: the keyring's own lock decides which one owns the keys.
+// socket is never replaced. Of two servers racing for one path, the
+// second bind fails with ErrSocketInUse; the keyring's own lock decides
+// which process owns the keys.
 func ListenUnix(socketPath string, h http.Handler) (*Server, error) {
 	if err := checkStale(socketPath); err != nil {
 		return nil, err
@@ -55,6 +62,7 @@ func ListenUnix(socketPath string, h http.Handler) (*Server, error) {
 	s.srv = &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       unixReadTimeout,
 		IdleTimeout:       2 * time.Minute,
 		ConnContext:       connContext,
 	}

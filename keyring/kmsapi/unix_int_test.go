@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestPeerAllowed(t *testing.T) {
@@ -205,5 +206,35 @@ func TestSocketBoundAtItsPath(t *testing.T) {
 	}
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("socket mode %v, %v; want 0600", fi.Mode().Perm(), err)
+	}
+}
+
+// TestStalledBodyTimesOut: a peer that promises a body and sends nothing
+// is cut off after the read timeout instead of holding the server.
+func TestStalledBodyTimesOut(t *testing.T) {
+	old := unixReadTimeout
+	unixReadTimeout = 200 * time.Millisecond
+	defer func() { unixReadTimeout = old }()
+	path := filepath.Join(t.TempDir(), "k.sock")
+	srv, err := ListenUnix(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	io.ReadAll(c) // returns when the server closes the connection
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("the server held a stalled request for %v", d)
 	}
 }
