@@ -64,6 +64,22 @@ var (
 	// ErrInvalidImportToken is an import token that is not one, or belongs
 	// to another key (InvalidImportTokenException).
 	ErrInvalidImportToken = errors.New("keyring: invalid import token")
+	// Custom key stores are out of scope (issue 9): their operations
+	// answer what a real account without any gets.
+	//
+	// ErrCustomKeyStoreNotFound is a custom key store ID or name that
+	// names none (CustomKeyStoreNotFoundException).
+	ErrCustomKeyStoreNotFound = errors.New("keyring: custom key store not found")
+	// ErrCloudHsmClusterNotFound is a CloudHSM cluster ID that names no
+	// cluster of the account (CloudHsmClusterNotFoundException).
+	ErrCloudHsmClusterNotFound = errors.New("keyring: CloudHSM cluster not found")
+	// ErrXksProxyUriUnreachable is an external key store proxy that cannot
+	// be reached (XksProxyUriUnreachableException).
+	ErrXksProxyUriUnreachable = errors.New("keyring: external key store proxy unreachable")
+	// ErrXksProxyVpcEndpointServiceNotFound is an external key store's VPC
+	// endpoint service that cannot be found
+	// (XksProxyVpcEndpointServiceNotFoundException).
+	ErrXksProxyVpcEndpointServiceNotFound = errors.New("keyring: VPC endpoint service not found")
 )
 
 // serverFaults are the sentinels ErrorType reports as server errors (HTTP
@@ -108,6 +124,10 @@ var errorTypes = []struct {
 	{ErrIncorrectKeyMaterial, "IncorrectKeyMaterialException"},
 	{ErrExpiredImportToken, "ExpiredImportTokenException"},
 	{ErrInvalidImportToken, "InvalidImportTokenException"},
+	{ErrCustomKeyStoreNotFound, "CustomKeyStoreNotFoundException"},
+	{ErrCloudHsmClusterNotFound, "CloudHsmClusterNotFoundException"},
+	{ErrXksProxyUriUnreachable, "XksProxyUriUnreachableException"},
+	{ErrXksProxyVpcEndpointServiceNotFound, "XksProxyVpcEndpointServiceNotFoundException"},
 	// Protocol errors a server answers for malformed requests.
 	{ErrUnsupported, "UnknownOperationException"},
 	{ErrValidation, "SerializationException"},

@@ -56,6 +56,7 @@ func NewHandler(svc keyring.Service, opts HandlerOptions) http.Handler {
 	maps.Copy(h.ops, randomOps(svc))
 	maps.Copy(h.ops, recordOps(svc))
 	maps.Copy(h.ops, keyTypeOps(svc))
+	maps.Copy(h.ops, customKeyStoreOps(h.ops)) // last: it wraps CreateKey and GenerateRandom
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes
 	}
