@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // Chunk layout (FORMAT.md, "Chunks"):
@@ -15,12 +16,24 @@ import (
 // errZeroNonce reports a random source that keeps returning zero nonces.
 var errZeroNonce = errors.New("envelope: random source returned only zero nonces")
 
-// chunkAAD binds a chunk to its file and position (FORMAT.md, "Chunks").
-func chunkAAD(fileID *[FileIDSize]byte, i int64) [FileIDSize + 8]byte {
-	var aad [FileIDSize + 8]byte
-	copy(aad[:], fileID[:])
-	binary.BigEndian.PutUint64(aad[FileIDSize:], uint64(i))
-	return aad
+// chunkScratch holds a chunk seal's fresh nonce and a seal's or open's
+// AAD. Both are passed through interfaces (io.Reader, cipher.AEAD), so
+// arrays on the stack would escape and cost two heap allocations per
+// chunk; pooled, they cost none. The AAD has room for a stream chunk's
+// final flag (streamfinal.go).
+type chunkScratch struct {
+	nonce [NonceSize]byte
+	aad   [FileIDSize + 9]byte
+}
+
+var chunkScratchPool = sync.Pool{New: func() any { return new(chunkScratch) }}
+
+// chunkAAD writes into s and returns the AAD that binds a chunk to its
+// file and position (FORMAT.md, "Chunks"): file ID [16] | chunk index u64.
+func (s *chunkScratch) chunkAAD(fileID *[FileIDSize]byte, i int64) []byte {
+	copy(s.aad[:], fileID[:])
+	binary.BigEndian.PutUint64(s.aad[FileIDSize:], uint64(i))
+	return s.aad[:FileIDSize+8]
 }
 
 // freshNonce fills dst with random bytes that are not all zero. Writers
@@ -45,13 +58,14 @@ func (k *fileKeys) sealChunk(buf []byte, n int, fileID *[FileIDSize]byte, i int6
 	if n <= 0 || len(buf) < n+ChunkOverhead {
 		panic(fmt.Sprintf("envelope: internal error: sealing %d bytes in a %d-byte buffer", n, len(buf)))
 	}
-	var nonce [NonceSize]byte
-	if err := freshNonce(rand, nonce[:]); err != nil {
+	s := chunkScratchPool.Get().(*chunkScratch)
+	defer chunkScratchPool.Put(s)
+	nonce := s.nonce[:]
+	if err := freshNonce(rand, nonce); err != nil {
 		return nil, err
 	}
-	copy(buf, nonce[:])
-	aad := chunkAAD(fileID, i)
-	k.aead.Seal(buf[NonceSize:NonceSize], nonce[:], buf[NonceSize:NonceSize+n], aad[:])
+	copy(buf, nonce)
+	k.aead.Seal(buf[NonceSize:NonceSize], nonce, buf[NonceSize:NonceSize+n], s.chunkAAD(fileID, i))
 	return buf[:n+ChunkOverhead], nil
 }
 
@@ -68,9 +82,7 @@ func (k *fileKeys) openChunk(dst, stored []byte, fileID *[FileIDSize]byte, i int
 	if n <= 0 {
 		return nil, &ChunkError{Index: i, Err: ErrTruncated}
 	}
-	var nonce [NonceSize]byte
-	copy(nonce[:], stored)
-	if isZero(nonce[:]) {
+	if isZero(stored[:NonceSize]) {
 		if mayBeHole && isZero(stored) {
 			out := dst[:len(dst)+n]
 			clear(out[len(dst):])
@@ -78,8 +90,12 @@ func (k *fileKeys) openChunk(dst, stored []byte, fileID *[FileIDSize]byte, i int
 		}
 		return nil, &ChunkError{Index: i, Err: ErrUnauthenticated}
 	}
-	aad := chunkAAD(fileID, i)
-	out, err := k.aead.Open(dst, nonce[:], stored[NonceSize:], aad[:])
+	s := chunkScratchPool.Get().(*chunkScratch)
+	defer chunkScratchPool.Put(s)
+	// The nonce stays in stored: decrypting in place, the output starts
+	// after it, so not even a failed Open, which zeroes its output,
+	// touches it.
+	out, err := k.aead.Open(dst, stored[:NonceSize], stored[NonceSize:], s.chunkAAD(fileID, i))
 	if err != nil {
 		return nil, &ChunkError{Index: i, Err: ErrUnauthenticated}
 	}
