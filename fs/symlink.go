@@ -10,7 +10,7 @@ import (
 // Symlink targets (docs/NAMES.md §10): with encrypted names the backing
 // symlink holds base64url(nonce || AES-GCM(target) || tag); with
 // plaintext names, the target marked with a MAC under the volume's link
-// key (§10.1, linkkey.go). Either way a target the mount did not write
+// key (NAMES.md §10.1, linkkey.go). Either way a target the mount did not write
 // does not authenticate, and readlink refuses it with EIO instead of
 // letting the kernel follow a symlink planted in CipherDir out of the
 // mount.
