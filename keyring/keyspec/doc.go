@@ -20,7 +20,10 @@
 //   - BYOK: wrapping keys ([NewWrappingKey]), parameter checks
 //     ([CheckImportParameters]) and unwrapping of imported material
 //     ([UnwrapImportedMaterial]) with RSAES-OAEP or RSA-OAEP + AES Key Wrap
-//     with Padding (RFC 5649, built on crypto/aes: see kwp.go).
+//     with Padding (RFC 5649). KWP is not this package's: it is
+//     github.com/tink-crypto/tink-go/v2/kwp/subtle (NIST SP 800-38F KWP,
+//     16 to 8192 bytes of material, AES-128 or AES-256 key; BYOK uses
+//     AES-256).
 //
 // # What it refuses
 //

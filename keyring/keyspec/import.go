@@ -5,6 +5,8 @@ import (
 	"io"
 	"time"
 
+	kwp "github.com/tink-crypto/tink-go/v2/kwp/subtle"
+
 	"github.com/kmsfs/kmsfs/keyring"
 )
 
@@ -71,8 +73,11 @@ func CheckImportParameters(spec, wrappingAlg, wrappingSpec string) error {
 //   - RSA_AES_KEY_WRAP_SHA_1 / _SHA_256: the RSAES-OAEP encryption of a
 //     fresh AES-256 key (as long as the RSA modulus), followed by the
 //     material wrapped under that key with AES Key Wrap with Padding
-//     (RFC 5649), as `openssl pkeyutl` and `openssl enc -id-aes256-wrap-pad`
-//     make it in AWS's documentation.
+//     (RFC 5649, tink-go's kwp/subtle), as `openssl pkeyutl` and
+//     `openssl enc -id-aes256-wrap-pad` make it in AWS's documentation.
+//     tink unwraps 16 to 8192 bytes of material; AWS's is 28 (HMAC_224)
+//     to about 2.4 KB (RSA_4096 PKCS#8), and EncryptedKeyMaterial's 6144
+//     bytes cap the wrapped part below tink's maximum anyway.
 //
 // Ciphertext that does not decrypt is keyring.ErrInvalidCiphertext, with
 // no detail. Check the result with [ParseMaterial]; the caller owns and
@@ -106,9 +111,15 @@ func UnwrapImportedMaterial(wrappingKey *Material, alg string, encrypted []byte)
 	if len(aesKey) != importAESKeySize {
 		return nil, keyring.ErrInvalidCiphertext
 	}
-	pt, err := kwpUnwrap(aesKey, encrypted[k:])
+	w, err := kwp.NewKWP(aesKey)
 	if err != nil {
 		return nil, keyring.ErrInvalidCiphertext
 	}
-	return pt, nil
+	// tink's errors name sizes only, but none is passed on: any failure is
+	// the same opaque ErrInvalidCiphertext.
+	pt, err := w.Unwrap(encrypted[k:])
+	if err != nil {
+		return nil, keyring.ErrInvalidCiphertext
+	}
+	return pt[:len(pt):len(pt)], nil
 }
