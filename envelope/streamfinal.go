@@ -63,12 +63,12 @@ func parseStreamHeader(ctx context.Context, raw []byte, u KeyUnwrapper) (*header
 	return h, marked, err
 }
 
-// streamChunkAAD binds a stream chunk to its file, position and
-// finality (FORMAT.md §16.1).
-func streamChunkAAD(fileID *[FileIDSize]byte, i int64, final bool) [FileIDSize + 9]byte {
-	var aad [FileIDSize + 9]byte
-	copy(aad[:], fileID[:])
-	binary.BigEndian.PutUint64(aad[FileIDSize:], uint64(i))
+// streamChunkAAD writes into s and returns the AAD that binds a stream
+// chunk to its file, position and finality (FORMAT.md §16.1).
+func (s *chunkScratch) streamChunkAAD(fileID *[FileIDSize]byte, i int64, final bool) []byte {
+	aad := s.aad[:FileIDSize+9]
+	s.chunkAAD(fileID, i)
+	aad[FileIDSize+8] = 0
 	if final {
 		aad[FileIDSize+8] = finalFlag
 	}
@@ -82,13 +82,14 @@ func (k *fileKeys) sealStreamChunk(buf []byte, n int, fileID *[FileIDSize]byte, 
 	if n < 0 || (n == 0 && (!final || i != 0)) || len(buf) < n+ChunkOverhead {
 		panic(fmt.Sprintf("envelope: internal error: sealing %d bytes as stream chunk %d in a %d-byte buffer", n, i, len(buf)))
 	}
-	var nonce [NonceSize]byte
-	if err := freshNonce(rand, nonce[:]); err != nil {
+	s := chunkScratchPool.Get().(*chunkScratch)
+	defer chunkScratchPool.Put(s)
+	nonce := s.nonce[:]
+	if err := freshNonce(rand, nonce); err != nil {
 		return nil, err
 	}
-	copy(buf, nonce[:])
-	aad := streamChunkAAD(fileID, i, final)
-	k.aead.Seal(buf[NonceSize:NonceSize], nonce[:], buf[NonceSize:NonceSize+n], aad[:])
+	copy(buf, nonce)
+	k.aead.Seal(buf[NonceSize:NonceSize], nonce, buf[NonceSize:NonceSize+n], s.streamChunkAAD(fileID, i, final))
 	return buf[:n+ChunkOverhead], nil
 }
 
@@ -100,8 +101,9 @@ func (k *fileKeys) openStreamChunk(dst, stored []byte, fileID *[FileIDSize]byte,
 	if len(stored) < ChunkOverhead {
 		return nil, ErrTruncated
 	}
-	aad := streamChunkAAD(fileID, i, final)
-	out, err := k.aead.Open(dst, stored[:NonceSize], stored[NonceSize:], aad[:])
+	s := chunkScratchPool.Get().(*chunkScratch)
+	defer chunkScratchPool.Put(s)
+	out, err := k.aead.Open(dst, stored[:NonceSize], stored[NonceSize:], s.streamChunkAAD(fileID, i, final))
 	if err != nil {
 		return nil, ErrUnauthenticated
 	}
