@@ -17,12 +17,13 @@ func keyCommand() *cli.Command {
 			{
 				Name:  "create",
 				Usage: "create a master key",
-				UsageText: "kmsfs key create [--description TEXT] [--alias alias/NAME] [--key-spec SPEC --key-usage USAGE] [--origin EXTERNAL]\n\n" +
+				UsageText: "kmsfs key create [--description TEXT] [--alias alias/NAME] [--key-spec SPEC --key-usage USAGE] [--origin EXTERNAL] [--multi-region]\n\n" +
 					"SPEC is an AWS KeySpec (SYMMETRIC_DEFAULT, RSA_2048, ECC_NIST_P256, HMAC_256, ...), USAGE an AWS KeyUsage\n" +
 					"(ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC, KEY_AGREEMENT). Only SYMMETRIC_DEFAULT\n" +
 					"ENCRYPT_DECRYPT keys can protect a volume.\n" +
 					"Example: kmsfs key create --description backups --alias alias/backups\n" +
-					"Example: kmsfs key create --key-spec ECC_NIST_P256 --key-usage SIGN_VERIFY --alias alias/signing",
+					"Example: kmsfs key create --key-spec ECC_NIST_P256 --key-usage SIGN_VERIFY --alias alias/signing\n" +
+					"Example: kmsfs key create --multi-region --description shared   (key ID mrk-...; see kmsfs key replicate)",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "description", Usage: "free text"},
 					&cli.StringFlag{Name: "alias", Usage: "also create `alias/NAME` for the key"},

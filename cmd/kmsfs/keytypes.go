@@ -31,7 +31,7 @@ func canWrapDataKeys(ref string, m keyring.KeyMetadata) error {
 }
 
 func extendKeyTypes(c *cli.Command) *cli.Command {
-	c.Subcommands = append(c.Subcommands, publicKeyCommand(), keyImportCommand())
+	c.Subcommands = append(c.Subcommands, publicKeyCommand(), keyImportCommand(), keyReplicateCommand())
 	return c
 }
 

@@ -171,8 +171,8 @@ func TestAWSRefusalsOverSocket(t *testing.T) {
 		call func() error
 		typ  string
 	}{
-		{"multi-Region key", func() error {
-			_, err := c.CreateKey(ctx, &keyring.CreateKeyInput{MultiRegion: true})
+		{"multi-Region key with imported material", func() error {
+			_, err := c.CreateKey(ctx, &keyring.CreateKeyInput{MultiRegion: true, Origin: "EXTERNAL"})
 			return err
 		}, "UnsupportedOperationException"},
 		{"secp256k1 key, deprecated member", func() error {

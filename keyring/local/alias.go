@@ -65,7 +65,7 @@ func (k *Keyring) writeAliasLocked(ctx context.Context, in *keyring.AliasInput, 
 	if in.TargetKeyId == "" {
 		return "", fmt.Errorf("%w: TargetKeyId is required", keyring.ErrValidation)
 	}
-	if _, err := k.lookupKeyOnly(in.TargetKeyId); err != nil {
+	if _, err := k.lookupKeyOnly(ctx, in.TargetKeyId); err != nil {
 		return in.TargetKeyId, err
 	}
 	e, err := k.useLocked(ctx, in.TargetKeyId, now)
@@ -76,7 +76,11 @@ func (k *Keyring) writeAliasLocked(ctx context.Context, in *keyring.AliasInput, 
 		return e.rec.ID.String(), pendingErr(e.rec)
 	}
 	old, exists := k.aliases[in.AliasName]
-	a := &aliasRecord{Name: in.AliasName, Target: e.rec.ID, Updated: now}
+	if exists && old.Region != e.rec.Region {
+		// One alias name per keyring: it names a key of another region.
+		return e.rec.keyID(), fmt.Errorf("%w: alias %s is used in region %s", keyring.ErrAlreadyExists, in.AliasName, k.regionName(old.Region))
+	}
+	a := &aliasRecord{Name: in.AliasName, Target: e.rec.ID, Updated: now, Region: e.rec.Region}
 	if exists {
 		a.Created = old.Created
 	}
@@ -106,7 +110,7 @@ func (k *Keyring) DeleteAlias(ctx context.Context, in *keyring.AliasInput) error
 	}
 	ar := keyring.AuditRecord{Op: "DeleteAlias", Alias: in.AliasName}
 	a, ok := k.aliases[in.AliasName]
-	if !ok {
+	if !ok || a.Region != k.regionOf(ctx) {
 		err := notFound(in.AliasName)
 		k.auditLocked(ctx, ar, err)
 		return err
@@ -133,7 +137,7 @@ func (k *Keyring) ListAliases(ctx context.Context, in *keyring.ListAliasesInput)
 	if k.closed {
 		return nil, keyring.ErrClosed
 	}
-	all, err := k.aliasesOf(in.KeyId)
+	all, err := k.aliasesOf(ctx, in.KeyId)
 	if err != nil {
 		return nil, err
 	}
@@ -144,25 +148,30 @@ func (k *Keyring) ListAliases(ctx context.Context, in *keyring.ListAliasesInput)
 	}
 	out := &keyring.ListAliasesOutput{Aliases: []keyring.AliasListEntry{}, NextMarker: next, Truncated: next != ""}
 	for _, a := range page {
-		out.Aliases = append(out.Aliases, keyring.AliasListEntry{AliasName: a.Name, AliasArn: k.aliasARN(a.Name),
-			TargetKeyId: a.Target.String(), CreationDate: keyring.EpochTime{Time: a.Created}, LastUpdatedDate: keyring.EpochTime{Time: a.Updated}})
+		target := a.Target.String()
+		if e := k.keys[keyRef{Region: a.Region, ID: a.Target}]; e != nil {
+			target = e.rec.keyID()
+		}
+		out.Aliases = append(out.Aliases, keyring.AliasListEntry{AliasName: a.Name, AliasArn: k.arnPrefixIn(a.Region) + a.Name,
+			TargetKeyId: target, CreationDate: keyring.EpochTime{Time: a.Created}, LastUpdatedDate: keyring.EpochTime{Time: a.Updated}})
 	}
 	return out, nil
 }
 
 // aliasesOf returns the aliases of keyID ("" for all), sorted by name.
-func (k *Keyring) aliasesOf(keyID string) ([]*aliasRecord, error) {
+func (k *Keyring) aliasesOf(ctx context.Context, keyID string) ([]*aliasRecord, error) {
 	var all []*aliasRecord
 	var filter *keyEntry
+	region := k.regionOf(ctx)
 	if keyID != "" {
-		e, err := k.lookup(keyID)
+		e, err := k.lookup(ctx, keyID)
 		if err != nil {
 			return nil, err
 		}
 		filter = e
 	}
 	for _, a := range k.aliases {
-		if filter == nil || a.Target == filter.rec.ID {
+		if a.Region == region && (filter == nil || a.Target == filter.rec.ID) {
 			all = append(all, a)
 		}
 	}

@@ -17,7 +17,7 @@ func (k *Keyring) Sign(ctx context.Context, in *keyring.SignInput) (*keyring.Sig
 		return nil, err
 	}
 	var sig []byte
-	u, err := k.withMaterial(in.KeyId, keyspec.OpSign, func(m *keyspec.Material, _ *typedUse) error {
+	u, err := k.withMaterial(ctx, in.KeyId, keyspec.OpSign, func(m *keyspec.Material, _ *typedUse) error {
 		if err := needMessage(in.Message); err != nil {
 			return err
 		}
@@ -29,7 +29,7 @@ func (k *Keyring) Sign(ctx context.Context, in *keyring.SignInput) (*keyring.Sig
 	if err != nil {
 		return nil, err
 	}
-	return &keyring.SignOutput{KeyId: k.keyARN(u.id), Signature: sig, SigningAlgorithm: in.SigningAlgorithm}, nil
+	return &keyring.SignOutput{KeyId: u.arn, Signature: sig, SigningAlgorithm: in.SigningAlgorithm}, nil
 }
 
 // Verify checks a signature as AWS KMS's Verify: a signature that does not
@@ -38,7 +38,7 @@ func (k *Keyring) Verify(ctx context.Context, in *keyring.VerifyInput) (*keyring
 	if err := k.authorize(ctx, authz{op: keyspec.OpVerify, keyID: in.KeyId, tokens: in.GrantTokens}); err != nil {
 		return nil, err
 	}
-	u, err := k.withMaterial(in.KeyId, keyspec.OpVerify, func(m *keyspec.Material, _ *typedUse) error {
+	u, err := k.withMaterial(ctx, in.KeyId, keyspec.OpVerify, func(m *keyspec.Material, _ *typedUse) error {
 		if err := needMessage(in.Message); err != nil {
 			return err
 		}
@@ -51,7 +51,7 @@ func (k *Keyring) Verify(ctx context.Context, in *keyring.VerifyInput) (*keyring
 	if err != nil {
 		return nil, err
 	}
-	return &keyring.VerifyOutput{KeyId: k.keyARN(u.id), SignatureValid: true, SigningAlgorithm: in.SigningAlgorithm}, nil
+	return &keyring.VerifyOutput{KeyId: u.arn, SignatureValid: true, SigningAlgorithm: in.SigningAlgorithm}, nil
 }
 
 // GetPublicKey returns the DER SubjectPublicKeyInfo of an asymmetric key
@@ -61,7 +61,7 @@ func (k *Keyring) GetPublicKey(ctx context.Context, in *keyring.GetPublicKeyInpu
 		return nil, err
 	}
 	var pub []byte
-	u, err := k.withMaterial(in.KeyId, keyspec.OpGetPublicKey, func(m *keyspec.Material, _ *typedUse) error {
+	u, err := k.withMaterial(ctx, in.KeyId, keyspec.OpGetPublicKey, func(m *keyspec.Material, _ *typedUse) error {
 		var err error
 		pub, err = m.PublicKey()
 		return err
@@ -71,7 +71,7 @@ func (k *Keyring) GetPublicKey(ctx context.Context, in *keyring.GetPublicKeyInpu
 		return nil, err
 	}
 	algs := keyspec.AlgorithmsFor(u.spec, u.usage)
-	return &keyring.GetPublicKeyOutput{KeyId: k.keyARN(u.id), PublicKey: pub, CustomerMasterKeySpec: u.spec, KeySpec: u.spec,
+	return &keyring.GetPublicKeyOutput{KeyId: u.arn, PublicKey: pub, CustomerMasterKeySpec: u.spec, KeySpec: u.spec,
 		KeyUsage: u.usage, EncryptionAlgorithms: algs.EncryptionAlgorithms, SigningAlgorithms: algs.SigningAlgorithms,
 		KeyAgreementAlgorithms: algs.KeyAgreementAlgorithms}, nil
 }
@@ -83,7 +83,7 @@ func (k *Keyring) DeriveSharedSecret(ctx context.Context, in *keyring.DeriveShar
 		return nil, err
 	}
 	var secret []byte
-	u, err := k.withMaterial(in.KeyId, keyspec.OpDeriveSharedSecret, func(m *keyspec.Material, _ *typedUse) error {
+	u, err := k.withMaterial(ctx, in.KeyId, keyspec.OpDeriveSharedSecret, func(m *keyspec.Material, _ *typedUse) error {
 		if in.Recipient != nil {
 			return fmt.Errorf("%w: Recipient (Nitro enclaves)", keyring.ErrUnsupported)
 		}
@@ -95,14 +95,14 @@ func (k *Keyring) DeriveSharedSecret(ctx context.Context, in *keyring.DeriveShar
 	if err != nil {
 		return nil, err
 	}
-	return &keyring.DeriveSharedSecretOutput{KeyId: k.keyARN(u.id), SharedSecret: secret,
+	return &keyring.DeriveSharedSecretOutput{KeyId: u.arn, SharedSecret: secret,
 		KeyAgreementAlgorithm: in.KeyAgreementAlgorithm, KeyOrigin: u.origin}, nil
 }
 
 // encryptRSA is Encrypt with an RSAES_OAEP algorithm.
 func (k *Keyring) encryptRSA(ctx context.Context, in *keyring.EncryptInput) (*keyring.EncryptOutput, error) {
 	var ct []byte
-	u, err := k.withMaterial(in.KeyId, keyspec.OpEncrypt, func(m *keyspec.Material, u *typedUse) error {
+	u, err := k.withMaterial(ctx, in.KeyId, keyspec.OpEncrypt, func(m *keyspec.Material, u *typedUse) error {
 		if len(in.EncryptionContext) > 0 {
 			return fmt.Errorf("%w: EncryptionContext is not supported with asymmetric keys", keyring.ErrValidation)
 		}
@@ -114,7 +114,7 @@ func (k *Keyring) encryptRSA(ctx context.Context, in *keyring.EncryptInput) (*ke
 	if err != nil {
 		return nil, err
 	}
-	return &keyring.EncryptOutput{CiphertextBlob: ct, KeyId: k.keyARN(u.id), EncryptionAlgorithm: in.EncryptionAlgorithm}, nil
+	return &keyring.EncryptOutput{CiphertextBlob: ct, KeyId: u.arn, EncryptionAlgorithm: in.EncryptionAlgorithm}, nil
 }
 
 // decryptRSA is Decrypt with an RSAES_OAEP algorithm; KeyId is required.
@@ -126,7 +126,7 @@ func (k *Keyring) decryptRSA(ctx context.Context, in *keyring.DecryptInput) (*ke
 		return nil, err
 	}
 	var pt []byte
-	u, err := k.withMaterial(in.KeyId, keyspec.OpDecrypt, func(m *keyspec.Material, _ *typedUse) error {
+	u, err := k.withMaterial(ctx, in.KeyId, keyspec.OpDecrypt, func(m *keyspec.Material, _ *typedUse) error {
 		if len(in.EncryptionContext) > 0 {
 			return fmt.Errorf("%w: EncryptionContext is not supported with asymmetric keys", keyring.ErrValidation)
 		}
@@ -138,7 +138,7 @@ func (k *Keyring) decryptRSA(ctx context.Context, in *keyring.DecryptInput) (*ke
 	if err != nil {
 		return nil, err
 	}
-	return &keyring.DecryptOutput{KeyId: k.keyARN(u.id), Plaintext: pt, EncryptionAlgorithm: in.EncryptionAlgorithm}, nil
+	return &keyring.DecryptOutput{KeyId: u.arn, Plaintext: pt, EncryptionAlgorithm: in.EncryptionAlgorithm}, nil
 }
 
 // isRSAAlg says whether alg asks for the RSA path of Encrypt and Decrypt.
@@ -185,13 +185,13 @@ func (k *Keyring) dataKeyPair(ctx context.Context, op string, in *keyring.Genera
 		k.auditUse(ctx, ar, keyUse{}, err)
 		return nil, nil, nil, "", err
 	}
-	blob, u, err := k.encrypt(in.KeyId, priv, in.EncryptionContext)
+	blob, u, err := k.encrypt(ctx, in.KeyId, priv, in.EncryptionContext)
 	k.auditUse(ctx, ar, u, err)
 	if err != nil {
 		zero(priv)
 		return nil, nil, nil, "", err
 	}
-	return priv, pub, blob, k.keyARN(u.id), nil
+	return priv, pub, blob, u.arn, nil
 }
 
 // needMessage refuses an empty message (AWS: 1 to 4096 bytes; keyspec

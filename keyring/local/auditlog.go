@@ -251,7 +251,7 @@ func (a *auditLog) appendSync(r keyring.AuditRecord) {
 func (a *auditLog) countUnwrap(ctx context.Context, keyID string, u keyUse, err error) {
 	b := unwrapBucket{keyID: keyID, caller: keyring.CallerFrom(ctx), outcome: outcome(err), version: u.version, second: a.clock().Unix()}
 	if u.id != ([16]byte{}) {
-		b.keyID = u.id.String()
+		b.keyID = u.kid
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -396,7 +396,7 @@ func (k *Keyring) auditLocked(ctx context.Context, r keyring.AuditRecord, err er
 // auditUse records a cryptographic operation asynchronously.
 func (k *Keyring) auditUse(ctx context.Context, r keyring.AuditRecord, u keyUse, err error) {
 	if u.id != ([16]byte{}) {
-		r.KeyId, r.KeyVersion = u.id.String(), u.version
+		r.KeyId, r.KeyVersion = u.kid, u.version
 	}
 	r.Caller, r.Outcome = keyring.CallerFrom(ctx), outcome(err)
 	k.audit.append(r)
@@ -406,10 +406,10 @@ func (k *Keyring) auditUse(ctx context.Context, r keyring.AuditRecord, u keyUse,
 // f.Newest and f.Limit, it returns the newest f.Limit of them. It scans
 // without holding the keyring's lock, so a long listing delays no other
 // operation.
-func (k *Keyring) Audit(_ context.Context, f keyring.AuditFilter) ([]keyring.AuditRecord, error) {
+func (k *Keyring) Audit(ctx context.Context, f keyring.AuditFilter) ([]keyring.AuditRecord, error) {
 	k.auditReaders.RLock()
 	defer k.auditReaders.RUnlock()
-	keyID, err := k.auditKeyID(f.KeyId)
+	keyID, err := k.auditKeyID(ctx, f.KeyId)
 	if err != nil {
 		return nil, err
 	}
@@ -440,14 +440,14 @@ func (k *Keyring) Audit(_ context.Context, f keyring.AuditFilter) ([]keyring.Aud
 // auditKeyID resolves a filter's key to the UUID the records name; a key
 // that no longer resolves (deleted) is matched as given. It checks that the
 // keyring is open, holding k.mu only for the lookup.
-func (k *Keyring) auditKeyID(keyID string) (string, error) {
+func (k *Keyring) auditKeyID(ctx context.Context, keyID string) (string, error) {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	if k.closed {
 		return "", keyring.ErrClosed
 	}
-	if e, err := k.lookup(keyID); err == nil {
-		return e.rec.ID.String(), nil
+	if e, err := k.lookup(ctx, keyID); err == nil {
+		return e.rec.keyID(), nil
 	}
 	return keyID, nil
 }

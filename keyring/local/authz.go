@@ -68,7 +68,7 @@ func (k *Keyring) authorize(ctx context.Context, z authz) error {
 	if box == nil || !ok {
 		return nil
 	}
-	req, keyUUID, found := k.authzRequest(p, z)
+	req, keyUUID, found := k.authzRequest(ctx, p, z)
 	if !found {
 		return nil
 	}
@@ -88,18 +88,18 @@ func (k *Keyring) decide(ctx context.Context, a keyring.Authorizer, req *keyring
 
 // authzRequest builds the request for z under the shared lock; found is
 // false when the key does not resolve.
-func (k *Keyring) authzRequest(p keyring.Principal, z authz) (req *keyring.AuthzRequest, keyUUID string, found bool) {
+func (k *Keyring) authzRequest(ctx context.Context, p keyring.Principal, z authz) (req *keyring.AuthzRequest, keyUUID string, found bool) {
 	action := z.action
 	if action == "" {
 		action = "kms:" + z.op
 	}
-	err := k.withKey(z.keyID, func(e *keyEntry) error {
+	err := k.withKey(ctx, z.keyID, func(e *keyEntry) error {
 		spec, usage, _ := specOf(e.rec)
-		req = &keyring.AuthzRequest{Principal: p, Action: action, KeyARN: k.keyARN(e.rec.ID),
+		req = &keyring.AuthzRequest{Principal: p, Action: action, KeyARN: k.keyARN(e.rec),
 			KeyAccount: k.opts.Account, KeySpec: spec, KeyUsage: usage,
 			Policy: []byte(k.policyOf(e.rec)), Grants: k.grantsOf(e.rec), GrantTokens: z.tokens,
 			EncryptionContext: z.ec, RequestAlias: cmpOr(z.alias, k.aliasNamed(z.keyID))}
-		keyUUID = e.rec.ID.String()
+		keyUUID = e.rec.keyID()
 		return nil
 	})
 	return req, keyUUID, err == nil

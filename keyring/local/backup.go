@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
-	"github.com/google/uuid"
 	"github.com/kmsfs/kmsfs/keyring"
 )
 
@@ -68,13 +67,20 @@ func (k *Keyring) snapshot() (*bundlePayload, error) {
 	if k.closed {
 		return nil, keyring.ErrClosed
 	}
-	p := &bundlePayload{Format: bundlePayloadFormat, Created: k.now()}
+	// Format 4 only when something needs it, so that older kmsfs reads
+	// the bundles of keyrings without regions.
+	p := &bundlePayload{Format: bundlePayloadFormatV3, Created: k.now()}
 	for _, e := range k.keys {
 		p.Keys = append(p.Keys, bundleKeyOf(e))
+		if e.rec.Region != "" || e.rec.MultiRegion != "" {
+			p.Format = bundlePayloadFormat
+		}
 	}
-	slices.SortFunc(p.Keys, func(a, b bundleKey) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	slices.SortFunc(p.Keys, func(a, b bundleKey) int {
+		return cmp.Or(bytes.Compare(a.ID[:], b.ID[:]), cmp.Compare(a.Region, b.Region))
+	})
 	for _, a := range k.aliases {
-		p.Aliases = append(p.Aliases, bundleAlias{Name: a.Name, Target: a.Target, Created: a.Created, Updated: a.Updated})
+		p.Aliases = append(p.Aliases, bundleAlias{Name: a.Name, Target: a.Target, Created: a.Created, Updated: a.Updated, Region: a.Region})
 	}
 	slices.SortFunc(p.Aliases, func(a, b bundleAlias) int { return cmp.Compare(a.Name, b.Name) })
 	return p, nil
@@ -86,7 +92,8 @@ func bundleKeyOf(e *keyEntry) bundleKey {
 		PendingWindowDays: r.PendingWindowDays, RotationEnabled: r.RotationEnabled,
 		RotationPeriodDays: r.RotationPeriodDays, RotationBase: r.RotationBase, MinDecrypt: r.MinDecrypt,
 		Policy: r.Policy, Tags: slices.Clone(r.Tags), Grants: slices.Clone(r.Grants),
-		KeySpec: r.KeySpec, KeyUsage: r.KeyUsage, Origin: r.Origin, ExpirationModel: r.ExpirationModel}
+		KeySpec: r.KeySpec, KeyUsage: r.KeyUsage, Origin: r.Origin, ExpirationModel: r.ExpirationModel,
+		Region: r.Region, MultiRegion: r.MultiRegion}
 	if r.DeletionDate != nil {
 		d := *r.DeletionDate
 		bk.DeletionDate = &d
@@ -184,7 +191,7 @@ func (pl *importPlan) wipe() {
 // anything. The caller holds k.mu exclusively.
 func (k *Keyring) planImport(p *bundlePayload, replaceAliases bool, now time.Time) (*importPlan, error) {
 	pl := &importPlan{}
-	expired := make(map[uuid.UUID]bool)
+	expired := make(map[keyRef]bool)
 	for i := range p.Keys {
 		bk := &p.Keys[i]
 		if err := k.planKey(pl, bk, now, expired); err != nil {
@@ -206,12 +213,12 @@ func (k *Keyring) planImport(p *bundlePayload, replaceAliases bool, now time.Tim
 	return pl, nil
 }
 
-func (k *Keyring) planKey(pl *importPlan, bk *bundleKey, now time.Time, expired map[uuid.UUID]bool) error {
+func (k *Keyring) planKey(pl *importPlan, bk *bundleKey, now time.Time, expired map[keyRef]bool) error {
 	id := bk.ID.String()
-	e, here := k.keys[bk.ID]
+	e, here := k.keys[keyRef{Region: bk.Region, ID: bk.ID}]
 	switch {
 	case !here && bk.State == keyring.StatePendingDeletion && !now.Before(*bk.DeletionDate):
-		expired[bk.ID] = true
+		expired[keyRef{Region: bk.Region, ID: bk.ID}] = true
 		pl.out.KeysExpired = append(pl.out.KeysExpired, id)
 		return nil
 	case !here:
@@ -245,7 +252,7 @@ func (k *Keyring) planKey(pl *importPlan, bk *bundleKey, now time.Time, expired 
 // here: some version with material on both sides must match, and none may
 // differ.
 func sameKey(e *keyEntry, bk *bundleKey) error {
-	if e.rec.KeySpec != bk.KeySpec || e.rec.KeyUsage != bk.KeyUsage || e.rec.Origin != bk.Origin {
+	if e.rec.KeySpec != bk.KeySpec || e.rec.KeyUsage != bk.KeyUsage || e.rec.Origin != bk.Origin || e.rec.MultiRegion == "" != (bk.MultiRegion == "") {
 		spec, usage, origin := specOf(e.rec)
 		return fmt.Errorf("%w: key %s: the bundle holds a different key with this ID (%s %s origin %s here); nothing was imported",
 			keyring.ErrAlreadyExists, bk.ID, spec, usage, origin)
@@ -275,7 +282,8 @@ func (k *Keyring) entryFromBundle(pl *importPlan, bk *bundleKey) (*keyEntry, err
 		State: bk.State, PendingWindowDays: bk.PendingWindowDays, RotationEnabled: bk.RotationEnabled,
 		RotationPeriodDays: bk.RotationPeriodDays, RotationBase: bk.RotationBase, MinDecrypt: bk.MinDecrypt,
 		Policy: bk.Policy, Tags: bk.Tags, Grants: bk.Grants,
-		KeySpec: bk.KeySpec, KeyUsage: bk.KeyUsage, Origin: bk.Origin, ExpirationModel: bk.ExpirationModel}
+		KeySpec: bk.KeySpec, KeyUsage: bk.KeyUsage, Origin: bk.Origin, ExpirationModel: bk.ExpirationModel,
+		Region: bk.Region, MultiRegion: bk.MultiRegion}
 	if bk.DeletionDate != nil {
 		d := *bk.DeletionDate
 		rec.DeletionDate = &d
@@ -320,21 +328,21 @@ func (k *Keyring) appendVersions(pl *importPlan, e *keyEntry, versions []bundleV
 	return added, nil
 }
 
-func (k *Keyring) planAlias(pl *importPlan, ba bundleAlias, replace bool, now time.Time, expired map[uuid.UUID]bool) error {
+func (k *Keyring) planAlias(pl *importPlan, ba bundleAlias, replace bool, now time.Time, expired map[keyRef]bool) error {
 	cur, here := k.aliases[ba.Name]
 	switch {
-	case expired[ba.Target]:
+	case expired[keyRef{Region: ba.Region, ID: ba.Target}]:
 		pl.out.AliasesSkipped = append(pl.out.AliasesSkipped, ba.Name)
 	case !here:
-		pl.aliases = append(pl.aliases, &aliasRecord{Name: ba.Name, Target: ba.Target, Created: ba.Created, Updated: ba.Updated})
+		pl.aliases = append(pl.aliases, &aliasRecord{Name: ba.Name, Target: ba.Target, Created: ba.Created, Updated: ba.Updated, Region: ba.Region})
 		pl.out.AliasesAdded = append(pl.out.AliasesAdded, ba.Name)
-	case cur.Target == ba.Target:
+	case cur.Target == ba.Target && cur.Region == ba.Region:
 		pl.out.AliasesUnchanged = append(pl.out.AliasesUnchanged, ba.Name)
 	case !replace:
 		return fmt.Errorf("%w: alias %s points to key %s here and to key %s in the bundle; nothing was imported (replace aliases to repoint it)",
 			keyring.ErrAlreadyExists, ba.Name, cur.Target, ba.Target)
 	default:
-		pl.aliases = append(pl.aliases, &aliasRecord{Name: ba.Name, Target: ba.Target, Created: cur.Created, Updated: now})
+		pl.aliases = append(pl.aliases, &aliasRecord{Name: ba.Name, Target: ba.Target, Created: cur.Created, Updated: now, Region: ba.Region})
 		pl.out.AliasesReplaced = append(pl.out.AliasesReplaced, ba.Name)
 	}
 	return nil
@@ -363,7 +371,8 @@ func (k *Keyring) commitImportLocked(pl *importPlan) error {
 		return fmt.Errorf("keyring: writing the import: %w", err)
 	}
 	for _, e := range pl.entries {
-		k.keys[e.rec.ID] = e
+		k.keys[e.rec.ref()] = e
+		k.noteRegion(e.rec.Region)
 	}
 	for _, a := range pl.aliases {
 		k.aliases[a.Name] = a

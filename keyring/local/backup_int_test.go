@@ -53,9 +53,9 @@ func keyringState(k *Keyring) string {
 	defer k.mu.RUnlock()
 	var lines []string
 	for id, e := range k.keys {
-		lines = append(lines, id.String()+" "+e.rec.State)
+		lines = append(lines, id.ID.String()+" "+e.rec.State)
 		for _, v := range e.rec.Versions {
-			lines = append(lines, id.String()+" v"+strconv.FormatUint(uint64(v.Version), 10)+" "+hex.EncodeToString(e.material[v.Version]))
+			lines = append(lines, id.ID.String()+" v"+strconv.FormatUint(uint64(v.Version), 10)+" "+hex.EncodeToString(e.material[v.Version]))
 		}
 	}
 	for name, a := range k.aliases {
@@ -157,7 +157,10 @@ func TestBundlePayloadValidation(t *testing.T) {
 		name string
 		edit func(p *bundlePayload)
 	}{
-		{"format", func(p *bundlePayload) { p.Format = 4 }},
+		{"format", func(p *bundlePayload) { p.Format = bundlePayloadFormat + 1 }},
+		{"format 3 with a region", func(p *bundlePayload) { p.Format, p.Keys[0].Region = 3, "eu-west-1" }},
+		{"bad region", func(p *bundlePayload) { p.Format, p.Keys[0].Region = 4, "EU" }},
+		{"bad multi-Region type", func(p *bundlePayload) { p.Format, p.Keys[0].MultiRegion = 4, "BOTH" }},
 		{"format 1 with a policy", func(p *bundlePayload) { p.Format, p.Keys[0].Policy = 1, "{}" }},
 		{"policy not an object", func(p *bundlePayload) { p.Keys[0].Policy = "[]" }},
 		{"reserved tag", func(p *bundlePayload) { p.Keys[0].Tags = []keyring.Tag{{TagKey: "aws:x"}} }},

@@ -60,8 +60,11 @@ const (
 	// foreign input, and 1 GiB is 16 times DefaultKDF.
 	maxBundleKDFMemoryKiB = 1 << 20
 	// bundlePayloadFormat 2 adds key policies, tags and grants, format 3
-	// key types (FORMAT.md §14.7); format 1 and 2 payloads still import.
-	bundlePayloadFormat   = 3
+	// key types (FORMAT.md §14.7), format 4 regions and multi-Region keys
+	// (mrk.go; written only by a keyring that has them); format 1 to 3
+	// payloads still import.
+	bundlePayloadFormat   = 4
+	bundlePayloadFormatV3 = 3
 	bundlePayloadFormatV2 = 2
 	bundlePayloadFormatV1 = 1
 
@@ -293,6 +296,11 @@ type bundleKey struct {
 	ValidTo         *time.Time `json:",omitempty"`
 	ExpirationModel string     `json:",omitempty"`
 	ImportDigest    []byte     `json:",omitempty"` // of the material imported first
+	// Multi-Region keys (mrk.go): the record's region ("" the default)
+	// and PRIMARY or REPLICA; absent for other keys, so payloads without
+	// them keep format 3.
+	Region      string `json:",omitempty"`
+	MultiRegion string `json:",omitempty"`
 }
 
 type bundleVersion struct {
@@ -311,6 +319,7 @@ type bundleAlias struct {
 	Target  uuid.UUID
 	Created time.Time
 	Updated time.Time
+	Region  string `json:",omitempty"` // payload format 4
 }
 
 func (p *bundlePayload) zero() {
@@ -341,13 +350,17 @@ func (p *bundlePayload) validate() error {
 	if p.Format < bundlePayloadFormatV1 || p.Format > bundlePayloadFormat {
 		return bundleCorrupt("unsupported payload format %d", p.Format)
 	}
-	ids := make(map[uuid.UUID]bool, len(p.Keys))
+	ids := make(map[keyRef]bool, len(p.Keys))
 	for i := range p.Keys {
 		bk := &p.Keys[i]
-		if ids[bk.ID] {
+		ref := keyRef{Region: bk.Region, ID: bk.ID}
+		if ids[ref] {
 			return bundleCorrupt("key %s appears twice", bk.ID)
 		}
-		ids[bk.ID] = true
+		ids[ref] = true
+		if err := bk.validateV4(p.Format); err != nil {
+			return bundleCorrupt("key %s: %v", bk.ID, err)
+		}
 		if err := bk.validate(); err != nil {
 			return bundleCorrupt("key %s: %v", bk.ID, err)
 		}
@@ -365,7 +378,9 @@ func (p *bundlePayload) validate() error {
 			return bundleCorrupt("invalid alias name %q", truncate(a.Name))
 		case names[a.Name]:
 			return bundleCorrupt("alias %s appears twice", a.Name)
-		case !ids[a.Target]:
+		case a.Region != "" && (p.Format < bundlePayloadFormat || validRegion(a.Region) != nil):
+			return bundleCorrupt("alias %s: region %q", a.Name, truncate(a.Region))
+		case !ids[keyRef{Region: a.Region, ID: a.Target}]:
 			return bundleCorrupt("alias %s points to key %s, which the bundle does not hold", a.Name, a.Target)
 		}
 		names[a.Name] = true
@@ -464,7 +479,7 @@ func (bk *bundleKey) awaitsImport() bool {
 // parses as the spec's. (The material is opened here, so that a bundle
 // that InspectBundle accepts imports keys that work.)
 func (bk *bundleKey) validateV3(format int) error {
-	if format < bundlePayloadFormat {
+	if format < bundlePayloadFormatV3 {
 		if bk.KeySpec != "" || bk.KeyUsage != "" || bk.Origin != "" || bk.ValidTo != nil || bk.ExpirationModel != "" ||
 			bk.ImportDigest != nil || slices.ContainsFunc(bk.Versions, func(v bundleVersion) bool { return v.Typed != nil }) {
 			return fmt.Errorf("%w: key type members in a format %d payload", errBadKey, format)
@@ -530,5 +545,24 @@ func checkTyped(id uuid.UUID, v bundleVersion, spec string) error {
 		return fmt.Errorf("%w: version %d: typed material is not a %s key", errBadKey, v.Version, spec)
 	}
 	m.Zero()
+	return nil
+}
+
+// validateV4 checks the members payload format 4 added: a region and a
+// multi-Region key type.
+func (bk *bundleKey) validateV4(format int) error {
+	if bk.Region == "" && bk.MultiRegion == "" {
+		return nil
+	}
+	switch {
+	case format < bundlePayloadFormat:
+		return fmt.Errorf("%w: a region or multi-Region key in a format %d payload", errBadKey, format)
+	case bk.Region != "" && validRegion(bk.Region) != nil:
+		return fmt.Errorf("%w: region %q", errBadKey, truncate(bk.Region))
+	case bk.MultiRegion != "" && bk.MultiRegion != keyring.MultiRegionPrimary && bk.MultiRegion != keyring.MultiRegionReplica:
+		return fmt.Errorf("%w: MultiRegion %q", errBadKey, truncate(bk.MultiRegion))
+	case bk.MultiRegion != "" && bk.Origin == keyring.OriginExternal:
+		return fmt.Errorf("%w: a multi-Region key with imported material", errBadKey)
+	}
 	return nil
 }

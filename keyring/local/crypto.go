@@ -14,6 +14,8 @@ import (
 // the crypto runs without holding k.mu. Call wipe when done.
 type keyUse struct {
 	id      uuid.UUID
+	kid     string // the key ID callers see (mrk-... for multi-Region keys)
+	arn     string
 	version uint32
 	key     [materialSize]byte
 }
@@ -21,10 +23,11 @@ type keyUse struct {
 func (u *keyUse) wipe() { clear(u.key[:]) }
 
 // encryptionKey returns the current version of an Enabled key.
-func (k *Keyring) encryptionKey(keyID string) (keyUse, error) {
+func (k *Keyring) encryptionKey(ctx context.Context, keyID string) (keyUse, error) {
 	var u keyUse
-	err := k.withKey(keyID, func(e *keyEntry) error {
+	err := k.withKey(ctx, keyID, func(e *keyEntry) error {
 		u.id, u.version = e.rec.ID, e.rec.current() // named in the audit even on failure
+		u.kid, u.arn = e.rec.keyID(), k.keyARN(e.rec)
 		if err := usable(e.rec); err != nil {
 			return err
 		}
@@ -44,10 +47,11 @@ func (k *Keyring) encryptionKey(keyID string) (keyUse, error) {
 // decryptionKey returns one version of an Enabled key. A version below the
 // minimum decryption version fails with ErrVersionRetired; one that never
 // existed with ErrInvalidCiphertext.
-func (k *Keyring) decryptionKey(keyID string, version uint32) (keyUse, error) {
+func (k *Keyring) decryptionKey(ctx context.Context, keyID string, version uint32) (keyUse, error) {
 	var u keyUse
-	err := k.withKey(keyID, func(e *keyEntry) error {
+	err := k.withKey(ctx, keyID, func(e *keyEntry) error {
 		u.id, u.version = e.rec.ID, version // named in the audit even on failure
+		u.kid, u.arn = e.rec.keyID(), k.keyARN(e.rec)
 		if err := usable(e.rec); err != nil {
 			return err
 		}
@@ -81,9 +85,9 @@ func (k *Keyring) authorizeBlob(ctx context.Context, z authz, blob []byte) error
 }
 
 // resolveID returns the UUID of a key named in any form.
-func (k *Keyring) resolveID(keyID string) (uuid.UUID, error) {
+func (k *Keyring) resolveID(ctx context.Context, keyID string) (uuid.UUID, error) {
 	var id uuid.UUID
-	err := k.withKey(keyID, func(e *keyEntry) error {
+	err := k.withKey(ctx, keyID, func(e *keyEntry) error {
 		id = e.rec.ID
 		return nil
 	})
@@ -100,16 +104,16 @@ func (k *Keyring) Encrypt(ctx context.Context, in *keyring.EncryptInput) (*keyri
 		return k.encryptRSA(ctx, in) // asymmetric.go
 	}
 	ar := keyring.AuditRecord{Op: "Encrypt", KeyId: in.KeyId, ContextKeys: contextKeys(in.EncryptionContext)}
-	blob, u, err := k.encrypt(in.KeyId, in.Plaintext, in.EncryptionContext)
+	blob, u, err := k.encrypt(ctx, in.KeyId, in.Plaintext, in.EncryptionContext)
 	k.auditUse(ctx, ar, u, err)
 	if err != nil {
 		return nil, err
 	}
-	return &keyring.EncryptOutput{CiphertextBlob: blob, KeyId: k.keyARN(u.id), EncryptionAlgorithm: algSymmetricDefault}, nil
+	return &keyring.EncryptOutput{CiphertextBlob: blob, KeyId: u.arn, EncryptionAlgorithm: algSymmetricDefault}, nil
 }
 
 // encrypt validates and seals one plaintext; u.key is already wiped.
-func (k *Keyring) encrypt(keyID string, plaintext []byte, ec map[string]string) ([]byte, keyUse, error) {
+func (k *Keyring) encrypt(ctx context.Context, keyID string, plaintext []byte, ec map[string]string) ([]byte, keyUse, error) {
 	if len(plaintext) < 1 || len(plaintext) > MaxPlaintext {
 		return nil, keyUse{}, fmt.Errorf("%w: plaintext length %d not in 1..%d", keyring.ErrValidation, len(plaintext), MaxPlaintext)
 	}
@@ -117,7 +121,7 @@ func (k *Keyring) encrypt(keyID string, plaintext []byte, ec map[string]string) 
 	if err != nil {
 		return nil, keyUse{}, err
 	}
-	u, err := k.encryptionKey(keyID)
+	u, err := k.encryptionKey(ctx, keyID)
 	if err != nil {
 		return nil, u, err
 	}
@@ -142,16 +146,16 @@ func (k *Keyring) Decrypt(ctx context.Context, in *keyring.DecryptInput) (*keyri
 		return nil, err
 	}
 	ar := keyring.AuditRecord{Op: "Decrypt", KeyId: in.KeyId, ContextKeys: contextKeys(in.EncryptionContext)}
-	pt, u, err := k.decrypt(in.CiphertextBlob, in.EncryptionContext, in.KeyId)
+	pt, u, err := k.decrypt(ctx, in.CiphertextBlob, in.EncryptionContext, in.KeyId)
 	k.auditUse(ctx, ar, u, err)
 	if err != nil {
 		return nil, err
 	}
-	return &keyring.DecryptOutput{KeyId: k.keyARN(u.id), Plaintext: pt, EncryptionAlgorithm: algSymmetricDefault}, nil
+	return &keyring.DecryptOutput{KeyId: u.arn, Plaintext: pt, EncryptionAlgorithm: algSymmetricDefault}, nil
 }
 
 // decrypt opens a blob; u.key is already wiped.
-func (k *Keyring) decrypt(blob []byte, ec map[string]string, keyID string) ([]byte, keyUse, error) {
+func (k *Keyring) decrypt(ctx context.Context, blob []byte, ec map[string]string, keyID string) ([]byte, keyUse, error) {
 	h, err := ParseBlob(blob)
 	if err != nil {
 		return nil, keyUse{}, keyring.ErrInvalidCiphertext
@@ -161,7 +165,7 @@ func (k *Keyring) decrypt(blob []byte, ec map[string]string, keyID string) ([]by
 		return nil, keyUse{}, err
 	}
 	if keyID != "" {
-		want, err := k.resolveID(keyID)
+		want, err := k.resolveID(ctx, keyID)
 		if err != nil {
 			return nil, keyUse{}, err
 		}
@@ -169,7 +173,7 @@ func (k *Keyring) decrypt(blob []byte, ec map[string]string, keyID string) ([]by
 			return nil, keyUse{}, fmt.Errorf("%w: the ciphertext was not made under %q", keyring.ErrIncorrectKey, truncate(keyID))
 		}
 	}
-	u, err := k.decryptionKey(h.KeyUUID(), h.KeyVersion)
+	u, err := k.decryptionKey(ctx, h.KeyUUID(), h.KeyVersion)
 	if errors.Is(err, keyring.ErrNotFound) || errors.Is(err, keyring.ErrInvalidCiphertext) {
 		return nil, keyUse{}, keyring.ErrInvalidCiphertext
 	}
@@ -203,67 +207,67 @@ func (k *Keyring) ReEncrypt(ctx context.Context, in *keyring.ReEncryptInput) (*k
 	if err != nil {
 		return nil, err
 	}
-	pt, src, err := k.decrypt(in.CiphertextBlob, in.SourceEncryptionContext, in.SourceKeyId)
+	pt, src, err := k.decrypt(ctx, in.CiphertextBlob, in.SourceEncryptionContext, in.SourceKeyId)
 	if src.id != (uuid.UUID{}) {
-		ar.SourceKeyId = src.id.String()
+		ar.SourceKeyId = src.kid
 	}
 	if err != nil {
 		k.auditUse(ctx, ar, keyUse{}, err)
 		return nil, err
 	}
 	defer zero(pt)
-	blob, dst, err := k.encrypt(in.DestinationKeyId, pt, in.DestinationEncryptionContext)
+	blob, dst, err := k.encrypt(ctx, in.DestinationKeyId, pt, in.DestinationEncryptionContext)
 	k.auditUse(ctx, ar, dst, err)
 	if err != nil {
 		return nil, err
 	}
-	return &keyring.ReEncryptOutput{CiphertextBlob: blob, SourceKeyId: k.keyARN(src.id), KeyId: k.keyARN(dst.id),
+	return &keyring.ReEncryptOutput{CiphertextBlob: blob, SourceKeyId: src.arn, KeyId: dst.arn,
 		SourceEncryptionAlgorithm: algSymmetricDefault, DestinationEncryptionAlgorithm: algSymmetricDefault}, nil
 }
 
 // GenerateDataKey returns a random data key and its blob under KeyId.
 func (k *Keyring) GenerateDataKey(ctx context.Context, in *keyring.GenerateDataKeyInput) (*keyring.GenerateDataKeyOutput, error) {
-	pt, blob, id, err := k.generateDataKey(ctx, "GenerateDataKey", in)
+	pt, blob, arn, err := k.generateDataKey(ctx, "GenerateDataKey", in)
 	if err != nil {
 		return nil, err
 	}
-	return &keyring.GenerateDataKeyOutput{CiphertextBlob: blob, Plaintext: pt, KeyId: k.keyARN(id)}, nil
+	return &keyring.GenerateDataKeyOutput{CiphertextBlob: blob, Plaintext: pt, KeyId: arn}, nil
 }
 
 // GenerateDataKeyWithoutPlaintext is GenerateDataKey that forgets the
 // plaintext data key.
 func (k *Keyring) GenerateDataKeyWithoutPlaintext(ctx context.Context, in *keyring.GenerateDataKeyInput) (*keyring.GenerateDataKeyWithoutPlaintextOutput, error) {
-	pt, blob, id, err := k.generateDataKey(ctx, "GenerateDataKeyWithoutPlaintext", in)
+	pt, blob, arn, err := k.generateDataKey(ctx, "GenerateDataKeyWithoutPlaintext", in)
 	if err != nil {
 		return nil, err
 	}
 	zero(pt)
-	return &keyring.GenerateDataKeyWithoutPlaintextOutput{CiphertextBlob: blob, KeyId: k.keyARN(id)}, nil
+	return &keyring.GenerateDataKeyWithoutPlaintextOutput{CiphertextBlob: blob, KeyId: arn}, nil
 }
 
-func (k *Keyring) generateDataKey(ctx context.Context, op string, in *keyring.GenerateDataKeyInput) ([]byte, []byte, uuid.UUID, error) {
+func (k *Keyring) generateDataKey(ctx context.Context, op string, in *keyring.GenerateDataKeyInput) ([]byte, []byte, string, error) {
 	if err := k.authorize(ctx, authz{op: op, keyID: in.KeyId, ec: in.EncryptionContext, tokens: in.GrantTokens}); err != nil {
-		return nil, nil, uuid.UUID{}, err
+		return nil, nil, "", err
 	}
 	ar := keyring.AuditRecord{Op: op, KeyId: in.KeyId, ContextKeys: contextKeys(in.EncryptionContext)}
 	n, err := dataKeySize(in)
 	if err != nil {
 		k.auditUse(ctx, ar, keyUse{}, err)
-		return nil, nil, uuid.UUID{}, err
+		return nil, nil, "", err
 	}
 	pt := make([]byte, n)
 	if _, err := io.ReadFull(k.opts.Rand, pt); err != nil {
 		err = fmt.Errorf("%w: reading random data key: %w", keyring.ErrInternal, err)
 		k.auditUse(ctx, ar, keyUse{}, err)
-		return nil, nil, uuid.UUID{}, err
+		return nil, nil, "", err
 	}
-	blob, u, err := k.encrypt(in.KeyId, pt, in.EncryptionContext)
+	blob, u, err := k.encrypt(ctx, in.KeyId, pt, in.EncryptionContext)
 	k.auditUse(ctx, ar, u, err)
 	if err != nil {
 		zero(pt)
-		return nil, nil, uuid.UUID{}, err
+		return nil, nil, "", err
 	}
-	return pt, blob, u.id, nil
+	return pt, blob, u.arn, nil
 }
 
 // dataKeySize takes exactly one of KeySpec and NumberOfBytes, as AWS.

@@ -41,7 +41,7 @@ func (k *Keyring) WrapDEK(ctx context.Context, in *keyring.WrapDEKInput) (*keyri
 	if err := k.authorize(ctx, authz{op: "WrapDEK", action: "kms:Encrypt", keyID: in.KeyId}); err != nil {
 		return nil, err
 	}
-	wrapped, u, err := k.wrapDEK(in)
+	wrapped, u, err := k.wrapDEK(ctx, in)
 	k.auditUse(ctx, keyring.AuditRecord{Op: "WrapDEK", KeyId: in.KeyId}, u, err)
 	if err != nil {
 		return nil, err
@@ -49,11 +49,11 @@ func (k *Keyring) WrapDEK(ctx context.Context, in *keyring.WrapDEKInput) (*keyri
 	return &keyring.WrapDEKOutput{KeyId: u.id.String(), KeyVersion: u.version, WrappedKey: wrapped}, nil
 }
 
-func (k *Keyring) wrapDEK(in *keyring.WrapDEKInput) ([]byte, keyUse, error) {
+func (k *Keyring) wrapDEK(ctx context.Context, in *keyring.WrapDEKInput) ([]byte, keyUse, error) {
 	if len(in.Plaintext) < minDEKSize || len(in.Plaintext) > maxDEKSize {
 		return nil, keyUse{}, fmt.Errorf("%w: data key length %d not in %d..%d", keyring.ErrValidation, len(in.Plaintext), minDEKSize, maxDEKSize)
 	}
-	u, err := k.encryptionKey(in.KeyId)
+	u, err := k.encryptionKey(ctx, in.KeyId)
 	if err != nil {
 		return nil, u, err
 	}
@@ -78,7 +78,7 @@ func (k *Keyring) UnwrapDEK(ctx context.Context, in *keyring.UnwrapDEKInput) (*k
 	if err := k.authorize(ctx, authz{op: "UnwrapDEK", action: "kms:Decrypt", keyID: in.KeyId}); err != nil {
 		return nil, err
 	}
-	dek, u, err := k.unwrapDEK(in)
+	dek, u, err := k.unwrapDEK(ctx, in)
 	k.audit.countUnwrap(ctx, in.KeyId, u, err)
 	if err != nil {
 		return nil, err
@@ -86,8 +86,8 @@ func (k *Keyring) UnwrapDEK(ctx context.Context, in *keyring.UnwrapDEKInput) (*k
 	return &keyring.UnwrapDEKOutput{Plaintext: dek}, nil
 }
 
-func (k *Keyring) unwrapDEK(in *keyring.UnwrapDEKInput) ([]byte, keyUse, error) {
-	u, err := k.decryptionKey(in.KeyId, in.KeyVersion)
+func (k *Keyring) unwrapDEK(ctx context.Context, in *keyring.UnwrapDEKInput) ([]byte, keyUse, error) {
+	u, err := k.decryptionKey(ctx, in.KeyId, in.KeyVersion)
 	if err != nil {
 		return nil, u, err
 	}

@@ -25,7 +25,7 @@ func TestDestroyedNeverLeaves(t *testing.T) {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	e, err := k.lookup(id)
+	e, err := k.lookup(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}

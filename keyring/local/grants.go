@@ -140,13 +140,13 @@ func validateGrant(in *keyring.CreateGrantInput) error {
 func (k *Keyring) grantsOf(rec *keyRecord) []keyring.Grant {
 	out := make([]keyring.Grant, 0, len(rec.Grants))
 	for _, g := range rec.Grants {
-		out = append(out, k.grantOut(rec.ID, g))
+		out = append(out, k.grantOut(rec, g))
 	}
 	return out
 }
 
-func (k *Keyring) grantOut(keyID uuid.UUID, g grantRecord) keyring.Grant {
-	out := keyring.Grant{KeyId: k.keyARN(keyID), GrantId: g.ID, Name: g.Name, CreationDate: keyring.EpochTime{Time: g.Created},
+func (k *Keyring) grantOut(rec *keyRecord, g grantRecord) keyring.Grant {
+	out := keyring.Grant{KeyId: k.keyARN(rec), GrantId: g.ID, Name: g.Name, CreationDate: keyring.EpochTime{Time: g.Created},
 		GranteePrincipal: g.Grantee, RetiringPrincipal: g.Retiring, IssuingAccount: g.Issuing,
 		Operations: slices.Clone(g.Operations)}
 	if g.Constraints != nil {
@@ -236,7 +236,7 @@ func (k *Keyring) ListGrants(ctx context.Context, in *keyring.ListGrantsInput) (
 			func(m string) bool { return validGrantID(m) == nil }, in.Limit, in.Marker)
 		out = &keyring.ListGrantsOutput{Grants: []keyring.Grant{}, NextMarker: next, Truncated: next != ""}
 		for _, g := range page {
-			out.Grants = append(out.Grants, k.grantOut(e.rec.ID, g))
+			out.Grants = append(out.Grants, k.grantOut(e.rec, g))
 		}
 		return err
 	})
@@ -266,7 +266,7 @@ func (k *Keyring) ListRetirableGrants(ctx context.Context, in *keyring.ListRetir
 	for _, e := range k.keys {
 		for _, g := range e.rec.Grants {
 			if g.Retiring == in.RetiringPrincipal {
-				all = append(all, item{e.rec.ID.String() + "/" + g.ID, k.grantOut(e.rec.ID, g)})
+				all = append(all, item{e.rec.ID.String() + "/" + g.ID, k.grantOut(e.rec, g)})
 			}
 		}
 	}
@@ -355,7 +355,7 @@ func (k *Keyring) mayRetire(ctx context.Context, keyID, grantID string) error {
 	if box == nil || !ok {
 		return nil
 	}
-	req, keyUUID, found := k.authzRequest(p, authz{op: "RetireGrant", action: retireGrantAction, keyID: keyID})
+	req, keyUUID, found := k.authzRequest(ctx, p, authz{op: "RetireGrant", action: retireGrantAction, keyID: keyID})
 	if !found {
 		return nil
 	}

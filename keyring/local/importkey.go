@@ -96,7 +96,7 @@ func (k *Keyring) GetParametersForImport(ctx context.Context, in *keyring.GetPar
 		}
 		rec.Import = &st
 		token := append(append([]byte(nil), rec.ID[:]...), p.TokenID...)
-		out = &keyring.GetParametersForImportOutput{KeyId: k.keyARN(rec.ID), ImportToken: token, PublicKey: pub,
+		out = &keyring.GetParametersForImportOutput{KeyId: k.keyARN(rec), ImportToken: token, PublicKey: pub,
 			ParametersValidTo: keyring.EpochTime{Time: p.Expires}}
 		return nil
 	})
@@ -150,7 +150,7 @@ func (k *Keyring) ImportKeyMaterial(ctx context.Context, in *keyring.ImportKeyMa
 		zero(versionKey)
 		return nil, err
 	}
-	return &keyring.ImportKeyMaterialOutput{KeyId: k.keyARN(rec.ID)}, nil
+	return &keyring.ImportKeyMaterialOutput{KeyId: k.keyARN(rec)}, nil
 }
 
 // importLocked does ImportKeyMaterial's work on a copy of the record and
@@ -294,7 +294,7 @@ func (k *Keyring) DeleteImportedKeyMaterial(ctx context.Context, in *keyring.Key
 	if err != nil {
 		return nil, err
 	}
-	return &keyring.DeleteImportedKeyMaterialOutput{KeyId: k.keyARN(rec.ID)}, nil
+	return &keyring.DeleteImportedKeyMaterialOutput{KeyId: k.keyARN(rec)}, nil
 }
 
 // dropImported removes imported material from a record copy.

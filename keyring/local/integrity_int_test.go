@@ -256,7 +256,7 @@ func TestDestroyedMaterialLeavesDisk(t *testing.T) {
 	sealed := func(id string, i int) string {
 		k.mu.RLock()
 		defer k.mu.RUnlock()
-		return base64.StdEncoding.EncodeToString(k.keys[mustUUID(t, id)].rec.Versions[i].Sealed)
+		return base64.StdEncoding.EncodeToString(k.keys[keyRef{ID: mustUUID(t, id)}].rec.Versions[i].Sealed)
 	}
 	v1, kept, gone := sealed(rotated, 0), sealed(rotated, 1), sealed(deleted, 0)
 	if len(sealedOnDisk(t, dir, v1)) == 0 || len(sealedOnDisk(t, dir, gone)) == 0 {

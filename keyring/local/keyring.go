@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
-	"github.com/google/uuid"
 	"github.com/kmsfs/kmsfs/keyring"
 )
 
@@ -29,12 +28,14 @@ type Keyring struct {
 
 	// mu guards everything below. Readers (crypto operations) hold it
 	// shared; changes hold it exclusively and persist before they mutate.
-	mu      sync.RWMutex
-	closed  bool
-	kek     []byte
-	recMAC  []byte      // the record MAC key, derived from kek (recordmac.go)
-	root    *rootRecord // as on disk; for passphrase checks and Passwd
-	keys    map[uuid.UUID]*keyEntry
+	mu     sync.RWMutex
+	closed bool
+	kek    []byte
+	recMAC []byte      // the record MAC key, derived from kek (recordmac.go)
+	root   *rootRecord // as on disk; for passphrase checks and Passwd
+	keys   map[keyRef]*keyEntry
+	// regions are the non-default regions that hold keys (mrk.go).
+	regions map[string]bool
 	aliases map[string]*aliasRecord
 	// accessKeys are the SigV4 credentials (accesskeys.go), unsealed.
 	accessKeys map[string]*accessKeyEntry
@@ -242,7 +243,8 @@ func (k *Keyring) createRoot(passphrase []byte) error {
 	}
 	k.kek, k.root, k.recMAC = kek, root, macKey
 	k.audit = newAuditLog(k.db, k.opts.Clock, k.opts.Logger, auditKey, 1)
-	k.keys, k.aliases = make(map[uuid.UUID]*keyEntry), make(map[string]*aliasRecord)
+	k.keys, k.aliases = make(map[keyRef]*keyEntry), make(map[string]*aliasRecord)
+	k.regions = make(map[string]bool)
 	k.accessKeys, k.created = make(map[string]*accessKeyEntry), true
 	return nil
 }
@@ -331,7 +333,8 @@ func (k *Keyring) checkPassphrase(passphrase []byte) error {
 // load reads every key and alias record, checks their MACs (with
 // checkMACs) and unseals every version.
 func (k *Keyring) load(checkMACs bool) error {
-	k.keys = make(map[uuid.UUID]*keyEntry)
+	k.keys = make(map[keyRef]*keyEntry)
+	k.regions = make(map[string]bool)
 	k.aliases = make(map[string]*aliasRecord)
 	k.accessKeys = make(map[string]*accessKeyEntry)
 	return k.db.View(func(txn *badger.Txn) error {
@@ -343,7 +346,8 @@ func (k *Keyring) load(checkMACs bool) error {
 			}
 			e, err := k.unsealEntry(rec)
 			if err == nil {
-				k.keys[rec.ID] = e
+				k.keys[rec.ref()] = e
+				k.noteRegion(rec.Region)
 			}
 			return err
 		})
@@ -511,7 +515,7 @@ func (k *Keyring) rekey(root *rootRecord, kek []byte, head *auditHead) error {
 		return err
 	}
 	for _, rec := range recs {
-		k.keys[rec.ID].rec = rec
+		k.keys[rec.ref()].rec = rec
 	}
 	for _, a := range aks {
 		k.accessKeys[a.ID].rec = a

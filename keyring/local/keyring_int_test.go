@@ -31,7 +31,7 @@ func testOnlyMaterial(t *testing.T, k *Keyring, id string, v uint32) []byte {
 	t.Helper()
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	e, err := k.lookup(id)
+	e, err := k.lookup(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -177,7 +177,7 @@ func TestCreateKeyRefused(t *testing.T) {
 		{"specs differ", keyring.CreateKeyInput{KeySpec: "SYMMETRIC_DEFAULT", CustomerMasterKeySpec: "RSA_2048"}, keyring.ErrValidation},
 		{"CloudHSM", keyring.CreateKeyInput{Origin: "AWS_CLOUDHSM"}, keyring.ErrUnsupported},
 		{"unknown origin", keyring.CreateKeyInput{Origin: "LOCAL"}, keyring.ErrValidation},
-		{"multi-Region", keyring.CreateKeyInput{MultiRegion: true}, keyring.ErrUnsupported},
+		{"multi-Region with imported material", keyring.CreateKeyInput{MultiRegion: true, Origin: "EXTERNAL"}, keyring.ErrUnsupported},
 		{"custom key store", keyring.CreateKeyInput{CustomKeyStoreId: "cks-1234567890abcdef0"}, keyring.ErrUnsupported},
 		{"external key store", keyring.CreateKeyInput{XksKeyId: "xks-1"}, keyring.ErrUnsupported},
 		{"long description", keyring.CreateKeyInput{Description: string(bytes.Repeat([]byte("x"), 8193))}, keyring.ErrValidation},

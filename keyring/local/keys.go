@@ -32,12 +32,25 @@ func (k *Keyring) CreateKey(ctx context.Context, in *keyring.CreateKeyInput) (*k
 		return nil, err
 	}
 	now := k.now()
-	id, err := uuid.NewRandomFromReader(k.opts.Rand)
+	var id uuid.UUID
+	var err error
+	if in.MultiRegion {
+		_, err = io.ReadFull(k.opts.Rand, id[:]) // mrk-<32 hex>: no UUID version bits
+	} else {
+		id, err = uuid.NewRandomFromReader(k.opts.Rand)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: reading random key ID: %w", keyring.ErrInternal, err)
 	}
+	rec := &keyRecord{Format: recordFormat, ID: id, Description: in.Description, Created: now, State: keyring.StateEnabled, MinDecrypt: 1}
+	if in.MultiRegion {
+		rec.MultiRegion = keyring.MultiRegionPrimary
+	}
+	k.mu.RLock()
+	rec.Region = k.regionOf(ctx)
+	k.mu.RUnlock()
 	if in.Policy != "" {
-		if err := k.checkPolicy(ctx, in.Policy, k.keyARN(id), in.BypassPolicyLockoutSafetyCheck); err != nil {
+		if err := k.checkPolicy(ctx, in.Policy, k.keyARN(rec), in.BypassPolicyLockoutSafetyCheck); err != nil {
 			return nil, err
 		}
 	}
@@ -47,14 +60,13 @@ func (k *Keyring) CreateKey(ctx context.Context, in *keyring.CreateKeyInput) (*k
 		return nil, keyring.ErrClosed
 	}
 	tags, _ := mergeTags(nil, in.Tags) // validateCreate checked them
-	rec := &keyRecord{Format: recordFormat, ID: id, Description: in.Description, Created: now, State: keyring.StateEnabled, MinDecrypt: 1,
-		Policy: cmp.Or(in.Policy, defaultPolicy(k.opts.Account)), Tags: tags}
+	rec.Policy, rec.Tags = cmp.Or(in.Policy, defaultPolicy(k.opts.Account)), tags
 	setKeyType(rec, in)
 	e := &keyEntry{rec: rec, material: make(map[uint32][]byte)}
 	if err := k.addFirstVersionLocked(ctx, e, now); err != nil {
 		return nil, err
 	}
-	k.auditLocked(ctx, keyring.AuditRecord{Op: "CreateKey", KeyId: id.String(), KeyVersion: 1}, nil)
+	k.auditLocked(ctx, keyring.AuditRecord{Op: "CreateKey", KeyId: rec.keyID(), KeyVersion: 1}, nil)
 	return &keyring.KeyMetadataOutput{KeyMetadata: k.metadata(e.rec)}, nil
 }
 
@@ -76,8 +88,8 @@ func validateCreate(in *keyring.CreateKeyInput) error {
 	switch {
 	case err != nil:
 		return err
-	case in.MultiRegion:
-		return fmt.Errorf("%w: multi-Region keys", keyring.ErrUnsupported)
+	case in.MultiRegion && in.Origin == keyring.OriginExternal:
+		return fmt.Errorf("%w: multi-Region keys with imported key material", keyring.ErrUnsupported)
 	case in.CustomKeyStoreId != "" || in.XksKeyId != "":
 		return fmt.Errorf("%w: custom key stores", keyring.ErrUnsupported)
 	case len(in.Description) > maxDescription:
@@ -136,15 +148,50 @@ func (k *Keyring) addVersionLocked(_ context.Context, e *keyEntry, now time.Time
 	if rotationType == rotationAutomatic {
 		rec.RotationBase = now
 	}
+	// A multi-Region primary's new version reaches every replica (mrk.go).
+	replicas := k.replicasOf(e.rec)
+	recs := []*keyRecord{rec}
+	for _, re := range replicas {
+		r := re.rec.clone()
+		r.Versions = append(r.Versions, rec.Versions[len(rec.Versions)-1])
+		r.Typed = slices.Clone(rec.Typed)
+		r.RotationBase = rec.RotationBase
+		recs = append(recs, r)
+	}
 	// 1. Durable first.
-	if err := k.persist(rec); err != nil {
+	if err := k.persistAll(recs); err != nil {
 		zero(material)
 		return err
 	}
 	// 2. Then visible.
 	e.rec = rec
 	e.material[version] = material
-	k.keys[rec.ID] = e
+	k.keys[rec.ref()] = e
+	k.noteRegion(rec.Region)
+	for i, re := range replicas {
+		re.rec = recs[i+1]
+		re.material[version] = slices.Clone(material)
+		re.dropTyped()
+	}
+	return nil
+}
+
+// persistAll commits key records in one transaction.
+func (k *Keyring) persistAll(recs []*keyRecord) error {
+	if len(recs) == 1 {
+		return k.persist(recs[0])
+	}
+	err := k.db.Update(func(txn *badger.Txn) error {
+		for _, rec := range recs {
+			if err := putKey(txn, k.recMAC, rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("keyring: writing key %s: %w", recs[0].keyID(), err)
+	}
 	return nil
 }
 
@@ -161,8 +208,8 @@ func (k *Keyring) persist(rec *keyRecord) error {
 func (k *Keyring) metadata(rec *keyRecord) keyring.KeyMetadata {
 	m := keyring.KeyMetadata{
 		AWSAccountId:             k.opts.Account,
-		KeyId:                    rec.ID.String(),
-		Arn:                      k.keyARN(rec.ID),
+		KeyId:                    rec.keyID(),
+		Arn:                      k.keyARN(rec),
 		CreationDate:             keyring.EpochTime{Time: rec.Created},
 		Enabled:                  rec.State == keyring.StateEnabled,
 		Description:              rec.Description,
@@ -172,6 +219,8 @@ func (k *Keyring) metadata(rec *keyRecord) keyring.KeyMetadata {
 		MinimumDecryptionVersion: rec.MinDecrypt,
 	}
 	typedMetadata(&m, rec)
+	m.MultiRegion = rec.MultiRegion != ""
+	m.MultiRegionConfiguration = k.mrkConfig(rec)
 	if rec.State == keyring.StatePendingDeletion && rec.DeletionDate != nil {
 		m.DeletionDate = &keyring.EpochTime{Time: *rec.DeletionDate}
 		m.PendingDeletionWindowInDays = rec.PendingWindowDays
@@ -199,18 +248,21 @@ func (k *Keyring) ListKeys(ctx context.Context, in *keyring.ListInput) (*keyring
 	if k.closed {
 		return nil, keyring.ErrClosed
 	}
-	ids := make([]string, 0, len(k.keys))
-	for id := range k.keys {
-		ids = append(ids, id.String())
+	region := k.regionOf(ctx)
+	recs := make([]*keyRecord, 0, len(k.keys))
+	for ref, e := range k.keys {
+		if ref.Region == region {
+			recs = append(recs, e.rec)
+		}
 	}
-	slices.Sort(ids)
-	page, next, err := paginate(ids, func(s string) string { return s }, validKeyMarker, in.Limit, in.Marker)
+	slices.SortFunc(recs, func(a, b *keyRecord) int { return cmp.Compare(a.keyID(), b.keyID()) })
+	page, next, err := paginate(recs, (*keyRecord).keyID, validKeyMarker, in.Limit, in.Marker)
 	if err != nil {
 		return nil, err
 	}
 	out := &keyring.ListKeysOutput{Keys: []keyring.KeyListEntry{}, NextMarker: next, Truncated: next != ""}
-	for _, id := range page {
-		out.Keys = append(out.Keys, keyring.KeyListEntry{KeyId: id, KeyArn: k.arnPrefix() + "key/" + id})
+	for _, r := range page {
+		out.Keys = append(out.Keys, keyring.KeyListEntry{KeyId: r.keyID(), KeyArn: k.keyARN(r)})
 	}
 	return out, nil
 }
@@ -255,6 +307,9 @@ func (k *Keyring) ScheduleKeyDeletion(ctx context.Context, in *keyring.ScheduleK
 		if rec.State == keyring.StatePendingDeletion {
 			return pendingErr(rec)
 		}
+		if len(k.replicasOf(rec)) > 0 {
+			return fmt.Errorf("%w: key %s is a multi-Region primary key with replicas; delete its replicas first", keyring.ErrInvalidState, rec.keyID())
+		}
 		when := now.Add(time.Duration(days) * day)
 		rec.State, rec.DeletionDate, rec.PendingWindowDays = keyring.StatePendingDeletion, &when, days
 		return nil
@@ -262,7 +317,7 @@ func (k *Keyring) ScheduleKeyDeletion(ctx context.Context, in *keyring.ScheduleK
 	if err != nil {
 		return nil, err
 	}
-	return &keyring.ScheduleKeyDeletionOutput{KeyId: k.keyARN(rec.ID), DeletionDate: keyring.EpochTime{Time: *rec.DeletionDate},
+	return &keyring.ScheduleKeyDeletionOutput{KeyId: k.keyARN(rec), DeletionDate: keyring.EpochTime{Time: *rec.DeletionDate},
 		KeyState: rec.State, PendingWindowInDays: days}, nil
 }
 
@@ -279,7 +334,7 @@ func (k *Keyring) CancelKeyDeletion(ctx context.Context, in *keyring.KeyIDInput)
 	if err != nil {
 		return nil, err
 	}
-	return &keyring.CancelKeyDeletionOutput{KeyId: k.keyARN(rec.ID)}, nil
+	return &keyring.CancelKeyDeletionOutput{KeyId: k.keyARN(rec)}, nil
 }
 
 func pendingErr(rec *keyRecord) error {
@@ -333,7 +388,7 @@ func (k *Keyring) mutateAuthz(ctx context.Context, z authz, fn func(rec *keyReco
 	rec, err := k.mutateLocked(ctx, keyID, now, fn, published)
 	ar := keyring.AuditRecord{Op: op, KeyId: keyID}
 	if rec != nil {
-		ar.KeyId, ar.KeyVersion = rec.ID.String(), rec.current()
+		ar.KeyId, ar.KeyVersion = rec.keyID(), rec.current()
 	}
 	k.auditLocked(ctx, ar, err)
 	return rec, err
@@ -361,14 +416,14 @@ func (k *Keyring) mutateLocked(ctx context.Context, keyID string, now time.Time,
 // useLocked resolves keyID and first applies any due deletion or automatic
 // rotation. The caller holds k.mu exclusively.
 func (k *Keyring) useLocked(ctx context.Context, keyID string, now time.Time) (*keyEntry, error) {
-	e, err := k.lookup(keyID)
+	e, err := k.lookup(ctx, keyID)
 	if err != nil {
 		return nil, err
 	}
 	if err := k.applyDueLocked(ctx, e, now); err != nil {
 		return nil, err
 	}
-	if k.keys[e.rec.ID] == nil {
+	if k.keys[e.rec.ref()] == nil {
 		return nil, notFound(keyID)
 	}
 	return e, nil
@@ -377,17 +432,17 @@ func (k *Keyring) useLocked(ctx context.Context, keyID string, now time.Time) (*
 // withKey runs fn on a key with k.mu held shared: the hot path of the
 // cryptographic operations. When the key has due work (deletion or
 // automatic rotation) it is done first under the exclusive lock.
-func (k *Keyring) withKey(keyID string, fn func(e *keyEntry) error) error {
+func (k *Keyring) withKey(ctx context.Context, keyID string, fn func(e *keyEntry) error) error {
 	now := k.now()
 	k.mu.RLock()
 	if k.closed {
 		k.mu.RUnlock()
 		return keyring.ErrClosed
 	}
-	e, err := k.lookup(keyID)
+	e, err := k.lookup(ctx, keyID)
 	if err == nil && e.due(now) {
 		k.mu.RUnlock()
-		if err := k.runDue(e.rec.ID, now); err != nil {
+		if err := k.runDue(e.rec.ref(), now); err != nil {
 			return err
 		}
 		k.mu.RLock()
@@ -395,7 +450,7 @@ func (k *Keyring) withKey(keyID string, fn func(e *keyEntry) error) error {
 			k.mu.RUnlock()
 			return keyring.ErrClosed
 		}
-		e, err = k.lookup(keyID)
+		e, err = k.lookup(ctx, keyID)
 	}
 	defer k.mu.RUnlock()
 	if err != nil {
@@ -413,7 +468,8 @@ func (e *keyEntry) due(now time.Time) bool {
 	if materialExpired(r, now) {
 		return true
 	}
-	return r.State == keyring.StateEnabled && r.RotationEnabled && !now.Before(r.nextRotation())
+	return r.State == keyring.StateEnabled && r.RotationEnabled && r.MultiRegion != keyring.MultiRegionReplica &&
+		!now.Before(r.nextRotation())
 }
 
 func (r *keyRecord) nextRotation() time.Time {
@@ -421,7 +477,7 @@ func (r *keyRecord) nextRotation() time.Time {
 }
 
 // runDue applies due work to one key under the exclusive lock.
-func (k *Keyring) runDue(id uuid.UUID, now time.Time) error {
+func (k *Keyring) runDue(id keyRef, now time.Time) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.closed {
@@ -447,17 +503,17 @@ func (k *Keyring) applyDueLocked(ctx context.Context, e *keyEntry, now time.Time
 		return k.expireLocked(ctx, e)
 	}
 	err := k.addVersionLocked(ctx, e, now, rotationAutomatic)
-	k.auditLocked(ctx, keyring.AuditRecord{Op: "RotateKey", KeyId: e.rec.ID.String(), KeyVersion: e.rec.current()}, err)
+	k.auditLocked(ctx, keyring.AuditRecord{Op: "RotateKey", KeyId: e.rec.keyID(), KeyVersion: e.rec.current()}, err)
 	return err
 }
 
 // deleteLocked deletes a key, its sealed material and the aliases that
 // point to it, in one transaction.
 func (k *Keyring) deleteLocked(ctx context.Context, e *keyEntry) error {
-	id := e.rec.ID
+	id, ref := e.rec.ID, e.rec.ref()
 	var names []string
 	for name, a := range k.aliases {
-		if a.Target == id {
+		if a.Target == id && a.Region == ref.Region {
 			names = append(names, name)
 		}
 	}
@@ -467,7 +523,7 @@ func (k *Keyring) deleteLocked(ctx context.Context, e *keyEntry) error {
 				return err
 			}
 		}
-		return txn.Delete(keyDBKey(id))
+		return txn.Delete(keyDBKey(e.rec))
 	})
 	if err != nil {
 		err = fmt.Errorf("keyring: deleting key %s: %w", id, err)
@@ -475,10 +531,10 @@ func (k *Keyring) deleteLocked(ctx context.Context, e *keyEntry) error {
 		for _, name := range names {
 			delete(k.aliases, name)
 		}
-		delete(k.keys, id)
+		delete(k.keys, ref)
 		e.zero()
 	}
-	k.auditLocked(ctx, keyring.AuditRecord{Op: "DeleteKey", KeyId: id.String()}, err)
+	k.auditLocked(ctx, keyring.AuditRecord{Op: "DeleteKey", KeyId: e.rec.keyID()}, err)
 	return err
 }
 
@@ -535,6 +591,9 @@ func paginate[T any](items []T, key func(T) string, valid func(string) bool, lim
 
 // validKeyMarker accepts a key ID as ListKeys returns it.
 func validKeyMarker(m string) bool {
+	if keyring.IsMultiRegionKeyID(m) {
+		return true
+	}
 	u, ok := parseKeyID(m)
 	return ok && u.String() == m
 }

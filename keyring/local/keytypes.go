@@ -164,11 +164,11 @@ func (e *keyEntry) dropTyped() { e.typed.Swap(nil).drop() }
 // cacheMaterial publishes c as keyID's cached material if the key still
 // has c's sealed material, and drops what it replaces. The caller holds
 // c.use for reading, and zeroes c.m itself if c was not published.
-func (k *Keyring) cacheMaterial(keyID string, c *cachedMaterial) (published bool) {
+func (k *Keyring) cacheMaterial(ctx context.Context, keyID string, c *cachedMaterial) (published bool) {
 	var old *cachedMaterial
 	k.mu.RLock()
 	if !k.closed {
-		if e, err := k.lookup(keyID); err == nil && e.material[c.version] != nil &&
+		if e, err := k.lookup(ctx, keyID); err == nil && e.material[c.version] != nil &&
 			bytes.Equal(e.rec.typedSealed(c.version), c.sealed) {
 			old, published = e.typed.Swap(c), true
 		}
@@ -194,10 +194,11 @@ func (u *typedUse) open() (*keyspec.Material, error) {
 
 // typedKey copies the current version of an Enabled key for op, after
 // checking that the key's spec and usage allow op.
-func (k *Keyring) typedKey(keyID, op string) (typedUse, error) {
+func (k *Keyring) typedKey(ctx context.Context, keyID, op string) (typedUse, error) {
 	var u typedUse
-	err := k.withKey(keyID, func(e *keyEntry) error {
+	err := k.withKey(ctx, keyID, func(e *keyEntry) error {
 		u.id, u.version = e.rec.ID, e.rec.current()
+		u.kid, u.arn = e.rec.keyID(), k.keyARN(e.rec)
 		u.spec, u.usage, u.origin = specOf(e.rec)
 		if err := usable(e.rec); err != nil {
 			return err
@@ -229,8 +230,8 @@ func (k *Keyring) typedKey(keyID, op string) (typedUse, error) {
 
 // withMaterial runs fn on the parsed current material of keyID for op and
 // zeroes everything after; u names the key for the audit even on failure.
-func (k *Keyring) withMaterial(keyID, op string, fn func(m *keyspec.Material, u *typedUse) error) (typedUse, error) {
-	u, err := k.typedKey(keyID, op)
+func (k *Keyring) withMaterial(ctx context.Context, keyID, op string, fn func(m *keyspec.Material, u *typedUse) error) (typedUse, error) {
+	u, err := k.typedKey(ctx, keyID, op)
 	if err != nil {
 		return u, err
 	}
@@ -246,7 +247,7 @@ func (k *Keyring) withMaterial(keyID, op string, fn func(m *keyspec.Material, u 
 	c := &cachedMaterial{version: u.version, sealed: u.sealed, m: m}
 	c.use.RLock()
 	defer c.use.RUnlock()
-	if !k.cacheMaterial(keyID, c) {
+	if !k.cacheMaterial(ctx, keyID, c) {
 		defer m.Zero() // runs before the RUnlock
 	}
 	return u, fn(m, &u)
@@ -311,13 +312,17 @@ func (k *Keyring) addFirstVersionLocked(ctx context.Context, e *keyEntry, now ti
 	if err := k.persist(e.rec); err != nil {
 		return err
 	}
-	k.keys[e.rec.ID] = e
+	k.keys[e.rec.ref()] = e
+	k.noteRegion(e.rec.Region)
 	return nil
 }
 
 // checkRotation refuses rotation of keys AWS does not rotate: asymmetric,
 // HMAC and imported keys.
 func checkRotation(rec *keyRecord) error {
+	if err := notReplica(rec); err != nil {
+		return err
+	}
 	spec, _, origin := specOf(rec)
 	if err := keyspec.CheckAutomaticRotation(spec); err != nil {
 		return err

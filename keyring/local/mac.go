@@ -16,7 +16,7 @@ func (k *Keyring) GenerateMac(ctx context.Context, in *keyring.GenerateMacInput)
 		return nil, err
 	}
 	var mac []byte
-	u, err := k.withMaterial(in.KeyId, keyspec.OpGenerateMac, func(m *keyspec.Material, _ *typedUse) error {
+	u, err := k.withMaterial(ctx, in.KeyId, keyspec.OpGenerateMac, func(m *keyspec.Material, _ *typedUse) error {
 		if err := needMessage(in.Message); err != nil {
 			return err
 		}
@@ -28,7 +28,7 @@ func (k *Keyring) GenerateMac(ctx context.Context, in *keyring.GenerateMacInput)
 	if err != nil {
 		return nil, err
 	}
-	return &keyring.GenerateMacOutput{Mac: mac, MacAlgorithm: in.MacAlgorithm, KeyId: k.keyARN(u.id)}, nil
+	return &keyring.GenerateMacOutput{Mac: mac, MacAlgorithm: in.MacAlgorithm, KeyId: u.arn}, nil
 }
 
 // VerifyMac checks a MAC in constant time; a MAC that does not match is
@@ -37,7 +37,7 @@ func (k *Keyring) VerifyMac(ctx context.Context, in *keyring.VerifyMacInput) (*k
 	if err := k.authorize(ctx, authz{op: keyspec.OpVerifyMac, keyID: in.KeyId, tokens: in.GrantTokens}); err != nil {
 		return nil, err
 	}
-	u, err := k.withMaterial(in.KeyId, keyspec.OpVerifyMac, func(m *keyspec.Material, _ *typedUse) error {
+	u, err := k.withMaterial(ctx, in.KeyId, keyspec.OpVerifyMac, func(m *keyspec.Material, _ *typedUse) error {
 		if err := needMessage(in.Message); err != nil {
 			return err
 		}
@@ -47,5 +47,5 @@ func (k *Keyring) VerifyMac(ctx context.Context, in *keyring.VerifyMacInput) (*k
 	if err != nil {
 		return nil, err
 	}
-	return &keyring.VerifyMacOutput{KeyId: k.keyARN(u.id), MacValid: true, MacAlgorithm: in.MacAlgorithm}, nil
+	return &keyring.VerifyMacOutput{KeyId: u.arn, MacValid: true, MacAlgorithm: in.MacAlgorithm}, nil
 }

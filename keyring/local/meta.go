@@ -88,8 +88,8 @@ func (k *Keyring) PutKeyPolicy(ctx context.Context, in *keyring.PutKeyPolicyInpu
 	if err := cmp.Or(checkPolicyName(in.PolicyName), checkPolicyShape(in.Policy)); err != nil {
 		return err
 	}
-	if id, err := k.resolveID(in.KeyId); err == nil {
-		if err := k.checkPolicy(ctx, in.Policy, k.keyARN(id), in.BypassPolicyLockoutSafetyCheck); err != nil {
+	if arn, err := k.arnOf(ctx, in.KeyId); err == nil {
+		if err := k.checkPolicy(ctx, in.Policy, arn, in.BypassPolicyLockoutSafetyCheck); err != nil {
 			return err
 		}
 	}
@@ -120,7 +120,7 @@ func (k *Keyring) readKey(ctx context.Context, op, keyID string, fn func(e *keyE
 	if err := k.authorize(ctx, authz{op: op, keyID: keyID}); err != nil {
 		return err
 	}
-	return k.withKey(keyID, fn)
+	return k.withKey(ctx, keyID, fn)
 }
 
 // validTag applies AWS's tag rules.

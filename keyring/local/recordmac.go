@@ -88,7 +88,7 @@ func aliasMAC(macKey []byte, a *aliasRecord) []byte {
 func putKey(txn *badger.Txn, macKey []byte, rec *keyRecord) error {
 	c := *rec
 	c.MAC = keyMAC(macKey, rec)
-	return setJSON(txn, keyDBKey(rec.ID), &c)
+	return setJSON(txn, keyDBKey(rec), &c)
 }
 
 // putAlias writes an alias record with its MAC under macKey.
@@ -100,7 +100,7 @@ func putAlias(txn *badger.Txn, macKey []byte, a *aliasRecord) error {
 
 // checkKeyRecord verifies a key record loaded from dbKey.
 func checkKeyRecord(macKey, dbKey []byte, rec *keyRecord) error {
-	if !bytes.Equal(dbKey, keyDBKey(rec.ID)) {
+	if !bytes.Equal(dbKey, keyDBKey(rec)) {
 		return corrupt("record %q holds key %s", truncate(string(dbKey)), rec.ID)
 	}
 	if !hmac.Equal(rec.MAC, keyMAC(macKey, rec)) {

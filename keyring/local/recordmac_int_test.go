@@ -199,7 +199,7 @@ func makeFormat2(t *testing.T, k *Keyring) {
 			return err
 		}
 		for id := range k.keys {
-			if err := editJSON(txn, keyPrefix+id.String(), func(m map[string]any) { delete(m, "MAC") }); err != nil {
+			if err := editJSON(txn, keyPrefix+id.ID.String(), func(m map[string]any) { delete(m, "MAC") }); err != nil {
 				return err
 			}
 		}

@@ -1,6 +1,8 @@
 package local
 
 import (
+	"context"
+	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -22,9 +24,31 @@ const (
 // maxIDInError bounds how much of a caller's key ID an error repeats.
 const maxIDInError = 256
 
-// keyARN returns arn:aws:kms:<region>:<account>:key/<uuid>.
-func (k *Keyring) keyARN(id uuid.UUID) string {
-	return k.arnPrefix() + "key/" + id.String()
+// keyARN returns arn:aws:kms:<region>:<account>:key/<key ID> for the
+// record's region and key ID.
+func (k *Keyring) keyARN(r *keyRecord) string {
+	return k.arnPrefixIn(r.Region) + "key/" + r.keyID()
+}
+
+// keyID is the key ID callers see: the UUID, or mrk-<32 hex> for a
+// multi-Region key.
+func (r *keyRecord) keyID() string {
+	if r.MultiRegion != "" {
+		return keyring.MultiRegionKeyIDPrefix + hex.EncodeToString(r.ID[:])
+	}
+	return r.ID.String()
+}
+
+// regionName is the name of an internal region ("" is the default).
+func (k *Keyring) regionName(region string) string {
+	if region == "" {
+		return k.opts.Region
+	}
+	return region
+}
+
+func (k *Keyring) arnPrefixIn(region string) string {
+	return "arn:aws:kms:" + k.regionName(region) + ":" + k.opts.Account + ":"
 }
 
 // aliasARN returns arn:aws:kms:<region>:<account>:alias/<name>.
@@ -41,21 +65,26 @@ func notFound(id string) error {
 	return fmt.Errorf("%w: %q", keyring.ErrNotFound, truncate(id))
 }
 
-// lookup resolves a key ID, key ARN, alias name or alias ARN to a key. The
-// caller holds k.mu.
-func (k *Keyring) lookup(id string) (*keyEntry, error) {
+// lookup resolves a key ID, key ARN, alias name or alias ARN to a key of
+// the request's region (regionOf). The caller holds k.mu.
+func (k *Keyring) lookup(ctx context.Context, id string) (*keyEntry, error) {
+	return k.lookupIn(k.regionOf(ctx), id)
+}
+
+// lookupIn is lookup in one region.
+func (k *Keyring) lookupIn(region, id string) (*keyEntry, error) {
 	if id == "" {
 		return nil, fmt.Errorf("%w: KeyId is required", keyring.ErrValidation)
 	}
 	ref := id
-	if rest, ok := strings.CutPrefix(id, k.arnPrefix()); ok {
+	if rest, ok := strings.CutPrefix(id, k.arnPrefixIn(region)); ok {
 		ref = rest
 	} else if strings.HasPrefix(id, "arn:") {
 		return nil, notFound(id)
 	}
 	if strings.HasPrefix(ref, "alias/") {
 		a, ok := k.aliases[ref]
-		if !ok {
+		if !ok || a.Region != region {
 			return nil, notFound(id)
 		}
 		ref = a.Target.String()
@@ -64,12 +93,12 @@ func (k *Keyring) lookup(id string) (*keyEntry, error) {
 	} else if ref != id {
 		return nil, notFound(id) // an ARN of some other resource type
 	}
-	u, ok := parseKeyID(ref)
+	u, mrk, ok := parseAnyKeyID(ref)
 	if !ok {
 		return nil, notFound(id)
 	}
-	e, ok := k.keys[u]
-	if !ok {
+	e, ok := k.keys[keyRef{Region: region, ID: u}]
+	if !ok || mrk && e.rec.MultiRegion == "" {
 		return nil, notFound(id)
 	}
 	return e, nil
@@ -77,11 +106,22 @@ func (k *Keyring) lookup(id string) (*keyEntry, error) {
 
 // lookupKeyOnly resolves a key ID or key ARN but not an alias, as AWS
 // requires for TargetKeyId.
-func (k *Keyring) lookupKeyOnly(id string) (*keyEntry, error) {
-	if strings.HasPrefix(id, "alias/") || strings.HasPrefix(id, k.arnPrefix()+"alias/") {
+func (k *Keyring) lookupKeyOnly(ctx context.Context, id string) (*keyEntry, error) {
+	if strings.HasPrefix(id, "alias/") || strings.HasPrefix(id, "arn:") && strings.Contains(id, ":alias/") {
 		return nil, fmt.Errorf("%w: %q must be a key ID or key ARN, not an alias", keyring.ErrValidation, id)
 	}
-	return k.lookup(id)
+	return k.lookup(ctx, id)
+}
+
+// parseAnyKeyID accepts a UUID (which also names a multi-Region key from
+// inside: ciphertext blobs carry the 16 bytes) or mrk-<32 hex>.
+func parseAnyKeyID(s string) (u uuid.UUID, mrk, ok bool) {
+	if keyring.IsMultiRegionKeyID(s) {
+		_, err := hex.Decode(u[:], []byte(s[len(keyring.MultiRegionKeyIDPrefix):]))
+		return u, true, err == nil
+	}
+	u, ok = parseKeyID(s)
+	return u, false, ok
 }
 
 // parseKeyID accepts only the canonical 36-character UUID form, so that a

@@ -49,6 +49,9 @@ func (k *Keyring) DisableKeyRotation(ctx context.Context, in *keyring.KeyIDInput
 		if err := usable(rec); err != nil {
 			return err
 		}
+		if err := notReplica(rec); err != nil {
+			return err
+		}
 		rec.RotationEnabled, rec.RotationPeriodDays, rec.RotationBase = false, 0, time.Time{}
 		return nil
 	})
@@ -60,7 +63,7 @@ func (k *Keyring) GetKeyRotationStatus(ctx context.Context, in *keyring.KeyIDInp
 	var out *keyring.GetKeyRotationStatusOutput
 	err := k.readKey(ctx, "GetKeyRotationStatus", in.KeyId, func(e *keyEntry) error {
 		r := e.rec
-		out = &keyring.GetKeyRotationStatusOutput{KeyRotationEnabled: r.RotationEnabled, KeyId: k.keyARN(r.ID)}
+		out = &keyring.GetKeyRotationStatusOutput{KeyRotationEnabled: r.RotationEnabled, KeyId: k.keyARN(r)}
 		if r.RotationEnabled {
 			next := r.nextRotation()
 			out.RotationPeriodInDays, out.NextRotationDate = r.RotationPeriodDays, &keyring.EpochTime{Time: next}
@@ -82,34 +85,34 @@ func (k *Keyring) RotateKeyOnDemand(ctx context.Context, in *keyring.KeyIDInput)
 	if k.closed {
 		return nil, keyring.ErrClosed
 	}
-	out, err := k.rotateLocked(ctx, in.KeyId, now)
+	out, arn, err := k.rotateLocked(ctx, in.KeyId, now)
 	ar := keyring.AuditRecord{Op: "RotateKeyOnDemand", KeyId: in.KeyId}
 	if out != nil {
 		ar.KeyId, ar.KeyVersion = out.KeyId, out.KeyVersion
 	}
 	k.auditLocked(ctx, ar, err)
 	if out != nil {
-		out.KeyId = k.arnPrefix() + "key/" + out.KeyId
+		out.KeyId = arn
 	}
 	return out, err
 }
 
 // rotateLocked returns the output with the bare key ID, for the audit.
-func (k *Keyring) rotateLocked(ctx context.Context, keyID string, now time.Time) (*keyring.RotateKeyOnDemandOutput, error) {
+func (k *Keyring) rotateLocked(ctx context.Context, keyID string, now time.Time) (*keyring.RotateKeyOnDemandOutput, string, error) {
 	e, err := k.useLocked(ctx, keyID, now)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := usable(e.rec); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := checkRotation(e.rec); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := k.addVersionLocked(ctx, e, now, rotationOnDemand); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return &keyring.RotateKeyOnDemandOutput{KeyId: e.rec.ID.String(), KeyVersion: e.rec.current()}, nil
+	return &keyring.RotateKeyOnDemandOutput{KeyId: e.rec.keyID(), KeyVersion: e.rec.current()}, k.keyARN(e.rec), nil
 }
 
 // ListKeyRotations lists the rotations of a key (versions 2 and up), oldest
@@ -117,7 +120,7 @@ func (k *Keyring) rotateLocked(ctx context.Context, keyID string, now time.Time)
 func (k *Keyring) ListKeyRotations(ctx context.Context, in *keyring.ListKeyRotationsInput) (*keyring.ListKeyRotationsOutput, error) {
 	var rots []keyring.KeyRotation
 	err := k.readKey(ctx, "ListKeyRotations", in.KeyId, func(e *keyEntry) error {
-		arn := k.keyARN(e.rec.ID)
+		arn := k.keyARN(e.rec)
 		for _, v := range e.rec.Versions[1:] {
 			rots = append(rots, keyring.KeyRotation{KeyId: arn, RotationDate: keyring.EpochTime{Time: v.Created}, RotationType: v.RotationType, KeyVersion: v.Version})
 		}

@@ -25,6 +25,8 @@ import (
 //	meta/root            rootRecord: KDF params, salt, verifier, sealed audit key
 //	meta/audit-head      auditHead: seq, hash and MAC of the newest audit record
 //	key/<uuid>           keyRecord: metadata, sealed versions, record MAC
+//	key/<region>/<uuid>  keyRecord of a key in a region other than the default
+//	                     (multi-Region replicas, keys created there; mrk.go)
 //	alias/<alias name>   aliasRecord, e.g. "alias/alias/fs" for alias/fs, with MAC
 //	meta/account         accountRecord: the account of ARNs, with MAC (account.go)
 //	accesskey/<id>       accessKeyRecord: a sealed access key secret, with MAC
@@ -88,7 +90,13 @@ type keyRecord struct {
 	ExpirationModel string          `json:",omitempty"`
 	Typed           []typedMaterial `json:",omitempty"`
 	Import          *importState    `json:",omitempty"`
-	MAC             []byte          `json:",omitempty"` // root format 3 (recordmac.go)
+	// Multi-Region keys (mrk.go), before MAC and omitted when empty:
+	// Region is the record's region, "" for the keyring's default;
+	// MultiRegion is PRIMARY or REPLICA for a key whose ID is mrk-<hex>.
+	// Every record of a set has the same ID and the same version keys.
+	Region      string `json:",omitempty"`
+	MultiRegion string `json:",omitempty"`
+	MAC         []byte `json:",omitempty"` // root format 3 (recordmac.go)
 }
 
 // grantRecord is a grant as stored, in key records and bundles.
@@ -115,6 +123,7 @@ type aliasRecord struct {
 	Target  uuid.UUID
 	Created time.Time
 	Updated time.Time
+	Region  string `json:",omitempty"` // of the key it names; "" the default (mrk.go)
 	MAC     []byte `json:",omitempty"` // root format 3 (recordmac.go)
 }
 
@@ -140,7 +149,24 @@ func (r *keyRecord) clone() *keyRecord {
 	return &c
 }
 
-func keyDBKey(id uuid.UUID) []byte  { return []byte(keyPrefix + id.String()) }
+// keyDBKey is key/<uuid> in the default region, key/<region>/<uuid> in
+// another.
+func keyDBKey(r *keyRecord) []byte {
+	if r.Region == "" {
+		return []byte(keyPrefix + r.ID.String())
+	}
+	return []byte(keyPrefix + r.Region + "/" + r.ID.String())
+}
+
+// ref is the record's key in Keyring.keys.
+func (r *keyRecord) ref() keyRef { return keyRef{Region: r.Region, ID: r.ID} }
+
+// keyRef names one key record: region ("" for the default) and ID.
+type keyRef struct {
+	Region string
+	ID     uuid.UUID
+}
+
 func aliasDBKey(name string) []byte { return []byte(aliasPrefix + name) }
 
 // openBadger opens the database with options chosen for a small keyring:

@@ -85,6 +85,7 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (keyring.Principal, erro
 	}
 	p := cred.Principal
 	p.AccessKeyID = a.accessKeyID
+	p.Region = a.region
 	p.SourceIP = sourceIP(r.RemoteAddr)
 	return p, nil
 }

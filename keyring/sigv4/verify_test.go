@@ -127,7 +127,7 @@ func TestVerifyRoundTrip(t *testing.T) {
 				t.Fatalf("Verify: %v", err)
 			}
 			want := testUser
-			want.AccessKeyID, want.SourceIP = testID, "192.0.2.7"
+			want.AccessKeyID, want.SourceIP, want.Region = testID, "192.0.2.7", testRegion
 			if p != want {
 				t.Fatalf("principal = %+v, want %+v", p, want)
 			}

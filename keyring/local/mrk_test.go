@@ -1,0 +1,272 @@
+package local_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/kmsfs/kmsfs/keyring"
+)
+
+// inRegion is a request context whose principal signed for region.
+func inRegion(region string) context.Context {
+	return keyring.WithPrincipal(context.Background(), keyring.Principal{
+		ARN: "arn:aws:iam::111122223333:root", Account: "111122223333", Region: region})
+}
+
+func TestMultiRegionKeys(t *testing.T) {
+	env := newEnv(t)
+	kr := env.kr
+	us, eu := inRegion("us-east-1"), inRegion("eu-west-1")
+
+	// A UUID key made before any replica: us-east-1 sees the default region.
+	plain, err := kr.CreateKey(us, &keyring.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := kr.CreateKey(us, &keyring.CreateKeyInput{MultiRegion: true, Description: "primary"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := c.KeyMetadata
+	if !keyring.IsMultiRegionKeyID(m.KeyId) || !m.MultiRegion || m.MultiRegionConfiguration == nil ||
+		m.MultiRegionConfiguration.MultiRegionKeyType != keyring.MultiRegionPrimary ||
+		m.MultiRegionConfiguration.PrimaryKey == nil || m.MultiRegionConfiguration.PrimaryKey.Arn != m.Arn ||
+		m.MultiRegionConfiguration.PrimaryKey.Region != "local" || len(m.MultiRegionConfiguration.ReplicaKeys) != 0 {
+		t.Fatalf("CreateKey MultiRegion: %+v %+v", m, m.MultiRegionConfiguration)
+	}
+	if !strings.HasPrefix(m.Arn, "arn:aws:kms:local:") || !strings.HasSuffix(m.Arn, ":key/"+m.KeyId) {
+		t.Fatalf("ARN %s", m.Arn)
+	}
+	enc, err := kr.Encrypt(us, &keyring.EncryptInput{KeyId: m.KeyId, Plaintext: []byte("hello"),
+		EncryptionContext: map[string]string{"a": "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if enc.KeyId != m.Arn {
+		t.Fatalf("Encrypt KeyId %s, want %s", enc.KeyId, m.Arn)
+	}
+	// A version made before the replica travels with it.
+	if _, err := kr.RotateKeyOnDemand(us, &keyring.KeyIDInput{KeyId: m.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Refusals.
+	for _, tt := range []struct {
+		name string
+		in   keyring.ReplicateKeyInput
+		want error
+	}{
+		{"not multi-Region", keyring.ReplicateKeyInput{KeyId: plain.KeyMetadata.KeyId, ReplicaRegion: "eu-west-1"}, keyring.ErrUnsupported},
+		{"same region", keyring.ReplicateKeyInput{KeyId: m.KeyId, ReplicaRegion: "local"}, keyring.ErrValidation},
+		{"bad region", keyring.ReplicateKeyInput{KeyId: m.KeyId, ReplicaRegion: "EU WEST"}, keyring.ErrValidation},
+		{"unknown key", keyring.ReplicateKeyInput{KeyId: "mrk-00000000000000000000000000000000", ReplicaRegion: "eu-west-1"}, keyring.ErrNotFound},
+	} {
+		if _, err := kr.ReplicateKey(us, &tt.in); !errors.Is(err, tt.want) {
+			t.Errorf("%s: ReplicateKey: %v, want %v", tt.name, err, tt.want)
+		}
+	}
+
+	r, err := kr.ReplicateKey(us, &keyring.ReplicateKeyInput{KeyId: m.KeyId, ReplicaRegion: "eu-west-1",
+		Description: "replica", Tags: []keyring.Tag{{TagKey: "k", TagValue: "v"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rm := r.ReplicaKeyMetadata
+	if rm.KeyId != m.KeyId || rm.Arn != strings.Replace(m.Arn, ":local:", ":eu-west-1:", 1) ||
+		rm.Description != "replica" || rm.MultiRegionConfiguration.MultiRegionKeyType != keyring.MultiRegionReplica ||
+		rm.MultiRegionConfiguration.PrimaryKey.Arn != m.Arn || len(rm.MultiRegionConfiguration.ReplicaKeys) != 1 ||
+		rm.MultiRegionConfiguration.ReplicaKeys[0] != (keyring.MultiRegionKey{Arn: rm.Arn, Region: "eu-west-1"}) ||
+		len(r.ReplicaTags) != 1 || !strings.Contains(r.ReplicaPolicy, "kms:*") || rm.CurrentKeyVersion != 2 {
+		t.Fatalf("ReplicateKey: %+v %+v %+v", r, rm, rm.MultiRegionConfiguration)
+	}
+	if _, err := kr.ReplicateKey(us, &keyring.ReplicateKeyInput{KeyId: m.KeyId, ReplicaRegion: "eu-west-1"}); !errors.Is(err, keyring.ErrAlreadyExists) {
+		t.Fatalf("second replica: %v", err)
+	}
+	if _, err := kr.ReplicateKey(eu, &keyring.ReplicateKeyInput{KeyId: m.KeyId, ReplicaRegion: "ap-south-1"}); !errors.Is(err, keyring.ErrUnsupported) {
+		t.Fatalf("replicating a replica: %v", err)
+	}
+
+	// The primary describes its replica.
+	d, err := kr.DescribeKey(us, &keyring.KeyIDInput{KeyId: m.KeyId})
+	if err != nil || len(d.KeyMetadata.MultiRegionConfiguration.ReplicaKeys) != 1 {
+		t.Fatalf("DescribeKey primary: %+v %v", d, err)
+	}
+
+	// The replica decrypts what the primary encrypted, and the reverse.
+	dec, err := kr.Decrypt(eu, &keyring.DecryptInput{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: map[string]string{"a": "b"}})
+	if err != nil || string(dec.Plaintext) != "hello" || dec.KeyId != rm.Arn {
+		t.Fatalf("Decrypt in eu-west-1: %+v %v", dec, err)
+	}
+	enc2, err := kr.Encrypt(eu, &keyring.EncryptInput{KeyId: rm.Arn, Plaintext: []byte("back")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dec, err := kr.Decrypt(us, &keyring.DecryptInput{CiphertextBlob: enc2.CiphertextBlob, KeyId: m.KeyId}); err != nil || string(dec.Plaintext) != "back" {
+		t.Fatalf("Decrypt in the primary's region: %v", err)
+	}
+
+	// Keys of one region are invisible from another.
+	lk, err := kr.ListKeys(eu, &keyring.ListInput{})
+	if err != nil || len(lk.Keys) != 1 || lk.Keys[0].KeyId != m.KeyId || lk.Keys[0].KeyArn != rm.Arn {
+		t.Fatalf("ListKeys eu-west-1: %+v %v", lk, err)
+	}
+	lk, err = kr.ListKeys(us, &keyring.ListInput{})
+	if err != nil || len(lk.Keys) != 2 {
+		t.Fatalf("ListKeys us-east-1 (default region): %+v %v", lk, err)
+	}
+	if _, err := kr.DescribeKey(eu, &keyring.KeyIDInput{KeyId: plain.KeyMetadata.KeyId}); !errors.Is(err, keyring.ErrNotFound) {
+		t.Fatalf("DescribeKey of a default-region key from eu-west-1: %v", err)
+	}
+	if _, err := kr.DescribeKey(eu, &keyring.KeyIDInput{KeyId: m.Arn}); !errors.Is(err, keyring.ErrNotFound) {
+		t.Fatalf("DescribeKey of the primary's ARN from eu-west-1: %v", err)
+	}
+	if _, err := kr.Encrypt(eu, &keyring.EncryptInput{KeyId: plain.KeyMetadata.KeyId, Plaintext: []byte("x")}); !errors.Is(err, keyring.ErrNotFound) {
+		t.Fatalf("Encrypt with a default-region key from eu-west-1: %v", err)
+	}
+	// The unix socket and callers without a principal see the default region.
+	if _, err := kr.DescribeKey(ctxb(), &keyring.KeyIDInput{KeyId: plain.KeyMetadata.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The replica has its own state: disabling it leaves the primary enabled.
+	if err := kr.DisableKey(eu, &keyring.KeyIDInput{KeyId: m.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kr.Encrypt(us, &keyring.EncryptInput{KeyId: m.KeyId, Plaintext: []byte("x")}); err != nil {
+		t.Fatalf("primary after disabling the replica: %v", err)
+	}
+	if _, err := kr.Encrypt(eu, &keyring.EncryptInput{KeyId: m.KeyId, Plaintext: []byte("x")}); !errors.Is(err, keyring.ErrDisabled) {
+		t.Fatalf("disabled replica: %v", err)
+	}
+	if err := kr.EnableKey(eu, &keyring.KeyIDInput{KeyId: m.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	// Its own policy.
+	pol, err := kr.GetKeyPolicy(eu, &keyring.GetKeyPolicyInput{KeyId: m.KeyId, PolicyName: "default"})
+	if err != nil || pol.Policy != r.ReplicaPolicy {
+		t.Fatalf("GetKeyPolicy of the replica: %v", err)
+	}
+
+	// Rotation is the primary's and reaches the replica.
+	if _, err := kr.RotateKeyOnDemand(eu, &keyring.KeyIDInput{KeyId: m.KeyId}); !errors.Is(err, keyring.ErrUnsupported) {
+		t.Fatalf("rotating a replica: %v", err)
+	}
+	if _, err := kr.RotateKeyOnDemand(us, &keyring.KeyIDInput{KeyId: m.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	enc3, err := kr.Encrypt(us, &keyring.EncryptInput{KeyId: m.KeyId, Plaintext: []byte("v3")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dec, err := kr.Decrypt(eu, &keyring.DecryptInput{CiphertextBlob: enc3.CiphertextBlob}); err != nil || !bytes.Equal(dec.Plaintext, []byte("v3")) {
+		t.Fatalf("replica decrypting the new version: %v", err)
+	}
+	if d, _ := kr.DescribeKey(eu, &keyring.KeyIDInput{KeyId: m.KeyId}); d.KeyMetadata.CurrentKeyVersion != 3 {
+		t.Fatalf("replica's version %d, want 3", d.KeyMetadata.CurrentKeyVersion)
+	}
+
+	// A primary with replicas cannot be scheduled for deletion.
+	if _, err := kr.ScheduleKeyDeletion(us, &keyring.ScheduleKeyDeletionInput{KeyId: m.KeyId}); !errors.Is(err, keyring.ErrInvalidState) {
+		t.Fatalf("deleting a primary with replicas: %v", err)
+	}
+
+	// UpdatePrimaryRegion swaps the roles.
+	if err := kr.UpdatePrimaryRegion(us, &keyring.UpdatePrimaryRegionInput{KeyId: m.KeyId, PrimaryRegion: "ap-south-1"}); !errors.Is(err, keyring.ErrNotFound) {
+		t.Fatalf("UpdatePrimaryRegion to a region without a replica: %v", err)
+	}
+	if err := kr.UpdatePrimaryRegion(us, &keyring.UpdatePrimaryRegionInput{KeyId: m.KeyId, PrimaryRegion: "eu-west-1"}); err != nil {
+		t.Fatal(err)
+	}
+	d, err = kr.DescribeKey(eu, &keyring.KeyIDInput{KeyId: m.KeyId})
+	if err != nil || d.KeyMetadata.MultiRegionConfiguration.MultiRegionKeyType != keyring.MultiRegionPrimary ||
+		d.KeyMetadata.MultiRegionConfiguration.PrimaryKey.Region != "eu-west-1" ||
+		d.KeyMetadata.MultiRegionConfiguration.ReplicaKeys[0].Region != "local" {
+		t.Fatalf("after UpdatePrimaryRegion: %+v %v", d.KeyMetadata.MultiRegionConfiguration, err)
+	}
+	if err := kr.UpdatePrimaryRegion(us, &keyring.UpdatePrimaryRegionInput{KeyId: m.KeyId, PrimaryRegion: "eu-west-1"}); !errors.Is(err, keyring.ErrUnsupported) {
+		t.Fatalf("UpdatePrimaryRegion on the new replica: %v", err)
+	}
+	// Now the replica in the default region may go.
+	if _, err := kr.ScheduleKeyDeletion(us, &keyring.ScheduleKeyDeletionInput{KeyId: m.KeyId}); err != nil {
+		t.Fatalf("deleting the replica: %v", err)
+	}
+
+	// Everything survives a reopen.
+	env.reopen()
+	d, err = env.kr.DescribeKey(eu, &keyring.KeyIDInput{KeyId: m.KeyId})
+	if err != nil || d.KeyMetadata.MultiRegionConfiguration.MultiRegionKeyType != keyring.MultiRegionPrimary {
+		t.Fatalf("after reopen: %v", err)
+	}
+	if dec, err := env.kr.Decrypt(eu, &keyring.DecryptInput{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: map[string]string{"a": "b"}}); err != nil || string(dec.Plaintext) != "hello" {
+		t.Fatalf("Decrypt after reopen: %v", err)
+	}
+}
+
+// An asymmetric multi-Region key signs in one region and verifies in the
+// other.
+func TestMultiRegionAsymmetric(t *testing.T) {
+	env := newEnv(t)
+	us, eu := inRegion("us-east-1"), inRegion("eu-west-1")
+	c, err := env.kr.CreateKey(us, &keyring.CreateKeyInput{MultiRegion: true, KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := c.KeyMetadata.KeyId
+	if _, err := env.kr.ReplicateKey(us, &keyring.ReplicateKeyInput{KeyId: id, ReplicaRegion: "eu-west-1"}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := env.kr.Sign(us, &keyring.SignInput{KeyId: id, Message: []byte("m"), SigningAlgorithm: "ECDSA_SHA_256"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.kr.Verify(eu, &keyring.VerifyInput{KeyId: id, Message: []byte("m"), Signature: s.Signature, SigningAlgorithm: "ECDSA_SHA_256"}); err != nil {
+		t.Fatalf("Verify with the replica: %v", err)
+	}
+}
+
+// A bundle carries regions and replica sets (payload format 4): the
+// restored replica decrypts what the primary encrypted, in its region.
+func TestMultiRegionBundle(t *testing.T) {
+	src := newEnv(t)
+	us, eu := inRegion("us-east-1"), inRegion("eu-west-1")
+	c, err := src.kr.CreateKey(us, &keyring.CreateKeyInput{MultiRegion: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := c.KeyMetadata.KeyId
+	if _, err := src.kr.ReplicateKey(us, &keyring.ReplicateKeyInput{KeyId: id, ReplicaRegion: "eu-west-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.kr.CreateAlias(eu, &keyring.AliasInput{AliasName: "alias/eu", TargetKeyId: id}); err != nil {
+		t.Fatal(err)
+	}
+	enc, err := src.kr.Encrypt(us, &keyring.EncryptInput{KeyId: id, Plaintext: []byte("p")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := src.export()
+
+	dst := newEnv(t)
+	if _, err := dst.importBundle(b, false); err != nil {
+		t.Fatal(err)
+	}
+	d, err := dst.kr.DescribeKey(eu, &keyring.KeyIDInput{KeyId: "alias/eu"})
+	if err != nil || d.KeyMetadata.MultiRegionConfiguration.MultiRegionKeyType != keyring.MultiRegionReplica ||
+		d.KeyMetadata.MultiRegionConfiguration.PrimaryKey.Region != "local" {
+		t.Fatalf("imported replica: %+v %v", d, err)
+	}
+	if dec, err := dst.kr.Decrypt(eu, &keyring.DecryptInput{CiphertextBlob: enc.CiphertextBlob}); err != nil || string(dec.Plaintext) != "p" {
+		t.Fatalf("Decrypt with the imported replica: %v", err)
+	}
+	// The alias is eu-west-1's only.
+	if _, err := dst.kr.DescribeKey(us, &keyring.KeyIDInput{KeyId: "alias/eu"}); !errors.Is(err, keyring.ErrNotFound) {
+		t.Fatalf("eu-west-1 alias from the default region: %v", err)
+	}
+	// Importing again changes nothing.
+	if _, err := dst.importBundle(b, false); err != nil {
+		t.Fatal(err)
+	}
+}
