@@ -51,11 +51,6 @@ func (k *Keyring) arnPrefixIn(region string) string {
 	return "arn:aws:kms:" + k.regionName(region) + ":" + k.opts.Account + ":"
 }
 
-// aliasARN returns arn:aws:kms:<region>:<account>:alias/<name>.
-func (k *Keyring) aliasARN(name string) string {
-	return k.arnPrefix() + name
-}
-
 func (k *Keyring) arnPrefix() string {
 	return "arn:aws:kms:" + k.opts.Region + ":" + k.opts.Account + ":"
 }
