@@ -285,6 +285,18 @@ func TestServeWithGoSDK(t *testing.T) {
 		t.Errorf("ListKeyPolicies: %v", names.PolicyNames)
 	}
 
+	// Last usage, from the audit log (records reach it within a second).
+	var last *kms.GetKeyLastUsageOutput
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		last = must[*kms.GetKeyLastUsageOutput](t, "GetKeyLastUsage")(c.GetKeyLastUsage(ctx, &kms.GetKeyLastUsageInput{KeyId: &keyID}))
+		if last.KeyLastUsage != nil && last.KeyLastUsage.Operation == types.KeyLastUsageTrackingOperationDecrypt {
+			break
+		}
+	}
+	if last.KeyLastUsage == nil || last.KeyLastUsage.Operation != types.KeyLastUsageTrackingOperationDecrypt || last.KeyCreationDate == nil {
+		t.Errorf("GetKeyLastUsage after Decrypt: %+v", last)
+	}
+
 	// Grants: made, listed, listed as retirable, retired by token.
 	alice := "arn:aws:iam::111122223333:user/alice"
 	g := must[*kms.CreateGrantOutput](t, "CreateGrant")(c.CreateGrant(ctx, &kms.CreateGrantInput{KeyId: &keyID,

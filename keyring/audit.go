@@ -2,7 +2,9 @@ package keyring
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -67,4 +69,15 @@ func WithCaller(ctx context.Context, caller string) context.Context {
 func CallerFrom(ctx context.Context) string {
 	s, _ := ctx.Value(callerKey{}).(string)
 	return s
+}
+
+// EventID names the record as a CloudTrail event ID does (a UUID-shaped
+// string from its chain hash), or by its sequence number when it has no
+// hash yet.
+func (r AuditRecord) EventID() string {
+	if len(r.Hash) < 16 {
+		return strconv.FormatUint(r.Seq, 10)
+	}
+	h := hex.EncodeToString(r.Hash[:16])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }

@@ -319,3 +319,30 @@ type AccessKeyLookup interface {
 type AuditAppender interface {
 	AppendAudit(ctx context.Context, r AuditRecord) error
 }
+
+// GetKeyLastUsageInput names a key, as AWS's GetKeyLastUsage.
+type GetKeyLastUsageInput struct {
+	KeyId string
+}
+
+// KeyLastUsage is the last successful cryptographic use of a key.
+type KeyLastUsage struct {
+	Operation         string // Encrypt, Decrypt, Sign, ... (AWS's KeyLastUsageTrackingOperation)
+	Timestamp         EpochTime
+	CloudTrailEventId string `json:",omitempty"` // the audit record's event ID ([AuditRecord.EventID])
+}
+
+// GetKeyLastUsageOutput is GetKeyLastUsage's answer. KeyLastUsage is nil
+// when the key has not been used since TrackingStartDate.
+type GetKeyLastUsageOutput struct {
+	KeyId             string
+	KeyLastUsage      *KeyLastUsage `json:",omitempty"`
+	TrackingStartDate EpochTime
+	KeyCreationDate   EpochTime
+}
+
+// UsageReporter says when a key was last used, as AWS KMS's
+// GetKeyLastUsage; the local keyring answers from its audit log.
+type UsageReporter interface {
+	GetKeyLastUsage(ctx context.Context, in *GetKeyLastUsageInput) (*GetKeyLastUsageOutput, error)
+}

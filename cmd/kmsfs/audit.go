@@ -265,7 +265,7 @@ func trailEventOf(r keyring.AuditRecord) trailEvent {
 		EventTime: r.Time.UTC().Format(time.RFC3339), EventSource: trailEventSource, EventName: r.Op,
 		AWSRegion: local.DefaultRegion, RequestParameters: trailParams(r),
 		AdditionalEventData: trailExtra{Seq: r.Seq, Count: r.Count, Hash: hex.EncodeToString(r.Hash)},
-		EventID:             trailEventID(r), ReadOnly: readOnlyOp(r.Op), EventType: "AwsApiCall",
+		EventID:             r.EventID(), ReadOnly: readOnlyOp(r.Op), EventType: "AwsApiCall",
 		ManagementEvent: true, RecipientAccountID: local.DefaultAccount, EventCategory: "Management",
 	}
 	if r.Outcome != "Success" {
@@ -334,13 +334,4 @@ func trailKeyARN(id string) string {
 		return "arn:aws:kms:" + local.DefaultRegion + ":" + local.DefaultAccount + ":key/" + id
 	}
 	return id
-}
-
-// trailEventID is unique per record: the start of its chain hash, as a UUID.
-func trailEventID(r keyring.AuditRecord) string {
-	if len(r.Hash) < 16 {
-		return strconv.FormatUint(r.Seq, 10)
-	}
-	h := hex.EncodeToString(r.Hash[:16])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }

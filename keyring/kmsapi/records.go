@@ -29,6 +29,7 @@ const (
 	targetUntagResource        = trentPrefix + "UntagResource"
 	targetListResourceTags     = trentPrefix + "ListResourceTags"
 	targetUpdateKeyDescription = trentPrefix + "UpdateKeyDescription"
+	targetGetKeyLastUsage      = trentPrefix + "GetKeyLastUsage"
 	targetCreateGrant          = trentPrefix + "CreateGrant"
 	targetListGrants           = trentPrefix + "ListGrants"
 	targetListRetirableGrants  = trentPrefix + "ListRetirableGrants"
@@ -55,6 +56,9 @@ func recordOps(svc keyring.Service) map[string]endpoint {
 	}
 	if d, ok := svc.(keyring.Describer); ok {
 		ops[targetUpdateKeyDescription] = voidOp(d.UpdateKeyDescription)
+	}
+	if u, ok := svc.(keyring.UsageReporter); ok {
+		ops[targetGetKeyLastUsage] = op(u.GetKeyLastUsage)
 	}
 	if g, ok := svc.(keyring.Granter); ok {
 		ops[targetCreateGrant] = op(g.CreateGrant)
@@ -105,6 +109,11 @@ func (c *Client) ListResourceTags(ctx context.Context, in *keyring.ListResourceT
 // UpdateKeyDescription implements [keyring.Describer] over the wire.
 func (c *Client) UpdateKeyDescription(ctx context.Context, in *keyring.UpdateKeyDescriptionInput) error {
 	return callVoid(ctx, c, targetUpdateKeyDescription, in)
+}
+
+// GetKeyLastUsage implements [keyring.UsageReporter] over the wire.
+func (c *Client) GetKeyLastUsage(ctx context.Context, in *keyring.GetKeyLastUsageInput) (*keyring.GetKeyLastUsageOutput, error) {
+	return call[keyring.GetKeyLastUsageOutput](ctx, c, targetGetKeyLastUsage, in)
 }
 
 // CreateGrant implements [keyring.Granter] over the wire.
