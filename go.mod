@@ -13,6 +13,9 @@ require (
 	golang.org/x/term v0.47.0
 )
 
+// secp256k1 keys (ECC_SECG_P256K1), which crypto/ecdsa does not offer.
+require github.com/decred/dcrd/dcrec/secp256k1/v4 v4.4.1
+
 // Used only by tests: testscript runs the CLI scripts in cmd/kmsfs/testdata.
 require github.com/rogpeppe/go-internal v1.16.0
 
