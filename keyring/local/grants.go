@@ -193,8 +193,10 @@ func (k *Keyring) CreateGrant(ctx context.Context, in *keyring.CreateGrantInput)
 			EncryptionContextSubset: maps.Clone(c.EncryptionContextSubset)}
 	}
 	rec, err := k.mutateAs(ctx, authz{op: "CreateGrant", keyID: in.KeyId, tokens: in.GrantTokens}, func(rec *keyRecord, now time.Time) error {
-		if rec.State == keyring.StatePendingDeletion {
-			return pendingErr(rec)
+		// AWS's key state table: Disabled is DisabledException, pending
+		// import or deletion KMSInvalidStateException.
+		if err := usable(rec); err != nil {
+			return err
 		}
 		for _, old := range rec.Grants {
 			if in.Name != "" && sameGrant(old, in) {

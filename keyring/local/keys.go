@@ -271,8 +271,8 @@ func (k *Keyring) ListKeys(ctx context.Context, in *keyring.ListInput) (*keyring
 // no-op, and a key pending deletion must first be cancelled.
 func (k *Keyring) EnableKey(ctx context.Context, in *keyring.KeyIDInput) error {
 	_, err := k.mutate(ctx, "EnableKey", in.KeyId, func(rec *keyRecord, _ time.Time) error {
-		if rec.State == keyring.StatePendingDeletion {
-			return pendingErr(rec)
+		if rec.State == keyring.StatePendingDeletion || rec.State == keyring.StatePendingImport {
+			return usable(rec)
 		}
 		rec.State = keyring.StateEnabled
 		return nil
@@ -283,8 +283,8 @@ func (k *Keyring) EnableKey(ctx context.Context, in *keyring.KeyIDInput) error {
 // DisableKey makes a key refuse every cryptographic operation.
 func (k *Keyring) DisableKey(ctx context.Context, in *keyring.KeyIDInput) error {
 	_, err := k.mutate(ctx, "DisableKey", in.KeyId, func(rec *keyRecord, _ time.Time) error {
-		if rec.State == keyring.StatePendingDeletion {
-			return pendingErr(rec)
+		if rec.State == keyring.StatePendingDeletion || rec.State == keyring.StatePendingImport {
+			return usable(rec)
 		}
 		rec.State = keyring.StateDisabled
 		return nil
@@ -350,6 +350,8 @@ func usable(rec *keyRecord) error {
 		return fmt.Errorf("%w: key %s", keyring.ErrDisabled, rec.ID)
 	case keyring.StatePendingDeletion:
 		return pendingErr(rec)
+	case keyring.StatePendingImport:
+		return fmt.Errorf("%w: key %s is pending import", keyring.ErrInvalidState, rec.ID)
 	}
 	return fmt.Errorf("%w: key %s in unknown state %q", keyring.ErrInvalidState, rec.ID, rec.State)
 }

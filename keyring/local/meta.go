@@ -93,10 +93,9 @@ func (k *Keyring) PutKeyPolicy(ctx context.Context, in *keyring.PutKeyPolicyInpu
 			return err
 		}
 	}
+	// Every key state takes a policy, PendingDeletion included (AWS's key
+	// state table).
 	_, err := k.mutate(ctx, "PutKeyPolicy", in.KeyId, func(rec *keyRecord, _ time.Time) error {
-		if rec.State == keyring.StatePendingDeletion {
-			return pendingErr(rec)
-		}
 		rec.Policy = in.Policy
 		return nil
 	})

@@ -28,10 +28,12 @@ func (k *Keyring) EnableKeyRotation(ctx context.Context, in *keyring.EnableKeyRo
 		return fmt.Errorf("%w: RotationPeriodInDays %d not in %d..%d", keyring.ErrValidation, days, minRotationDays, maxRotationDays)
 	}
 	_, err := k.mutate(ctx, "EnableKeyRotation", in.KeyId, func(rec *keyRecord, now time.Time) error {
-		if err := usable(rec); err != nil {
+		// Unsupported first: AWS refuses a key with imported material,
+		// PendingImport included, with UnsupportedOperationException.
+		if err := checkRotation(rec); err != nil {
 			return err
 		}
-		if err := checkRotation(rec); err != nil {
+		if err := usable(rec); err != nil {
 			return err
 		}
 		if !rec.RotationEnabled {
