@@ -7,13 +7,20 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+	k1ecdsa "github.com/decred/dcrd/dcrec/secp256k1/v4/ecdsa"
 )
 
 // tutorialResult is one "result: " line of keytypes_boto3.py; byte
@@ -74,13 +81,95 @@ func TestKeyTypesTutorials(t *testing.T) {
 	}
 
 	needTool(t, "aws")
-	awsCLI(t, env, s.endpoint, dir, sigs)
+	k1 := awsSecp256k1(t, env, s.endpoint, dir)
+	verifyWithGo(t, k1.Spec, k1.Algorithm, mustHex(t, k1.PublicKey), mustHex(t, k1.Message), mustHex(t, k1.Signature))
+	verifyWithOpenSSL(t, dir, k1.Spec, k1.Algorithm, mustHex(t, k1.PublicKey), mustHex(t, k1.Message), mustHex(t, k1.Signature))
+	awsCLI(t, env, s.endpoint, dir, append(sigs, k1))
+}
+
+// awsSecp256k1 creates an ECC_SECG_P256K1 signing key with the AWS CLI,
+// fetches its public key and signs a message with it, as the boto3 script
+// does for the other specs.
+func awsSecp256k1(t *testing.T, env []string, endpoint, dir string) tutorialResult {
+	t.Helper()
+	aws := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("aws", append([]string{"--endpoint-url", endpoint, "kms"}, args...)...)
+		cmd.Env = env
+		out, err := cmd.Output()
+		if err != nil {
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				t.Fatalf("aws kms %s: %v\n%s", strings.Join(args, " "), err, ee.Stderr)
+			}
+			t.Fatalf("aws kms %s: %v", strings.Join(args, " "), err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	unb64 := func(s string) []byte {
+		t.Helper()
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			t.Fatalf("aws printed %q: %v", s, err)
+		}
+		return b
+	}
+	const spec, alg = "ECC_SECG_P256K1", "ECDSA_SHA_256"
+	id := aws("create-key", "--key-spec", spec, "--key-usage", "SIGN_VERIFY", "--output", "text", "--query", "KeyMetadata.KeyId")
+	if got := aws("describe-key", "--key-id", id, "--output", "text", "--query", "KeyMetadata.SigningAlgorithms"); got != alg {
+		t.Fatalf("%s: SigningAlgorithms %q, want [%s]", spec, got, alg)
+	}
+	pub := unb64(aws("get-public-key", "--key-id", id, "--output", "text", "--query", "PublicKey"))
+	msg := []byte("signed on secp256k1")
+	msgFile := filepath.Join(dir, "k1-message.txt")
+	if err := os.WriteFile(msgFile, msg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sig := unb64(aws("sign", "--key-id", id, "--message", "fileb://"+msgFile, "--message-type", "RAW",
+		"--signing-algorithm", alg, "--output", "text", "--query", "Signature"))
+	return tutorialResult{Kind: "signature", Spec: spec, KeyID: id, Algorithm: alg, PublicKey: hex.EncodeToString(pub),
+		Message: hex.EncodeToString(msg), Signature: hex.EncodeToString(sig)}
+}
+
+// parseSecp256k1SPKI reads a secp256k1 SubjectPublicKeyInfo, which
+// crypto/x509 does not know, with encoding/asn1 and decred's secp256k1.
+func parseSecp256k1SPKI(t *testing.T, der []byte) *secp256k1.PublicKey {
+	t.Helper()
+	var spki struct {
+		Algorithm pkix.AlgorithmIdentifier
+		PublicKey asn1.BitString
+	}
+	var curve asn1.ObjectIdentifier
+	if rest, err := asn1.Unmarshal(der, &spki); err != nil || len(rest) != 0 ||
+		!spki.Algorithm.Algorithm.Equal(asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}) {
+		t.Fatalf("not an id-ecPublicKey SubjectPublicKeyInfo: %v", err)
+	}
+	if _, err := asn1.Unmarshal(spki.Algorithm.Parameters.FullBytes, &curve); err != nil || !curve.Equal(asn1.ObjectIdentifier{1, 3, 132, 0, 10}) {
+		t.Fatalf("curve %v, want secp256k1 (%v)", curve, err)
+	}
+	p := spki.PublicKey.RightAlign()
+	if len(p) != 65 || p[0] != 4 {
+		t.Fatalf("point is not uncompressed: %x", p)
+	}
+	pk, err := secp256k1.ParsePubKey(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pk
 }
 
 // verifyWithGo checks a signature with crypto/x509 and crypto/rsa or
-// crypto/ecdsa, outside kmsfs.
+// crypto/ecdsa (decred's secp256k1 for ECC_SECG_P256K1), outside kmsfs.
 func verifyWithGo(t *testing.T, spec, alg string, pubDER, msg, sig []byte) {
 	t.Helper()
+	if spec == "ECC_SECG_P256K1" { // decred's secp256k1: crypto/ecdsa has no such curve
+		h := sha256.Sum256(msg)
+		s, err := k1ecdsa.ParseDERSignature(sig)
+		if alg != "ECDSA_SHA_256" || err != nil || !s.Verify(h[:], parseSecp256k1SPKI(t, pubDER)) {
+			t.Fatalf("%s: decred refuses the %s signature (%v)", spec, alg, err)
+		}
+		return
+	}
 	pk, err := x509.ParsePKIXPublicKey(pubDER)
 	if err != nil {
 		t.Fatalf("%s: GetPublicKey's key is not a SubjectPublicKeyInfo: %v", spec, err)

@@ -14,6 +14,10 @@
 //     rotation for asymmetric and HMAC keys ([CheckAutomaticRotation]).
 //   - Sign and Verify (RSASSA-PSS with salt = hash length, RSASSA-PKCS1-v1_5,
 //     DER ECDSA, Ed25519 and Ed25519ph) with RAW and DIGEST messages;
+//     ECC_SECG_P256K1 (SIGN_VERIFY, ECDSA_SHA_256 only, as at AWS) with
+//     github.com/decred/dcrd/dcrec/secp256k1/v4, whose DER encodings
+//     (SubjectPublicKeyInfo, PKCS#8 around an RFC 5915 ECPrivateKey,
+//     signatures) this package writes and reads with cryptobyte;
 //     RSAES-OAEP Encrypt and Decrypt within AWS's plaintext limits
 //     ([MaxPlaintext]); HMAC GenerateMac and VerifyMac; ECDH
 //     DeriveSharedSecret; data key pairs ([GenerateDataKeyPair]).
@@ -29,8 +33,8 @@
 //
 // Storage and sealing of material, key states, import tokens, policies,
 // auditing and transport are the keyring's. Key specs AWS has but this
-// package cannot implement with the standard library and
-// golang.org/x/crypto (ECC_SECG_P256K1, SM2, ML_DSA_*, ML_KEM_*) are
+// package cannot implement with the standard library, golang.org/x/crypto
+// and decred's secp256k1 (SM2, ML_DSA_*, ML_KEM_*) are
 // keyring.ErrUnsupported.
 //
 // # Errors
@@ -51,8 +55,8 @@
 //
 // # Zeroing
 //
-// [Material.Zero] overwrites symmetric, HMAC and Ed25519 secrets. RSA and
-// ECDSA private keys live in math/big and crypto-internal values Go gives
+// [Material.Zero] overwrites symmetric, HMAC, Ed25519 and secp256k1
+// secrets. RSA and NIST ECDSA private keys live in math/big and crypto-internal values Go gives
 // no way to overwrite; Zero only drops them. Slices returned to the caller
 // (Bytes, plaintexts, shared secrets, PKCS#8 data key pairs) are the
 // caller's to zero.

@@ -10,7 +10,7 @@ import (
 	"github.com/kmsfs/kmsfs/keyring/keyspec"
 )
 
-var fuzzSpecs = []string{"SYMMETRIC_DEFAULT", "HMAC_224", "HMAC_512", "RSA_2048", "ECC_NIST_P256", "ECC_NIST_P521", "ECC_NIST_EDWARDS25519"}
+var fuzzSpecs = []string{"SYMMETRIC_DEFAULT", "HMAC_224", "HMAC_512", "RSA_2048", "ECC_NIST_P256", "ECC_NIST_P521", "ECC_NIST_EDWARDS25519", "ECC_SECG_P256K1"}
 
 // FuzzParseMaterial: no panic on any bytes; material that parses
 // serialises back to the same bytes.

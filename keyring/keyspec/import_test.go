@@ -194,6 +194,7 @@ func TestParseMaterial(t *testing.T) {
 	p384, _ := generate(t, "ECC_NIST_P384").Bytes()
 	ed, _ := generate(t, "ECC_NIST_EDWARDS25519").Bytes()
 	r2048, _ := generate(t, "RSA_2048").Bytes()
+	k1, _ := generate(t, "ECC_SECG_P256K1").Bytes()
 	tests := []struct {
 		spec string
 		b    []byte
@@ -219,7 +220,11 @@ func TestParseMaterial(t *testing.T) {
 		{"RSA_3072", r2048, keyspec.ErrIncorrectKeyMaterial},
 		{"RSA_2048", p256, keyspec.ErrIncorrectKeyMaterial},
 		{"RSA_2048", []byte("garbage"), keyspec.ErrIncorrectKeyMaterial},
-		{"ECC_SECG_P256K1", p256, keyring.ErrUnsupported},
+		{"ECC_SECG_P256K1", k1, nil},
+		{"ECC_SECG_P256K1", p256, keyspec.ErrIncorrectKeyMaterial},
+		{"ECC_SECG_P256K1", k1[:len(k1)-1], keyspec.ErrIncorrectKeyMaterial},
+		{"ECC_NIST_P256", k1, keyspec.ErrIncorrectKeyMaterial},
+		{"SM2", p256, keyring.ErrUnsupported},
 		{"AES_256", make([]byte, 32), keyring.ErrValidation},
 	}
 	for i, tt := range tests {
@@ -237,7 +242,7 @@ func TestParseMaterial(t *testing.T) {
 }
 
 func TestZero(t *testing.T) {
-	for _, spec := range []string{"HMAC_256", "ECC_NIST_EDWARDS25519", "ECC_NIST_P256", "RSA_2048"} {
+	for _, spec := range []string{"HMAC_256", "ECC_NIST_EDWARDS25519", "ECC_NIST_P256", "RSA_2048", "ECC_SECG_P256K1"} {
 		m := generate(t, spec)
 		m.Zero()
 		if _, err := m.Bytes(); !errors.Is(err, keyring.ErrInternal) {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 	"github.com/kmsfs/kmsfs/keyring"
 )
 
@@ -22,10 +23,14 @@ import (
 type Material struct {
 	spec   string
 	info   specInfo
-	secret []byte             // symmetric and HMAC keys
-	rsa    *rsa.PrivateKey    // RSA_*
-	ec     *ecdsa.PrivateKey  // ECC_NIST_*
-	ed     ed25519.PrivateKey // ECC_NIST_EDWARDS25519
+	secret []byte                // symmetric and HMAC keys
+	rsa    *rsa.PrivateKey       // RSA_*
+	ec     *ecdsa.PrivateKey     // ECC_NIST_*
+	ed     ed25519.PrivateKey    // ECC_NIST_EDWARDS25519
+	k1     *secp256k1.PrivateKey // ECC_SECG_P256K1 (decred's)
+	// k1pub is k1's public key, computed once: decred derives it with a
+	// variable-time scalar multiplication of the private scalar.
+	k1pub *secp256k1.PublicKey
 }
 
 // Generate creates fresh key material of spec, reading randomness from
@@ -47,6 +52,10 @@ func Generate(spec string, rand io.Reader) (*Material, error) {
 		m.ec, err = ecdsa.GenerateKey(curveOf(spec), rand)
 	case kindEd25519:
 		_, m.ed, err = ed25519.GenerateKey(rand)
+	case kindSecp256k1:
+		if m.k1, err = secp256k1.GeneratePrivateKeyFromRand(rand); err == nil {
+			m.k1pub = m.k1.PubKey()
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("keyspec: generating %s key: %w", spec, err)
@@ -69,7 +78,8 @@ func curveOf(spec string) elliptic.Curve {
 // ParseMaterial reads material of spec from b as [Material.Bytes] writes
 // it, or as a BYOK import supplies it: 32 bytes for SYMMETRIC_DEFAULT, AWS's
 // length range for HMAC keys, PKCS#8 DER of a key of exactly the spec's
-// size or curve for asymmetric keys. Material that does not fit is
+// size or curve for asymmetric keys (for ECC_SECG_P256K1, PKCS#8 as
+// OpenSSL writes it: see parseK1PKCS8). Material that does not fit is
 // ErrIncorrectKeyMaterial. ParseMaterial copies b.
 func ParseMaterial(spec string, b []byte) (*Material, error) {
 	si, err := lookup(spec)
@@ -82,6 +92,14 @@ func ParseMaterial(spec string, b []byte) (*Material, error) {
 			return nil, fmt.Errorf("%w: %s material must be %d to %d bytes, not %d", ErrIncorrectKeyMaterial, spec, si.minLen, si.maxLen, len(b))
 		}
 		m.secret = append([]byte(nil), b...)
+		return m, nil
+	}
+	if si.kind == kindSecp256k1 {
+		k, pub, ok := parseK1PKCS8(b)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s material is not a PKCS#8 secp256k1 private key", ErrIncorrectKeyMaterial, spec)
+		}
+		m.k1, m.k1pub = k, pub
 		return m, nil
 	}
 	k, err := x509.ParsePKCS8PrivateKey(b)
@@ -125,6 +143,9 @@ func (m *Material) Spec() string { return m.spec }
 // symmetric and HMAC keys, PKCS#8 DER for private keys. The caller owns
 // and should zero the result.
 func (m *Material) Bytes() ([]byte, error) {
+	if m.k1 != nil {
+		return marshalK1PKCS8(m.k1, m.k1pub), nil
+	}
 	if k := m.private(); k != nil {
 		b, err := x509.MarshalPKCS8PrivateKey(k)
 		if err != nil {
@@ -140,7 +161,11 @@ func (m *Material) Bytes() ([]byte, error) {
 
 var errZeroed = fmt.Errorf("%w: keyspec: material was zeroed", keyring.ErrInternal)
 
-// private returns the private key of an asymmetric m, or nil.
+// asymmetric reports whether m holds a private key.
+func (m *Material) asymmetric() bool { return m.k1 != nil || m.private() != nil }
+
+// private returns the private key of an asymmetric m but a secp256k1 one,
+// or nil.
 func (m *Material) private() crypto.Signer {
 	switch {
 	case m.rsa != nil:
@@ -157,6 +182,9 @@ func (m *Material) private() crypto.Signer {
 // GetPublicKey does; symmetric and HMAC keys have none
 // (keyring.ErrUnsupported).
 func (m *Material) PublicKey() ([]byte, error) {
+	if m.k1 != nil {
+		return marshalK1SPKI(m.k1pub), nil
+	}
 	k := m.private()
 	if k == nil {
 		if m.secret == nil && m.info.kind != kindSymmetric && m.info.kind != kindHMAC {
@@ -186,22 +214,25 @@ func (m *Material) Equal(o *Material) bool {
 
 // Zero overwrites the secret bytes m holds and drops its private key, best
 // effort: symmetric, HMAC and Ed25519 keys are byte slices and are
-// overwritten; RSA and ECDSA private keys live in math/big and
-// crypto/internal values that Go gives no way to overwrite, so they are
-// only released to the garbage collector. m is unusable afterwards.
+// overwritten, and so are secp256k1 scalars (decred's Zero); RSA and
+// NIST ECDSA private keys live in math/big and crypto/internal values that
+// Go gives no way to overwrite, so they are only released to the garbage
+// collector. m is unusable afterwards.
 func (m *Material) Zero() {
 	zero(m.secret)
 	zero(m.ed)
-	m.secret, m.ed, m.rsa, m.ec = nil, nil, nil, nil
+	if m.k1 != nil {
+		m.k1.Zero()
+	}
+	m.secret, m.ed, m.rsa, m.ec, m.k1, m.k1pub = nil, nil, nil, nil, nil, nil
 }
 
 func zero(b []byte) { clear(b) }
 
 // GenerateDataKeyPair returns a fresh key pair of a data key pair spec
-// (RSA_2048/3072/4096, ECC_NIST_P256/P384/P521, ECC_NIST_EDWARDS25519):
-// the private key as PKCS#8 DER, the public key as DER
-// SubjectPublicKeyInfo. ECC_SECG_P256K1, SM2 and ML_KEM_* are
-// keyring.ErrUnsupported. The caller owns and should zero private.
+// (RSA_2048/3072/4096, ECC_NIST_P256/P384/P521, ECC_SECG_P256K1,
+// ECC_NIST_EDWARDS25519): the private key as PKCS#8 DER, the public key as
+// DER SubjectPublicKeyInfo. SM2 and ML_KEM_* are keyring.ErrUnsupported. The caller owns and should zero private.
 func GenerateDataKeyPair(spec string, rand io.Reader) (private, public []byte, err error) {
 	si, err := lookup(spec)
 	if err != nil {

@@ -26,8 +26,8 @@ const maxSignature = 6144
 // ED25519_PH_SHA_512 DIGEST only, and on a DIGEST KMS still applies the
 // SHA-512 prehash of HashEdDSA (the input is hashed twice).
 func (m *Material) digestFor(alg, messageType string, msg []byte) ([]byte, crypto.Hash, error) {
-	if m.private() == nil {
-		if m.info.kind == kindRSA || m.info.kind == kindECDSA || m.info.kind == kindEd25519 {
+	if !m.asymmetric() {
+		if m.info.kind == kindRSA || m.info.kind == kindECDSA || m.info.kind == kindEd25519 || m.info.kind == kindSecp256k1 {
 			return nil, 0, errZeroed
 		}
 		return nil, 0, fmt.Errorf("%w: %s keys cannot sign", ErrInvalidKeyUsage, m.spec)
@@ -72,6 +72,10 @@ func (m *Material) digestFor(alg, messageType string, msg []byte) ([]byte, crypt
 // Sign signs msg with the signing algorithm alg, as AWS's Sign does: RSA
 // signatures per PKCS #1 (PSS with a salt as long as the hash), ECDSA
 // signatures DER-encoded (RFC 3279), Ed25519 signatures per RFC 8032.
+// ECC_SECG_P256K1 signatures are decred's: deterministic (RFC 6979, rand
+// is not read) and always low S (s <= n/2), where AWS KMS's are
+// randomised and not necessarily low S; both verify the same way
+// everywhere, and [Material.Verify] accepts either half.
 // messageType is RAW (the default when empty) or DIGEST. The caller checks
 // the key's usage with [CheckOperation].
 func (m *Material) Sign(rand io.Reader, alg, messageType string, msg []byte) ([]byte, error) {
@@ -87,6 +91,8 @@ func (m *Material) Sign(rand io.Reader, alg, messageType string, msg []byte) ([]
 		sig, err = rsa.SignPKCS1v15(rand, m.rsa, h, d)
 	case m.ec != nil:
 		sig, err = ecdsa.SignASN1(rand, m.ec, d)
+	case m.k1 != nil:
+		sig = signK1(m.k1, d)
 	case alg == Ed25519PHSHA512:
 		sig, err = m.ed.Sign(nil, d, &ed25519.Options{Hash: crypto.SHA512})
 	default:
@@ -121,6 +127,8 @@ func (m *Material) Verify(alg, messageType string, msg, sig []byte) error {
 		ok = rsa.VerifyPKCS1v15(&m.rsa.PublicKey, h, d, sig) == nil
 	case m.ec != nil:
 		ok = ecdsa.VerifyASN1(&m.ec.PublicKey, d, sig)
+	case m.k1 != nil:
+		ok = verifyK1(m.k1pub, d, sig)
 	case alg == Ed25519PHSHA512:
 		ok = ed25519.VerifyWithOptions(m.ed.Public().(ed25519.PublicKey), d, sig, &ed25519.Options{Hash: crypto.SHA512}) == nil
 	default:

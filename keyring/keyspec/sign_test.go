@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 	"github.com/kmsfs/kmsfs/keyring"
 	"github.com/kmsfs/kmsfs/keyring/keyspec"
 )
@@ -34,6 +35,9 @@ func publicKey(t testing.TB, m *keyspec.Material) (der []byte, pub any) {
 	der, err := m.PublicKey()
 	if err != nil {
 		t.Fatalf("PublicKey: %v", err)
+	}
+	if m.Spec() == keyspec.ECCSECGP256K1 {
+		return der, parseK1SPKI(t, der) // crypto/x509 has no secp256k1
 	}
 	pub, err = x509.ParsePKIXPublicKey(der)
 	if err != nil {
@@ -67,6 +71,8 @@ func verifyOutside(pub any, alg string, digest, sig []byte) bool {
 		return rsa.VerifyPKCS1v15(p, h, digest, sig) == nil
 	case *ecdsa.PublicKey:
 		return ecdsa.VerifyASN1(p, digest, sig)
+	case *secp256k1.PublicKey:
+		return verifyDecred(p, digest, sig)
 	case ed25519.PublicKey:
 		if alg == keyspec.Ed25519PHSHA512 {
 			return ed25519.VerifyWithOptions(p, digest, sig, &ed25519.Options{Hash: crypto.SHA512}) == nil
@@ -79,6 +85,7 @@ func verifyOutside(pub any, alg string, digest, sig []byte) bool {
 var signingSpecs = []string{
 	keyspec.RSA2048, keyspec.RSA3072, keyspec.RSA4096,
 	keyspec.ECCNISTP256, keyspec.ECCNISTP384, keyspec.ECCNISTP521, keyspec.ECCEd25519,
+	keyspec.ECCSECGP256K1,
 }
 
 func TestSignVerify(t *testing.T) {
@@ -153,7 +160,8 @@ func testSignVerify(t *testing.T, m *keyspec.Material, der []byte, pub any, alg,
 }
 
 // opensslVerify checks sig with `openssl pkeyutl -verify` for RSA PSS, RSA
-// PKCS #1 v1.5, ECDSA on P-256 and Ed25519 (Ed25519ph needs OpenSSL 3.2).
+// PKCS #1 v1.5, ECDSA_SHA_256 (P-256, secp256k1) and Ed25519 (Ed25519ph
+// needs OpenSSL 3.2).
 func opensslVerify(t *testing.T, der []byte, alg string, msg, digest, sig []byte) {
 	t.Helper()
 	var opts []string

@@ -78,6 +78,7 @@ const (
 	kindRSA
 	kindECDSA
 	kindEd25519
+	kindSecp256k1 // ECC_SECG_P256K1: decred's secp256k1, not crypto/ecdsa
 )
 
 type specInfo struct {
@@ -87,7 +88,7 @@ type specInfo struct {
 	// hmac: the MAC algorithm and imported length range in bytes.
 	mac            string
 	minLen, maxLen int
-	// ecdsa: the one signing algorithm AWS lists.
+	// ecdsa, secp256k1: the one signing algorithm AWS lists.
 	ecdsaAlg string
 }
 
@@ -105,6 +106,7 @@ var specs = map[string]specInfo{
 	ECCNISTP384:      {kind: kindECDSA, usages: eccUsages, ecdsaAlg: ECDSASHA384},
 	ECCNISTP521:      {kind: kindECDSA, usages: eccUsages, ecdsaAlg: ECDSASHA512},
 	ECCEd25519:       {kind: kindEd25519, usages: []string{UsageSignVerify}},
+	ECCSECGP256K1:    {kind: kindSecp256k1, usages: []string{UsageSignVerify}, ecdsaAlg: ECDSASHA256}, // no KEY_AGREEMENT at AWS
 	HMAC224:          {kind: kindHMAC, bits: 224, usages: []string{UsageGenerateVerifyMAC}, mac: HMACSHA224, minLen: 28, maxLen: 64},
 	HMAC256:          {kind: kindHMAC, bits: 256, usages: []string{UsageGenerateVerifyMAC}, mac: HMACSHA256, minLen: 32, maxLen: 64},
 	HMAC384:          {kind: kindHMAC, bits: 384, usages: []string{UsageGenerateVerifyMAC}, mac: HMACSHA384, minLen: 48, maxLen: 128},
@@ -113,9 +115,8 @@ var specs = map[string]specInfo{
 
 // unsupportedSpecs are AWS key specs this package refuses with
 // keyring.ErrUnsupported: SM2 (China Regions only), ML-DSA and ML-KEM (no
-// standard Go library here), and ECC_SECG_P256K1 (the well-kept Go library,
-// decred's secp256k1, is not a dependency of this module yet).
-var unsupportedSpecs = []string{ECCSECGP256K1, "SM2", "ML_DSA_44", "ML_DSA_65", "ML_DSA_87", "ML_KEM_512", "ML_KEM_768", "ML_KEM_1024"}
+// standard Go library here).
+var unsupportedSpecs = []string{"SM2", "ML_DSA_44", "ML_DSA_65", "ML_DSA_87", "ML_KEM_512", "ML_KEM_768", "ML_KEM_1024"}
 
 var knownUsages = []string{UsageEncryptDecrypt, UsageSignVerify, UsageGenerateVerifyMAC, UsageKeyAgreement}
 
@@ -190,7 +191,7 @@ func AlgorithmsFor(spec, usage string) Algorithms {
 		return Algorithms{EncryptionAlgorithms: []string{RSAESOAEPSHA1, RSAESOAEPSHA256}}
 	case si.kind == kindRSA:
 		return Algorithms{SigningAlgorithms: slices.Clone(rsaSigning)}
-	case si.kind == kindECDSA:
+	case si.kind == kindECDSA || si.kind == kindSecp256k1:
 		return Algorithms{SigningAlgorithms: []string{si.ecdsaAlg}}
 	default: // Ed25519
 		return Algorithms{SigningAlgorithms: []string{Ed25519SHA512, Ed25519PHSHA512}}

@@ -19,8 +19,8 @@ func TestCheckKeySpec(t *testing.T) {
 	valid := map[string][]string{
 		"SYMMETRIC_DEFAULT": {ed}, "RSA_2048": {ed, sv}, "RSA_3072": {ed, sv}, "RSA_4096": {ed, sv},
 		"ECC_NIST_P256": {sv, ka}, "ECC_NIST_P384": {sv, ka}, "ECC_NIST_P521": {sv, ka},
-		"ECC_NIST_EDWARDS25519": {sv},
-		"HMAC_224":              {mc}, "HMAC_256": {mc}, "HMAC_384": {mc}, "HMAC_512": {mc},
+		"ECC_NIST_EDWARDS25519": {sv}, "ECC_SECG_P256K1": {sv},
+		"HMAC_224": {mc}, "HMAC_256": {mc}, "HMAC_384": {mc}, "HMAC_512": {mc},
 	}
 	for spec, usages := range valid {
 		for _, usage := range []string{ed, sv, mc, ka} {
@@ -47,7 +47,8 @@ func TestCheckKeySpec(t *testing.T) {
 		{"HMAC_256", "", "", keyring.ErrValidation},
 		{"RSA_1024", sv, "", keyring.ErrValidation},
 		{"RSA_2048", "WRAP", "", keyring.ErrValidation},
-		{"ECC_SECG_P256K1", sv, "", keyring.ErrUnsupported},
+		{"ECC_SECG_P256K1", "", "", keyring.ErrValidation},
+		{"ECC_SECG_P256K1", ka, "", keyring.ErrValidation},
 		{"SM2", sv, "", keyring.ErrUnsupported},
 		{"ML_DSA_65", sv, "", keyring.ErrUnsupported},
 	}
@@ -74,6 +75,8 @@ func TestAlgorithmsFor(t *testing.T) {
 		{"ECC_NIST_P521", "SIGN_VERIFY", keyspec.Algorithms{SigningAlgorithms: []string{"ECDSA_SHA_512"}}},
 		{"ECC_NIST_P384", "KEY_AGREEMENT", keyspec.Algorithms{KeyAgreementAlgorithms: []string{"ECDH"}}},
 		{"ECC_NIST_EDWARDS25519", "SIGN_VERIFY", keyspec.Algorithms{SigningAlgorithms: []string{"ED25519_SHA_512", "ED25519_PH_SHA_512"}}},
+		{"ECC_SECG_P256K1", "SIGN_VERIFY", keyspec.Algorithms{SigningAlgorithms: []string{"ECDSA_SHA_256"}}},
+		{"ECC_SECG_P256K1", "KEY_AGREEMENT", keyspec.Algorithms{}},
 		{"HMAC_224", "GENERATE_VERIFY_MAC", keyspec.Algorithms{MacAlgorithms: []string{"HMAC_SHA_224"}}},
 		{"HMAC_512", "GENERATE_VERIFY_MAC", keyspec.Algorithms{MacAlgorithms: []string{"HMAC_SHA_512"}}},
 		{"ECC_NIST_P256", "ENCRYPT_DECRYPT", keyspec.Algorithms{}},
@@ -112,6 +115,10 @@ func TestCheckOperation(t *testing.T) {
 		{"ECC_NIST_P256", "SIGN_VERIFY", "DeriveSharedSecret", keyspec.ErrInvalidKeyUsage},
 		{"ECC_NIST_P256", "KEY_AGREEMENT", "Verify", keyspec.ErrInvalidKeyUsage},
 		{"ECC_NIST_P256", "KEY_AGREEMENT", "Frobnicate", keyring.ErrValidation},
+		{"ECC_SECG_P256K1", "SIGN_VERIFY", "Sign", nil},
+		{"ECC_SECG_P256K1", "SIGN_VERIFY", "GetPublicKey", nil},
+		{"ECC_SECG_P256K1", "SIGN_VERIFY", "DeriveSharedSecret", keyspec.ErrInvalidKeyUsage},
+		{"ECC_SECG_P256K1", "SIGN_VERIFY", "Encrypt", keyspec.ErrInvalidKeyUsage},
 	}
 	for _, tt := range tests {
 		err := keyspec.CheckOperation(tt.spec, tt.usage, tt.op)
@@ -119,7 +126,7 @@ func TestCheckOperation(t *testing.T) {
 			t.Errorf("CheckOperation(%s, %s, %s) = %v, want %v", tt.spec, tt.usage, tt.op, err, tt.want)
 		}
 	}
-	for spec, want := range map[string]error{"SYMMETRIC_DEFAULT": nil, "RSA_2048": keyring.ErrUnsupported, "HMAC_256": keyring.ErrUnsupported, "ECC_NIST_EDWARDS25519": keyring.ErrUnsupported} {
+	for spec, want := range map[string]error{"SYMMETRIC_DEFAULT": nil, "RSA_2048": keyring.ErrUnsupported, "HMAC_256": keyring.ErrUnsupported, "ECC_NIST_EDWARDS25519": keyring.ErrUnsupported, "ECC_SECG_P256K1": keyring.ErrUnsupported} {
 		if err := keyspec.CheckAutomaticRotation(spec); !errors.Is(err, want) || (want == nil) != (err == nil) {
 			t.Errorf("CheckAutomaticRotation(%s) = %v, want %v", spec, err, want)
 		}

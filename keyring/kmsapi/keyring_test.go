@@ -175,8 +175,8 @@ func TestAWSRefusalsOverSocket(t *testing.T) {
 			_, err := c.CreateKey(ctx, &keyring.CreateKeyInput{MultiRegion: true, Origin: "EXTERNAL"})
 			return err
 		}, "UnsupportedOperationException"},
-		{"secp256k1 key, deprecated member", func() error {
-			_, err := c.CreateKey(ctx, &keyring.CreateKeyInput{CustomerMasterKeySpec: "ECC_SECG_P256K1", KeyUsage: "SIGN_VERIFY"})
+		{"SM2 key, deprecated member", func() error {
+			_, err := c.CreateKey(ctx, &keyring.CreateKeyInput{CustomerMasterKeySpec: "SM2", KeyUsage: "SIGN_VERIFY"})
 			return err
 		}, "UnsupportedOperationException"},
 		{"unknown key usage", func() error {

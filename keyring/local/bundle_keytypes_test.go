@@ -54,6 +54,7 @@ func TestBundleKeyTypes(t *testing.T) {
 		{keyspec.RSA2048, keyspec.RSASSAPSSSHA256},
 		{keyspec.ECCNISTP256, keyspec.ECDSASHA256},
 		{keyspec.ECCEd25519, keyspec.Ed25519SHA512},
+		{keyspec.ECCSECGP256K1, keyspec.ECDSASHA256},
 	} {
 		md := createTyped(t, src, c.spec, keyspec.UsageSignVerify)
 		s, err := src.kr.Sign(ctxb(), &keyring.SignInput{KeyId: md.KeyId, Message: msg, SigningAlgorithm: c.alg})
@@ -154,7 +155,7 @@ func TestBundleKeyTypes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ImportKeyring: %v", err)
 	}
-	if len(out.KeysAdded) != 10 {
+	if len(out.KeysAdded) != 11 {
 		t.Fatalf("keys added %v", out.KeysAdded)
 	}
 
@@ -230,7 +231,7 @@ func TestBundleKeyTypes(t *testing.T) {
 
 	// Importing the bundle again changes nothing.
 	again, err := src.importBundle(bundle, false)
-	if err != nil || len(again.KeysUnchanged) != 10 {
+	if err != nil || len(again.KeysUnchanged) != 11 {
 		t.Fatalf("re-import into the source: %+v %v", again, err)
 	}
 }

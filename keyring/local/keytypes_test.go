@@ -8,21 +8,27 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+	k1ecdsa "github.com/decred/dcrd/dcrec/secp256k1/v4/ecdsa"
 	"github.com/kmsfs/kmsfs/keyring"
 	"github.com/kmsfs/kmsfs/keyring/keyspec"
 )
 
 // signSpecs are the SIGN_VERIFY key specs with every algorithm AWS lists.
 var signSpecs = []string{keyspec.RSA2048, keyspec.RSA3072, keyspec.RSA4096, keyspec.ECCNISTP256,
-	keyspec.ECCNISTP384, keyspec.ECCNISTP521, keyspec.ECCEd25519}
+	keyspec.ECCNISTP384, keyspec.ECCNISTP521, keyspec.ECCEd25519, keyspec.ECCSECGP256K1}
 
 func createTyped(t *testing.T, env *testEnv, spec, usage string) keyring.KeyMetadata {
 	t.Helper()
@@ -50,7 +56,7 @@ func TestSignVerifyEverySpec(t *testing.T) {
 		if err != nil || pub.KeySpec != spec || pub.KeyUsage != keyspec.UsageSignVerify {
 			t.Fatalf("%s: GetPublicKey %+v, %v", spec, pub, err)
 		}
-		pk, err := x509.ParsePKIXPublicKey(pub.PublicKey)
+		pk, err := parsePublicKey(pub.PublicKey)
 		if err != nil {
 			t.Fatalf("%s: public key: %v", spec, err)
 		}
@@ -103,7 +109,29 @@ func wantName(t *testing.T, what string, err error, name string) {
 	}
 }
 
-// verifyOutside checks a signature with Go's crypto on the public key.
+// parsePublicKey parses a DER SubjectPublicKeyInfo as a client would:
+// crypto/x509, or for secp256k1 (which crypto/x509 does not know)
+// encoding/asn1 and decred's secp256k1.
+func parsePublicKey(der []byte) (any, error) {
+	var spki struct {
+		Algorithm pkix.AlgorithmIdentifier
+		PublicKey asn1.BitString
+	}
+	var curve asn1.ObjectIdentifier
+	if _, err := asn1.Unmarshal(der, &spki); err == nil && spki.Algorithm.Algorithm.Equal(asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}) {
+		if _, err := asn1.Unmarshal(spki.Algorithm.Parameters.FullBytes, &curve); err == nil && curve.Equal(asn1.ObjectIdentifier{1, 3, 132, 0, 10}) {
+			p := spki.PublicKey.RightAlign()
+			if len(p) != 65 || p[0] != 4 {
+				return nil, errors.New("secp256k1 point is not uncompressed")
+			}
+			return secp256k1.ParsePubKey(p)
+		}
+	}
+	return x509.ParsePKIXPublicKey(der)
+}
+
+// verifyOutside checks a signature with Go's crypto (decred's for
+// secp256k1) on the public key.
 func verifyOutside(t *testing.T, pk any, alg string, msg, sig []byte) {
 	t.Helper()
 	h := map[string]crypto.Hash{"256": crypto.SHA256, "384": crypto.SHA384, "512": crypto.SHA512}[alg[len(alg)-3:]]
@@ -124,6 +152,12 @@ func verifyOutside(t *testing.T, pk any, alg string, msg, sig []byte) {
 		if !ed25519.Verify(k, msg, sig) {
 			err = errors.New("Ed25519 signature does not verify")
 		}
+	case *secp256k1.PublicKey:
+		if s, perr := k1ecdsa.ParseDERSignature(sig); perr != nil || !s.Verify(digest(h, msg), k) {
+			err = errors.New("secp256k1 signature does not verify")
+		}
+	default:
+		err = fmt.Errorf("no verifier for %T", pk)
 	}
 	if err != nil {
 		t.Errorf("outside kmsfs: %v", err)
@@ -199,7 +233,7 @@ func TestDataKeyPairs(t *testing.T) {
 	env := newEnv(t)
 	id := env.createKey()
 	ec := map[string]string{"purpose": "test"}
-	for _, spec := range []string{keyspec.RSA2048, keyspec.ECCNISTP256, keyspec.ECCNISTP384, keyspec.ECCNISTP521, keyspec.ECCEd25519} {
+	for _, spec := range []string{keyspec.RSA2048, keyspec.ECCNISTP256, keyspec.ECCNISTP384, keyspec.ECCNISTP521, keyspec.ECCEd25519, keyspec.ECCSECGP256K1} {
 		out, err := env.kr.GenerateDataKeyPair(ctxb(), &keyring.GenerateDataKeyPairInput{KeyId: id, KeyPairSpec: spec, EncryptionContext: ec})
 		if err != nil {
 			t.Fatalf("%s: %v", spec, err)
@@ -207,6 +241,19 @@ func TestDataKeyPairs(t *testing.T) {
 		dec, err := env.kr.Decrypt(ctxb(), &keyring.DecryptInput{CiphertextBlob: out.PrivateKeyCiphertextBlob, EncryptionContext: ec})
 		if err != nil || !bytes.Equal(dec.Plaintext, out.PrivateKeyPlaintext) {
 			t.Fatalf("%s: private key blob does not decrypt to the plaintext: %v", spec, err)
+		}
+		if spec == keyspec.ECCSECGP256K1 { // crypto/x509 has no secp256k1
+			m, err := keyspec.ParseMaterial(spec, out.PrivateKeyPlaintext)
+			if err != nil {
+				t.Fatalf("%s: PKCS#8: %v", spec, err)
+			}
+			if pub, err := m.PublicKey(); err != nil || !bytes.Equal(pub, out.PublicKey) {
+				t.Fatalf("%s: public half does not match the private half", spec)
+			}
+			if _, err := parsePublicKey(out.PublicKey); err != nil {
+				t.Fatalf("%s: public half: %v", spec, err)
+			}
+			continue
 		}
 		priv, err := x509.ParsePKCS8PrivateKey(out.PrivateKeyPlaintext)
 		if err != nil {
@@ -365,6 +412,54 @@ func TestImportOpenSSL(t *testing.T) {
 	sigFile := filepath.Join(dir, "sig")
 	os.WriteFile(sigFile, s.Signature, 0o600)
 	run(t, "openssl", "dgst", "-sha256", "-prverify", keyPEM, "-signature", sigFile, filepath.Join(dir, "msg"))
+
+	// A secp256k1 signing key made by openssl (PKCS#8, wrapped with
+	// RSAES_OAEP_SHA_256 as ECC material may be): GetPublicKey is
+	// openssl's public key, Sign verifies with openssl, and openssl's
+	// signatures (not always low S) verify with Verify.
+	kk, err := env.kr.CreateKey(ctxb(), &keyring.CreateKeyInput{Origin: keyring.OriginExternal, KeySpec: keyspec.ECCSECGP256K1,
+		KeyUsage: keyspec.UsageSignVerify})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid := kk.KeyMetadata.KeyId
+	k1PEM := filepath.Join(dir, "k1.pem")
+	run(t, "openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:secp256k1", "-out", k1PEM)
+	k1DER := run(t, "openssl", "pkcs8", "-topk8", "-nocrypt", "-in", k1PEM, "-outform", "DER")
+	w = opensslWrap(t, env, dir, kid, keyspec.WrapRSAESOAEPSHA256, k1DER)
+	if _, err := env.kr.ImportKeyMaterial(ctxb(), &keyring.ImportKeyMaterialInput{KeyId: kid, ImportToken: w.token,
+		EncryptedKeyMaterial: w.blob}); err != nil {
+		t.Fatalf("import secp256k1: %v", err)
+	}
+	gp, err := env.kr.GetPublicKey(ctxb(), &keyring.GetPublicKeyInput{KeyId: kid})
+	if err != nil || !bytes.Equal(gp.PublicKey, run(t, "openssl", "pkey", "-in", k1PEM, "-pubout", "-outform", "DER")) ||
+		!slices.Equal(gp.SigningAlgorithms, []string{keyspec.ECDSASHA256}) {
+		t.Fatalf("GetPublicKey of imported secp256k1 key: %+v %v", gp, err)
+	}
+	s, err = env.kr.Sign(ctxb(), &keyring.SignInput{KeyId: kid, Message: msg, SigningAlgorithm: keyspec.ECDSASHA256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(sigFile, s.Signature, 0o600)
+	run(t, "openssl", "dgst", "-sha256", "-prverify", k1PEM, "-signature", sigFile, filepath.Join(dir, "msg"))
+	for range 4 {
+		osig := run(t, "openssl", "dgst", "-sha256", "-sign", k1PEM, filepath.Join(dir, "msg"))
+		if _, err := env.kr.Verify(ctxb(), &keyring.VerifyInput{KeyId: kid, Message: msg, Signature: osig,
+			SigningAlgorithm: keyspec.ECDSASHA256}); err != nil {
+			t.Fatalf("openssl's secp256k1 signature: %v", err)
+		}
+	}
+	// Other material (a P-256 key) is refused.
+	p256PEM := filepath.Join(dir, "p256.pem")
+	run(t, "openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", p256PEM)
+	k2, err := env.kr.CreateKey(ctxb(), &keyring.CreateKeyInput{Origin: keyring.OriginExternal, KeySpec: keyspec.ECCSECGP256K1,
+		KeyUsage: keyspec.UsageSignVerify})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w = opensslWrap(t, env, dir, k2.KeyMetadata.KeyId, keyspec.WrapRSAESOAEPSHA256, run(t, "openssl", "pkcs8", "-topk8", "-nocrypt", "-in", p256PEM, "-outform", "DER"))
+	_, err = env.kr.ImportKeyMaterial(ctxb(), &keyring.ImportKeyMaterialInput{KeyId: k2.KeyMetadata.KeyId, ImportToken: w.token, EncryptedKeyMaterial: w.blob})
+	wantName(t, "P-256 material for a secp256k1 key", err, "IncorrectKeyMaterialException")
 }
 
 type wrappedMaterial struct{ token, blob []byte }
