@@ -3,16 +3,15 @@ package integration
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
 	"github.com/kmsfs/kmsfs/internal/testkeys"
+	"github.com/kmsfs/kmsfs/internal/testutil"
 	"github.com/kmsfs/kmsfs/keyring"
 	"github.com/kmsfs/kmsfs/keyring/local"
 )
@@ -51,26 +50,6 @@ func fill(t *testing.T, path string) {
 	}
 }
 
-// syncBuffer is a log sink safe for the keyring's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-var _ io.Writer = (*syncBuffer)(nil)
-
 // TestKeyringFullDisk fills the filesystem under a keyring while keys are
 // created and rotated and audit records written (issue 12, item 1): the
 // process survives (Badger's mmap stores would raise SIGBUS), each write
@@ -81,7 +60,7 @@ func TestKeyringFullDisk(t *testing.T) {
 	fsDir := mountTmpfs(t, "64m")
 	dir := filepath.Join(fsDir, "keyring")
 	pass := []byte("full disk passphrase")
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	opts := local.Options{Create: true, KDF: testkeys.KDF, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	k, err := local.Open(dir, pass, opts)
 	if err != nil {

@@ -45,7 +45,7 @@ type kmsServer struct {
 	endpoint string // http://127.0.0.1:PORT
 	listen   string // --listen; 127.0.0.1:0 unless set
 	cmd      *exec.Cmd
-	stderr   *syncBuffer
+	stderr   *testutil.SyncBuffer
 }
 
 // startServer creates a keyring and serves it with `kmsfs serve`; the
@@ -69,7 +69,7 @@ func (s *kmsServer) start(extra ...string) *kmsServer {
 	args := append([]string{"--keyring", s.dir, "--passfile", s.passfile, "serve", "--listen", s.listen,
 		"--account-id", "111122223333"}, extra...)
 	s.cmd = exec.Command(kmsfsBin, args...)
-	s.stderr = &syncBuffer{}
+	s.stderr = &testutil.SyncBuffer{}
 	s.cmd.Stderr = s.stderr
 	out, err := s.cmd.StdoutPipe()
 	if err != nil {

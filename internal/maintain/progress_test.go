@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kmsfs/kmsfs/internal/maintain"
+	"github.com/kmsfs/kmsfs/internal/testutil"
 )
 
 func TestFormatProgress(t *testing.T) {
@@ -42,7 +43,7 @@ func TestFormatProgress(t *testing.T) {
 // TestProgressTerminal redraws in place and clears the bar before other
 // output and at Stop.
 func TestProgressTerminal(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.SyncBuffer
 	now := time.Unix(1000, 0)
 	p := maintain.NewProgress(&buf, "fsck", maintain.ProgressOptions{Terminal: true, Interval: time.Hour, Now: func() time.Time { return now }})
 	p.Found(4)
@@ -50,7 +51,7 @@ func TestProgressTerminal(t *testing.T) {
 	p.Done(1)
 	now = now.Add(time.Second)
 	p.Update()
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	p.Print(&out, "a/b: damaged\n")
 	p.Update()
 	got := buf.String()
@@ -66,7 +67,7 @@ func TestProgressTerminal(t *testing.T) {
 
 // TestProgressPlainLines prints one line per interval, each complete.
 func TestProgressPlainLines(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.SyncBuffer
 	p := maintain.NewProgress(&buf, "rewrap", maintain.ProgressOptions{Interval: 5 * time.Millisecond})
 	p.Start()
 	p.Found(2)

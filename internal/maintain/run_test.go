@@ -1,7 +1,6 @@
 package maintain_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kmsfs/kmsfs/internal/maintain"
+	"github.com/kmsfs/kmsfs/internal/testutil"
 )
 
 // makeTree creates empty files named by names under a fresh directory.
@@ -219,7 +219,7 @@ func TestRunCancel(t *testing.T) {
 // non-terminal output is whole plain lines.
 func TestRunProgress(t *testing.T) {
 	dir := makeTree(t, []string{"chg1", "chg2", "cur1", "bad1"})
-	var buf syncBuffer
+	var buf testutil.SyncBuffer
 	p := maintain.NewProgress(&buf, "test", maintain.ProgressOptions{Interval: time.Millisecond})
 	var calls atomic.Int64
 	slow := func(ctx context.Context, e maintain.Entry, m *maintain.Meter) (maintain.Outcome, error) {
@@ -237,24 +237,6 @@ func TestRunProgress(t *testing.T) {
 	if !strings.HasPrefix(out, "test: ") || !strings.HasSuffix(out, "\n") || strings.Contains(out, "\r") {
 		t.Errorf("non-terminal progress output %q: want plain lines", out)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the progress goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestRunBytes counts each entry's bytes once, however many workers
