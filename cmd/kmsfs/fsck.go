@@ -16,6 +16,7 @@ import (
 	"github.com/kmsfs/kmsfs/internal/session"
 	"github.com/kmsfs/kmsfs/internal/volume"
 	"github.com/kmsfs/kmsfs/keyring"
+	"github.com/kmsfs/kmsfs/keyring/kmsclient"
 )
 
 func fsckCommand() *cli.Command {
@@ -164,6 +165,8 @@ type volumeKeys struct {
 	checkKey func(context.Context) error
 	mounted  bool
 	close    func()
+	// remote is the KMS client of a remote-KMS volume, nil for a keyring's.
+	remote *kmsclient.Service
 }
 
 // openVolumeKeys reaches conf's key service: its keyring (through the
@@ -200,7 +203,7 @@ func openRemoteVolumeKeys(c *cli.Context, dir string, conf *volume.Config) (*vol
 	}
 	vk := &volumeKeys{keys: ks, keysFor: session.RemoteKeysFor(ks),
 		checkKey: func(ctx context.Context) error { _, err := ks.Describe(ctx); return err },
-		close:    func() { ks.Close() }}
+		close:    func() { ks.Close() }, remote: ks}
 	unlock, err := volume.Lock(dir, true)
 	switch {
 	case errors.Is(err, volume.ErrInUse):

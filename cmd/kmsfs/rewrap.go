@@ -207,20 +207,15 @@ func rewrapText(rep rewrapReport, s *maintain.Summary) string {
 // key) changes anything; files already under the target are counted as
 // current.
 func rewrapRemote(c *cli.Context, dir string, conf *volume.Config) error {
-	unlock, err := volume.Lock(dir, true)
-	if err != nil {
-		return fmt.Errorf("%w (online rewrap of a remote-KMS volume is not supported)", err)
-	}
-	defer unlock()
-	rc, err := session.RemoteConfigOf(conf, nil)
+	vk, err := openRemoteVolumeKeys(c, dir, conf)
 	if err != nil {
 		return err
 	}
-	ks, err := session.NewRemoteKeys(c.Context, rc)
-	if err != nil {
-		return err
+	defer vk.close()
+	if vk.mounted {
+		return fmt.Errorf("%s: %w (online rewrap of a remote-KMS volume is not supported)", dir, volume.ErrInUse)
 	}
-	defer ks.Close()
+	ks := vk.remote
 	keyArg := cmp.Or(c.String("key"), conf.KMS.KeyArn)
 	to := ks.ForKey(keyArg)
 	info, err := to.Describe(c.Context)
