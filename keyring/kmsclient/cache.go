@@ -68,6 +68,13 @@ type entry struct {
 	created time.Time
 	uses    int
 	aad     cacheKey // index in byAAD
+	seq     uint64   // its put, to tell it from an older entry of the same key in order
+}
+
+// orderItem is one put in insertion order.
+type orderItem struct {
+	key cacheKey
+	seq uint64
 }
 
 // dekCache is a bounded map of unwrapped data keys, safe for concurrent
@@ -78,7 +85,8 @@ type dekCache struct {
 	mu    sync.Mutex
 	m     map[cacheKey]*entry
 	byAAD map[cacheKey]cacheKey // hash of the AAD alone -> newest entry for it
-	order []cacheKey            // insertion order, oldest first (may hold dropped keys)
+	order []orderItem           // insertion order, oldest first (may hold dropped or replaced entries)
+	seq   uint64                // of the last put
 	stats CacheStats
 }
 
@@ -131,23 +139,31 @@ func (c *dekCache) put(blob, aad, dek []byte, keyID [16]byte) {
 	for len(c.m) >= c.cfg.MaxEntries && len(c.order) > 0 {
 		old := c.order[0]
 		c.order = c.order[1:]
-		if _, ok := c.m[old]; ok {
+		if c.current(old) {
 			c.stats.Evicted++
-			c.drop(old)
+			c.drop(old.key)
 		}
 	}
-	c.m[k] = &entry{dek: append([]byte(nil), dek...), blob: append([]byte(nil), blob...), keyID: keyID, created: c.now(), aad: ak}
+	c.seq++
+	c.m[k] = &entry{dek: append([]byte(nil), dek...), blob: append([]byte(nil), blob...), keyID: keyID, created: c.now(), aad: ak, seq: c.seq}
 	c.byAAD[ak] = k
-	c.order = append(c.order, k)
-	if len(c.order) > 2*c.cfg.MaxEntries { // compact dropped keys
+	c.order = append(c.order, orderItem{k, c.seq})
+	if len(c.order) > 2*c.cfg.MaxEntries { // compact dropped and replaced entries
 		live := c.order[:0]
 		for _, o := range c.order {
-			if _, ok := c.m[o]; ok {
+			if c.current(o) {
 				live = append(live, o)
 			}
 		}
 		c.order = live
 	}
+}
+
+// current reports whether o is the put of the entry now cached under its
+// key: a key dropped and put again has an older item in order too.
+func (c *dekCache) current(o orderItem) bool {
+	e, ok := c.m[o.key]
+	return ok && e.seq == o.seq
 }
 
 // blobFor returns the blob and key of the live entry for aad whose data

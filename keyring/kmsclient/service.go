@@ -1,17 +1,18 @@
 package kmsclient
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/google/uuid"
@@ -98,7 +99,7 @@ func New(api API, cfg Config) (*Service, error) {
 	}
 	log := cfg.Logger
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{api: api, cfg: cfg, cache: newCache(cfg.Cache, cfg.Now), log: log}
 	s.SetKey(cfg.KeyID)
@@ -164,7 +165,7 @@ func (s *Service) WrapKey(ctx context.Context, dek, aad []byte) (envelope.KeyRef
 		if err != nil {
 			return envelope.KeyRef{}, nil, err
 		}
-		blob, usedKey = out.CiphertextBlob, deref(out.KeyId)
+		blob, usedKey = out.CiphertextBlob, aws.ToString(out.KeyId)
 	} else {
 		out, err := call(ctx, s, "Encrypt", func(ctx context.Context) (*kms.EncryptOutput, error) {
 			return s.api.Encrypt(ctx, &kms.EncryptInput{KeyId: &keyID, Plaintext: dek, EncryptionContext: ec})
@@ -172,12 +173,12 @@ func (s *Service) WrapKey(ctx context.Context, dek, aad []byte) (envelope.KeyRef
 		if err != nil {
 			return envelope.KeyRef{}, nil, err
 		}
-		blob, usedKey = out.CiphertextBlob, deref(out.KeyId)
+		blob, usedKey = out.CiphertextBlob, aws.ToString(out.KeyId)
 	}
 	if len(blob) == 0 || len(blob) > envelope.MaxKMSBlobLen {
 		return envelope.KeyRef{}, nil, fmt.Errorf("%w: %d bytes from %s, at most %d fit", ErrBlobTooLarge, len(blob), s.where(), envelope.MaxKMSBlobLen)
 	}
-	ref := RefOf(firstNonEmpty(usedKey, keyID))
+	ref := RefOf(cmp.Or(usedKey, keyID))
 	s.cache.put(blob, aad, dek, ref.KeyID)
 	return ref, blob, nil
 }
@@ -233,8 +234,8 @@ func (s *Service) Describe(ctx context.Context) (KeyInfo, error) {
 	if m == nil {
 		return KeyInfo{}, fmt.Errorf("%w: DescribeKey returned no metadata", ErrBadKey)
 	}
-	info := KeyInfo{ARN: deref(m.Arn), ID: deref(m.KeyId), State: string(m.KeyState)}
-	info.Ref = RefOf(firstNonEmpty(info.ARN, info.ID))
+	info := KeyInfo{ARN: aws.ToString(m.Arn), ID: aws.ToString(m.KeyId), State: string(m.KeyState)}
+	info.Ref = RefOf(cmp.Or(info.ARN, info.ID))
 	switch {
 	case m.KeyUsage != "" && m.KeyUsage != types.KeyUsageTypeEncryptDecrypt,
 		m.KeySpec != "" && m.KeySpec != types.KeySpecSymmetricDefault:
@@ -323,18 +324,4 @@ func (s *Service) where() string {
 		return "AWS KMS"
 	}
 	return s.cfg.Endpoint
-}
-
-func deref(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
