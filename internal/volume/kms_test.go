@@ -104,6 +104,9 @@ func TestKMSConfigInvalid(t *testing.T) {
 		}},
 		{"not a URL", func(m map[string]any) { m["KMS"].(map[string]any)["Endpoint"] = "kms.example:8400" }},
 		{"name key with a version", func(m map[string]any) { m["WrappedNameKey"].(map[string]any)["Version"] = 1 }},
+		{"no key ID", func(m map[string]any) { m["KeyId"] = "" }},
+		{"chunk size 0", func(m map[string]any) { m["ChunkSize"] = 0 }},
+		{"chunk size not a power of two", func(m map[string]any) { m["ChunkSize"] = 65535 }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			m := base(t)

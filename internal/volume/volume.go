@@ -180,14 +180,15 @@ func (c *Config) validateBase() error {
 		return fmt.Errorf("%w: unsupported version %d", ErrBadConfig, c.Version)
 	case (c.Version == ConfigVersionKMS) != (c.KMS != nil):
 		return fmt.Errorf("%w: version %d with KMS section %v", ErrBadConfig, c.Version, c.KMS != nil)
-	case c.KMS != nil:
-		if err := c.KMS.validate(); err != nil {
-			return err
-		}
 	case c.KeyId == "":
 		return fmt.Errorf("%w: no KeyId", ErrBadConfig)
 	case c.ChunkSize < envelope.MinChunkSize || c.ChunkSize > envelope.MaxChunkSize || c.ChunkSize&(c.ChunkSize-1) != 0:
 		return fmt.Errorf("%w: chunk size %d is not a power of two in [%d, %d]", ErrBadConfig, c.ChunkSize, envelope.MinChunkSize, envelope.MaxChunkSize)
+	}
+	if c.KMS != nil {
+		if err := c.KMS.validate(); err != nil {
+			return err
+		}
 	}
 	if _, err := c.volumeID(); err != nil {
 		return err
