@@ -28,6 +28,10 @@ var (
 	ErrMalformedAuthorization = errors.New("sigv4: malformed authorization header")
 	// ErrHostNotSigned: "host" is not among the SignedHeaders.
 	ErrHostNotSigned = errors.New("sigv4: host header is not signed")
+	// ErrTargetNotSigned: the request names an operation (X-Amz-Target)
+	// that is not among the SignedHeaders, so someone on the path could
+	// have changed it.
+	ErrTargetNotSigned = errors.New("sigv4: X-Amz-Target header is not signed")
 	// ErrMissingDate: X-Amz-Date is absent or not in ISO 8601 basic format.
 	ErrMissingDate = errors.New("sigv4: missing or malformed X-Amz-Date")
 	// ErrCredentialScope: the credential scope names another service, a

@@ -109,6 +109,10 @@ func (v *Verifier) parse(r *http.Request) (authorization, time.Time, error) {
 		return a, time.Time{}, refuse(ErrHostNotSigned, ExceptionIncompleteSignature,
 			"'Host' must be a 'SignedHeader' in the AWS Authorization.")
 	}
+	if _, ok := r.Header["X-Amz-Target"]; ok && !a.signs("x-amz-target") {
+		return a, time.Time{}, refuse(ErrTargetNotSigned, ExceptionIncompleteSignature,
+			"'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.")
+	}
 	t, err := amzDate(r)
 	if err != nil {
 		return a, t, err

@@ -400,3 +400,19 @@ func BenchmarkVerify(b *testing.B) {
 		})
 	}
 }
+
+// TestTargetMustBeSigned: a request signed without its X-Amz-Target, the
+// operation set afterwards (as someone on the path could), is refused
+// instead of running an operation its signer never chose.
+func TestTargetMustBeSigned(t *testing.T) {
+	body := []byte(`{"KeyId":"alias/x"}`)
+	r := signed(t, body, defaultOpts(), func(c *http.Request) { c.Header.Del("X-Amz-Target") })
+	r.Header.Set("X-Amz-Target", "TrentService.Decrypt")
+	_, err := newVerifier(signTime).Verify(r, body)
+	if !errors.Is(err, sigv4.ErrTargetNotSigned) {
+		t.Fatalf("Verify = %v, want ErrTargetNotSigned", err)
+	}
+	if name, status := sigv4.ExceptionOf(err); name != "IncompleteSignatureException" || status != http.StatusBadRequest {
+		t.Errorf("exception %s %d", name, status)
+	}
+}
