@@ -175,9 +175,11 @@ func DefaultPolicy(account string) []byte {
 // that does not parse locks everyone out.
 func WouldLockOut(policy []byte, caller keyring.Principal, keyARN string) bool {
 	p, err := Parse(policy)
-	if err != nil {
-		return true
-	}
+	return err != nil || locksOut(p, caller, keyARN)
+}
+
+// locksOut is WouldLockOut of a parsed policy.
+func locksOut(p *Policy, caller keyring.Principal, keyARN string) bool {
 	r := &keyring.AuthzRequest{
 		Principal:  caller,
 		Action:     "kms:PutKeyPolicy",
@@ -197,11 +199,12 @@ var _ keyring.PolicyChecker = (*Authorizer)(nil)
 // the calling principal out of kms:PutKeyPolicy on keyARN unless
 // bypassLockout, as AWS's lockout safety check does.
 func (a *Authorizer) CheckPolicy(ctx context.Context, doc []byte, keyARN string, bypassLockout bool) error {
-	if _, err := Parse(doc); err != nil {
+	p, err := a.parse(doc)
+	if err != nil {
 		return err
 	}
-	p, ok := keyring.PrincipalFrom(ctx)
-	if ok && !bypassLockout && WouldLockOut(doc, p, keyARN) {
+	caller, ok := keyring.PrincipalFrom(ctx)
+	if ok && !bypassLockout && locksOut(p, caller, keyARN) {
 		return ErrLockout
 	}
 	return nil
