@@ -29,7 +29,7 @@ func (k *Keyring) Sign(ctx context.Context, in *keyring.SignInput) (*keyring.Sig
 	if err != nil {
 		return nil, err
 	}
-	return &keyring.SignOutput{KeyId: u.arn, Signature: sig, SigningAlgorithm: in.SigningAlgorithm}, nil
+	return &keyring.SignOutput{KeyId: k.useARN(u.keyUse), Signature: sig, SigningAlgorithm: in.SigningAlgorithm}, nil
 }
 
 // Verify checks a signature as AWS KMS's Verify: a signature that does not
@@ -51,7 +51,7 @@ func (k *Keyring) Verify(ctx context.Context, in *keyring.VerifyInput) (*keyring
 	if err != nil {
 		return nil, err
 	}
-	return &keyring.VerifyOutput{KeyId: u.arn, SignatureValid: true, SigningAlgorithm: in.SigningAlgorithm}, nil
+	return &keyring.VerifyOutput{KeyId: k.useARN(u.keyUse), SignatureValid: true, SigningAlgorithm: in.SigningAlgorithm}, nil
 }
 
 // GetPublicKey returns the DER SubjectPublicKeyInfo of an asymmetric key
@@ -71,7 +71,7 @@ func (k *Keyring) GetPublicKey(ctx context.Context, in *keyring.GetPublicKeyInpu
 		return nil, err
 	}
 	algs := keyspec.AlgorithmsFor(u.spec, u.usage)
-	return &keyring.GetPublicKeyOutput{KeyId: u.arn, PublicKey: pub, CustomerMasterKeySpec: u.spec, KeySpec: u.spec,
+	return &keyring.GetPublicKeyOutput{KeyId: k.useARN(u.keyUse), PublicKey: pub, CustomerMasterKeySpec: u.spec, KeySpec: u.spec,
 		KeyUsage: u.usage, EncryptionAlgorithms: algs.EncryptionAlgorithms, SigningAlgorithms: algs.SigningAlgorithms,
 		KeyAgreementAlgorithms: algs.KeyAgreementAlgorithms}, nil
 }
@@ -95,7 +95,7 @@ func (k *Keyring) DeriveSharedSecret(ctx context.Context, in *keyring.DeriveShar
 	if err != nil {
 		return nil, err
 	}
-	return &keyring.DeriveSharedSecretOutput{KeyId: u.arn, SharedSecret: secret,
+	return &keyring.DeriveSharedSecretOutput{KeyId: k.useARN(u.keyUse), SharedSecret: secret,
 		KeyAgreementAlgorithm: in.KeyAgreementAlgorithm, KeyOrigin: u.origin}, nil
 }
 
@@ -114,7 +114,7 @@ func (k *Keyring) encryptRSA(ctx context.Context, in *keyring.EncryptInput) (*ke
 	if err != nil {
 		return nil, err
 	}
-	return &keyring.EncryptOutput{CiphertextBlob: ct, KeyId: u.arn, EncryptionAlgorithm: in.EncryptionAlgorithm}, nil
+	return &keyring.EncryptOutput{CiphertextBlob: ct, KeyId: k.useARN(u.keyUse), EncryptionAlgorithm: in.EncryptionAlgorithm}, nil
 }
 
 // decryptRSA is Decrypt with an RSAES_OAEP algorithm; KeyId is required.
@@ -138,7 +138,7 @@ func (k *Keyring) decryptRSA(ctx context.Context, in *keyring.DecryptInput) (*ke
 	if err != nil {
 		return nil, err
 	}
-	return &keyring.DecryptOutput{KeyId: u.arn, Plaintext: pt, EncryptionAlgorithm: in.EncryptionAlgorithm}, nil
+	return &keyring.DecryptOutput{KeyId: k.useARN(u.keyUse), Plaintext: pt, EncryptionAlgorithm: in.EncryptionAlgorithm}, nil
 }
 
 // isRSAAlg says whether alg asks for the RSA path of Encrypt and Decrypt.
@@ -191,7 +191,7 @@ func (k *Keyring) dataKeyPair(ctx context.Context, op string, in *keyring.Genera
 		zero(priv)
 		return nil, nil, nil, "", err
 	}
-	return priv, pub, blob, u.arn, nil
+	return priv, pub, blob, k.useARN(u), nil
 }
 
 // needMessage refuses an empty message (AWS: 1 to 4096 bytes; keyspec

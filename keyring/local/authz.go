@@ -98,7 +98,7 @@ func (k *Keyring) authzRequest(ctx context.Context, p keyring.Principal, z authz
 		req = &keyring.AuthzRequest{Principal: p, Action: action, KeyARN: k.keyARN(e.rec),
 			KeyAccount: k.opts.Account, KeySpec: spec, KeyUsage: usage,
 			Policy: []byte(k.policyOf(e.rec)), Grants: k.grantsOf(e.rec), GrantTokens: z.tokens,
-			EncryptionContext: z.ec, RequestAlias: cmpOr(z.alias, k.aliasNamed(z.keyID))}
+			EncryptionContext: z.ec, RequestAlias: cmpOr(z.alias, k.aliasNamed(e.rec.Region, z.keyID))}
 		keyUUID = e.rec.keyID()
 		return nil
 	})
@@ -106,9 +106,9 @@ func (k *Keyring) authzRequest(ctx context.Context, p keyring.Principal, z authz
 }
 
 // aliasNamed returns the alias name a key reference uses ("alias/x" for
-// "alias/x" or its ARN), or "".
-func (k *Keyring) aliasNamed(ref string) string {
-	ref = strings.TrimPrefix(ref, k.arnPrefix())
+// "alias/x" or its ARN in region), or "".
+func (k *Keyring) aliasNamed(region, ref string) string {
+	ref = strings.TrimPrefix(ref, k.arnPrefixIn(region))
 	if strings.HasPrefix(ref, "alias/") {
 		return ref
 	}

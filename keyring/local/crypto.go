@@ -15,10 +15,14 @@ import (
 type keyUse struct {
 	id      uuid.UUID
 	kid     string // the key ID callers see (mrk-... for multi-Region keys)
-	arn     string
+	region  string // the key record's region; "" is the keyring's default
 	version uint32
 	key     [materialSize]byte
 }
+
+// useARN is the ARN of u's key, built only where an output names it: the
+// file-open path (UnwrapDEK) never needs it.
+func (k *Keyring) useARN(u keyUse) string { return k.arnPrefixIn(u.region) + "key/" + u.kid }
 
 func (u *keyUse) wipe() { clear(u.key[:]) }
 
@@ -27,11 +31,11 @@ func (k *Keyring) encryptionKey(ctx context.Context, keyID string) (keyUse, erro
 	var u keyUse
 	err := k.withKey(ctx, keyID, func(e *keyEntry) error {
 		u.id, u.version = e.rec.ID, e.rec.current() // named in the audit even on failure
-		u.kid, u.arn = e.rec.keyID(), k.keyARN(e.rec)
+		u.kid, u.region = e.rec.keyID(), e.rec.Region
 		if err := usable(e.rec); err != nil {
 			return err
 		}
-		if err := symmetricOnly(e.rec, "this operation"); err != nil {
+		if err := symmetricOnly(e.rec); err != nil {
 			return err
 		}
 		m, ok := e.material[u.version]
@@ -51,11 +55,11 @@ func (k *Keyring) decryptionKey(ctx context.Context, keyID string, version uint3
 	var u keyUse
 	err := k.withKey(ctx, keyID, func(e *keyEntry) error {
 		u.id, u.version = e.rec.ID, version // named in the audit even on failure
-		u.kid, u.arn = e.rec.keyID(), k.keyARN(e.rec)
+		u.kid, u.region = e.rec.keyID(), e.rec.Region
 		if err := usable(e.rec); err != nil {
 			return err
 		}
-		if err := symmetricOnly(e.rec, "this operation"); err != nil {
+		if err := symmetricOnly(e.rec); err != nil {
 			return err
 		}
 		if version != 0 && version < e.rec.MinDecrypt {
@@ -79,7 +83,7 @@ func (k *Keyring) authorizeBlob(ctx context.Context, z authz, blob []byte) error
 	if err != nil {
 		return checkGrantTokens(z.tokens)
 	}
-	z.alias = k.aliasNamed(z.keyID)
+	z.alias = k.aliasNamed(k.regionOf(ctx), z.keyID)
 	z.keyID = h.KeyUUID()
 	return k.authorize(ctx, z)
 }
@@ -109,7 +113,7 @@ func (k *Keyring) Encrypt(ctx context.Context, in *keyring.EncryptInput) (*keyri
 	if err != nil {
 		return nil, err
 	}
-	return &keyring.EncryptOutput{CiphertextBlob: blob, KeyId: u.arn, EncryptionAlgorithm: algSymmetricDefault}, nil
+	return &keyring.EncryptOutput{CiphertextBlob: blob, KeyId: k.useARN(u), EncryptionAlgorithm: algSymmetricDefault}, nil
 }
 
 // encrypt validates and seals one plaintext; u.key is already wiped.
@@ -151,7 +155,7 @@ func (k *Keyring) Decrypt(ctx context.Context, in *keyring.DecryptInput) (*keyri
 	if err != nil {
 		return nil, err
 	}
-	return &keyring.DecryptOutput{KeyId: u.arn, Plaintext: pt, EncryptionAlgorithm: algSymmetricDefault}, nil
+	return &keyring.DecryptOutput{KeyId: k.useARN(u), Plaintext: pt, EncryptionAlgorithm: algSymmetricDefault}, nil
 }
 
 // decrypt opens a blob; u.key is already wiped.
@@ -221,7 +225,7 @@ func (k *Keyring) ReEncrypt(ctx context.Context, in *keyring.ReEncryptInput) (*k
 	if err != nil {
 		return nil, err
 	}
-	return &keyring.ReEncryptOutput{CiphertextBlob: blob, SourceKeyId: src.arn, KeyId: dst.arn,
+	return &keyring.ReEncryptOutput{CiphertextBlob: blob, SourceKeyId: k.useARN(src), KeyId: k.useARN(dst),
 		SourceEncryptionAlgorithm: algSymmetricDefault, DestinationEncryptionAlgorithm: algSymmetricDefault}, nil
 }
 
@@ -267,7 +271,7 @@ func (k *Keyring) generateDataKey(ctx context.Context, op string, in *keyring.Ge
 		zero(pt)
 		return nil, nil, "", err
 	}
-	return pt, blob, u.arn, nil
+	return pt, blob, k.useARN(u), nil
 }
 
 // dataKeySize takes exactly one of KeySpec and NumberOfBytes, as AWS.

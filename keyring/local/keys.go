@@ -84,7 +84,7 @@ func validateCreate(in *keyring.CreateKeyInput) error {
 	}
 	spec := cmp.Or(in.KeySpec, in.CustomerMasterKeySpec)
 	_, err := keyspec.CheckKeySpec(spec, in.KeyUsage)
-	err = cmp.Or(err, checkEnum("Origin", in.Origin, originAWSKMS, otherOrigins))
+	err = cmp.Or(err, checkEnum("Origin", in.Origin, keyring.OriginAWSKMS, otherOrigins))
 	switch {
 	case err != nil:
 		return err

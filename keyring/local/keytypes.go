@@ -198,7 +198,7 @@ func (k *Keyring) typedKey(ctx context.Context, keyID, op string) (typedUse, err
 	var u typedUse
 	err := k.withKey(ctx, keyID, func(e *keyEntry) error {
 		u.id, u.version = e.rec.ID, e.rec.current()
-		u.kid, u.arn = e.rec.keyID(), k.keyARN(e.rec)
+		u.kid, u.region = e.rec.keyID(), e.rec.Region
 		u.spec, u.usage, u.origin = specOf(e.rec)
 		if err := usable(e.rec); err != nil {
 			return err
@@ -255,13 +255,13 @@ func (k *Keyring) withMaterial(ctx context.Context, keyID, op string, fn func(m 
 
 // symmetricOnly refuses a key that is not a symmetric encryption key for
 // the operations that use version keys as AES keys.
-func symmetricOnly(r *keyRecord, op string) error {
+func symmetricOnly(r *keyRecord) error {
 	spec, usage, _ := specOf(r)
 	if spec == keyspec.SymmetricDefault && usage == keyspec.UsageEncryptDecrypt {
 		return nil
 	}
-	return fmt.Errorf("%w: %s needs a SYMMETRIC_DEFAULT ENCRYPT_DECRYPT key; key %s is %s %s",
-		keyring.ErrInvalidKeyUsage, op, r.ID, spec, usage)
+	return fmt.Errorf("%w: this operation needs a SYMMETRIC_DEFAULT ENCRYPT_DECRYPT key; key %s is %s %s",
+		keyring.ErrInvalidKeyUsage, r.ID, spec, usage)
 }
 
 // typedMetadata fills what key types add to KeyMetadata.

@@ -28,7 +28,7 @@ func (k *Keyring) GenerateMac(ctx context.Context, in *keyring.GenerateMacInput)
 	if err != nil {
 		return nil, err
 	}
-	return &keyring.GenerateMacOutput{Mac: mac, MacAlgorithm: in.MacAlgorithm, KeyId: u.arn}, nil
+	return &keyring.GenerateMacOutput{Mac: mac, MacAlgorithm: in.MacAlgorithm, KeyId: k.useARN(u.keyUse)}, nil
 }
 
 // VerifyMac checks a MAC in constant time; a MAC that does not match is
@@ -47,5 +47,5 @@ func (k *Keyring) VerifyMac(ctx context.Context, in *keyring.VerifyMacInput) (*k
 	if err != nil {
 		return nil, err
 	}
-	return &keyring.VerifyMacOutput{KeyId: u.arn, MacValid: true, MacAlgorithm: in.MacAlgorithm}, nil
+	return &keyring.VerifyMacOutput{KeyId: k.useARN(u.keyUse), MacValid: true, MacAlgorithm: in.MacAlgorithm}, nil
 }

@@ -10,15 +10,12 @@ import (
 	"github.com/kmsfs/kmsfs/keyring"
 )
 
-// AWS constants for symmetric customer keys, the only kind this keyring has.
+// AWS constants of customer keys and their symmetric operations.
 const (
-	keyUsageEncryptDecrypt = "ENCRYPT_DECRYPT"
-	keySpecSymmetric       = "SYMMETRIC_DEFAULT"
-	originAWSKMS           = "AWS_KMS"
-	keyManagerCustomer     = "CUSTOMER"
-	algSymmetricDefault    = "SYMMETRIC_DEFAULT"
-	rotationAutomatic      = "AUTOMATIC"
-	rotationOnDemand       = "ON_DEMAND"
+	keyManagerCustomer  = "CUSTOMER"
+	algSymmetricDefault = "SYMMETRIC_DEFAULT"
+	rotationAutomatic   = "AUTOMATIC"
+	rotationOnDemand    = "ON_DEMAND"
 )
 
 // maxIDInError bounds how much of a caller's key ID an error repeats.
@@ -49,10 +46,6 @@ func (k *Keyring) regionName(region string) string {
 
 func (k *Keyring) arnPrefixIn(region string) string {
 	return "arn:aws:kms:" + k.regionName(region) + ":" + k.opts.Account + ":"
-}
-
-func (k *Keyring) arnPrefix() string {
-	return "arn:aws:kms:" + k.opts.Region + ":" + k.opts.Account + ":"
 }
 
 // notFound names the id the caller gave, shortened if absurdly long.
