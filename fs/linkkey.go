@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -35,6 +36,10 @@ var errBadLinkKey = errors.New("fs: link key file damaged")
 type linkKey struct {
 	mu sync.Mutex
 	m  *names.LinkMarker // nil until loaded
+	// absent records that the key file did not exist, so that every
+	// readlink of an old volume does not try to open it again; only this
+	// mount creates it, under mu.
+	absent bool
 }
 
 // marker returns the volume's link marker. Without a link key file it
@@ -43,7 +48,7 @@ func (r *root) marker(ctx context.Context, create bool) (*names.LinkMarker, erro
 	lk := &r.links
 	lk.mu.Lock()
 	defer lk.mu.Unlock()
-	if lk.m != nil {
+	if lk.m != nil || (lk.absent && !create) {
 		return lk.m, nil
 	}
 	ctx = context.WithoutCancel(ctx) // a remote KMS call must not be cut half-way
@@ -52,6 +57,7 @@ func (r *root) marker(ctx context.Context, create bool) (*names.LinkMarker, erro
 		key, err = r.writeLinkKey(ctx)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
+		lk.absent = true
 		return nil, nil
 	}
 	if err != nil {
@@ -91,8 +97,8 @@ func (r *root) readLinkKey(ctx context.Context) ([]byte, error) {
 // temporary name, then linked into place, which fails if a key appeared
 // meanwhile, so an existing key is never replaced.
 func (r *root) writeLinkKey(ctx context.Context) ([]byte, error) {
-	if r.readOnly {
-		return nil, fs.ErrNotExist
+	if r.readOnly { // Symlink refuses first; never report "no key" here
+		return nil, syscall.EROFS
 	}
 	key := make([]byte, names.KeySize)
 	_, _ = rand.Read(key) // never fails (crypto/rand.Read doc)
