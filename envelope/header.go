@@ -22,10 +22,11 @@ type header struct {
 	// position that is not clean, so that no slot keeps a wrap under a
 	// retired master key version (FORMAT.md §5.3).
 	otherClean bool
-	// skipped is the newest slot when it failed authentication and an
-	// older one, of a lower generation, was used instead (FORMAT.md,
-	// "Reading the header"): damage, or a torn header write. nil otherwise.
-	skipped *Slot
+	// skippedGen is the generation of the newest slot when it failed
+	// authentication and an older one, of a lower generation, was used
+	// instead (FORMAT.md, "Reading the header"): damage, or a torn header
+	// write. 0 otherwise (generations start at 1).
+	skippedGen uint64
 }
 
 // slotOffset is the file offset of slot position pos (0 = A, 1 = B).
@@ -112,7 +113,7 @@ func (h *header) commit(w io.WriterAt, next Slot) error {
 	// The old current slot becomes the other one; it wraps the DEK under
 	// the new key reference only if the reference did not change.
 	h.otherClean = h.slot.KeyRef == next.KeyRef
-	h.slot, h.pos, h.skipped = next, pos, nil
+	h.slot, h.pos, h.skippedGen = next, pos, 0
 	return nil
 }
 
@@ -216,7 +217,7 @@ func parseSlots(ctx context.Context, pre Preamble, raw []byte, u KeyUnwrapper) (
 			other := 1 - h.pos
 			h.otherClean = h.cleanOther(raw[slotOffset(other):slotOffset(other+1)])
 			if i > 0 && cands[0].slot.Generation > h.slot.Generation {
-				h.skipped = &cands[0].slot
+				h.skippedGen = cands[0].slot.Generation
 			}
 			return h, h.checkSlot()
 		}

@@ -108,8 +108,8 @@ func (f *File) SlotFallback() (fb SlotFallback, ok bool) {
 	}
 	f.hmu.Lock()
 	defer f.hmu.Unlock()
-	if f.hdr.skipped == nil {
+	if f.hdr.skippedGen == 0 {
 		return SlotFallback{}, false
 	}
-	return SlotFallback{FailedGeneration: f.hdr.skipped.Generation, UsedGeneration: f.hdr.slot.Generation}, true
+	return SlotFallback{FailedGeneration: f.hdr.skippedGen, UsedGeneration: f.hdr.slot.Generation}, true
 }
