@@ -60,12 +60,19 @@ func (k *fileKeys) sealChunk(buf []byte, n int, fileID *[FileIDSize]byte, i int6
 	}
 	s := chunkScratchPool.Get().(*chunkScratch)
 	defer chunkScratchPool.Put(s)
+	return k.sealIn(buf, n, s, s.chunkAAD(fileID, i), rand)
+}
+
+// sealIn seals buf[NonceSize:NonceSize+n] in place under a fresh nonce
+// drawn into s and the given AAD; the file and stream chunk seals differ
+// only in their AAD and their size checks.
+func (k *fileKeys) sealIn(buf []byte, n int, s *chunkScratch, aad []byte, rand io.Reader) ([]byte, error) {
 	nonce := s.nonce[:]
 	if err := freshNonce(rand, nonce); err != nil {
 		return nil, err
 	}
 	copy(buf, nonce)
-	k.aead.Seal(buf[NonceSize:NonceSize], nonce, buf[NonceSize:NonceSize+n], s.chunkAAD(fileID, i))
+	k.aead.Seal(buf[NonceSize:NonceSize], nonce, buf[NonceSize:NonceSize+n], aad)
 	return buf[:n+ChunkOverhead], nil
 }
 

@@ -84,13 +84,7 @@ func (k *fileKeys) sealStreamChunk(buf []byte, n int, fileID *[FileIDSize]byte, 
 	}
 	s := chunkScratchPool.Get().(*chunkScratch)
 	defer chunkScratchPool.Put(s)
-	nonce := s.nonce[:]
-	if err := freshNonce(rand, nonce); err != nil {
-		return nil, err
-	}
-	copy(buf, nonce)
-	k.aead.Seal(buf[NonceSize:NonceSize], nonce, buf[NonceSize:NonceSize+n], s.streamChunkAAD(fileID, i, final))
-	return buf[:n+ChunkOverhead], nil
+	return k.sealIn(buf, n, s, s.streamChunkAAD(fileID, i, final), rand)
 }
 
 // openStreamChunk authenticates and decrypts stored stream chunk i as
