@@ -84,15 +84,22 @@ func (c *Config) macKeyFrom(root []byte) ([]byte, error) {
 	return hkdf.Key(sha256.New, root, id, configMACInfo, sha256.Size)
 }
 
-// computeMAC returns hex(HMAC-SHA-256(macKey, encoding)).
-func (c *Config) computeMAC(macKey []byte) (string, error) {
+// macOf returns HMAC-SHA-256(macKey, encoding).
+func (c *Config) macOf(macKey []byte) ([]byte, error) {
 	enc, err := c.encodeFields()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	m := hmac.New(sha256.New, macKey)
 	m.Write(enc)
-	return hex.EncodeToString(m.Sum(nil)), nil
+	return m.Sum(nil), nil
+}
+
+// computeMAC returns hex(HMAC-SHA-256(macKey, encoding)), as ConfigMAC
+// holds it.
+func (c *Config) computeMAC(macKey []byte) (string, error) {
+	sum, err := c.macOf(macKey)
+	return hex.EncodeToString(sum), err
 }
 
 // checkMAC verifies ConfigMAC under the root key and keeps K_mac, so that
@@ -102,13 +109,12 @@ func (c *Config) checkMAC(root []byte) error {
 	if err != nil {
 		return err
 	}
-	want, err := c.computeMAC(k)
+	want, err := c.macOf(k)
 	if err != nil {
 		return err
 	}
 	got, derr := hex.DecodeString(c.ConfigMAC)
-	wantB, _ := hex.DecodeString(want)
-	if derr != nil || !hmac.Equal(got, wantB) {
+	if derr != nil || !hmac.Equal(got, want) {
 		clear(k)
 		return fmt.Errorf("%w: the MAC does not match the fields", ErrConfigTampered)
 	}
