@@ -84,7 +84,7 @@ func validateCreate(in *keyring.CreateKeyInput) error {
 	}
 	spec := cmp.Or(in.KeySpec, in.CustomerMasterKeySpec)
 	_, err := keyspec.CheckKeySpec(spec, in.KeyUsage)
-	err = cmp.Or(err, checkEnum("Origin", in.Origin, keyring.OriginAWSKMS, otherOrigins))
+	err = cmp.Or(err, checkOrigin(in.Origin))
 	switch {
 	case err != nil:
 		return err
@@ -110,16 +110,16 @@ func validateCreate(in *keyring.CreateKeyInput) error {
 	return nil
 }
 
-// checkEnum accepts "" and want, refuses the other AWS values as
-// unsupported and anything else as invalid.
-func checkEnum(member, v, want string, others []string) error {
+// checkOrigin accepts "", AWS_KMS and EXTERNAL, refuses AWS's other
+// origins as unsupported and anything else as invalid.
+func checkOrigin(v string) error {
 	switch {
-	case v == "" || v == want || member == "Origin" && v == keyring.OriginExternal:
+	case v == "" || v == keyring.OriginAWSKMS || v == keyring.OriginExternal:
 		return nil
-	case slices.Contains(others, v):
-		return fmt.Errorf("%w: %s %s (only %s)", keyring.ErrUnsupported, member, v, want)
+	case slices.Contains(otherOrigins, v):
+		return fmt.Errorf("%w: Origin %s (only %s or %s)", keyring.ErrUnsupported, v, keyring.OriginAWSKMS, keyring.OriginExternal)
 	}
-	return fmt.Errorf("%w: %s %q is not a valid value", keyring.ErrValidation, member, truncate(v))
+	return fmt.Errorf("%w: Origin %q is not a valid value", keyring.ErrValidation, truncate(v))
 }
 
 // addVersionLocked adds a new version with fresh material to e (a new key
