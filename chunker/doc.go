@@ -20,6 +20,8 @@
 // # Pipeline
 //
 // A [Pipeline] runs a function over N chunk jobs on a bounded number of
-// goroutines; a [BufferPool] hands out chunk-sized scratch buffers so that
+// goroutines, handing them out one or a group at a time
+// ([Pipeline.RunGrouped]), so that many small chunks cost no more
+// goroutine wake-ups than a few big ones; a [BufferPool] hands out chunk-sized scratch buffers so that
 // the hot path does not allocate a chunk per request.
 package chunker

@@ -179,22 +179,24 @@ func TestOverflow(t *testing.T) {
 func TestPipeline(t *testing.T) {
 	for _, workers := range []int{1, 2, 8} {
 		for _, n := range []int{0, 1, 2, 100} {
-			t.Run(fmt.Sprintf("workers=%d,n=%d", workers, n), func(t *testing.T) {
-				p := chunker.NewPipeline(workers)
-				hits := make([]atomic.Int32, n)
-				err := p.Run(context.Background(), n, func(k int) error {
-					hits[k].Add(1)
-					return nil
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				for k := range hits {
-					if h := hits[k].Load(); h != 1 {
-						t.Errorf("job %d ran %d times", k, h)
+			for _, group := range []int{0, 1, 3, 16, 200} {
+				t.Run(fmt.Sprintf("workers=%d,n=%d,group=%d", workers, n, group), func(t *testing.T) {
+					p := chunker.NewPipeline(workers)
+					hits := make([]atomic.Int32, n)
+					err := p.RunGrouped(context.Background(), n, group, func(k int) error {
+						hits[k].Add(1)
+						return nil
+					})
+					if err != nil {
+						t.Fatal(err)
 					}
-				}
-			})
+					for k := range hits {
+						if h := hits[k].Load(); h != 1 {
+							t.Errorf("job %d ran %d times", k, h)
+						}
+					}
+				})
+			}
 		}
 	}
 }
@@ -253,6 +255,22 @@ func BenchmarkSpan(b *testing.B) {
 		}
 		for k := range s.Count() {
 			_ = s.Piece(k)
+		}
+	}
+}
+
+// TestPipelineAllocs checks that a parallel run allocates per run, not per
+// job (a job's error variable once escaped to the heap).
+func TestPipelineAllocs(t *testing.T) {
+	p := chunker.NewPipeline(2)
+	for _, n := range []int{2, 256} {
+		allocs := testing.AllocsPerRun(50, func() {
+			if err := p.RunGrouped(context.Background(), n, 4, func(int) error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs > 4 {
+			t.Errorf("run of %d jobs: %.1f allocations, want at most 4", n, allocs)
 		}
 	}
 }

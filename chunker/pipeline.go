@@ -36,14 +36,25 @@ func (p *Pipeline) Workers() int { return p.workers }
 // A run of one job (the common small read or write) runs inline, so it
 // costs no goroutine.
 func (p *Pipeline) Run(ctx context.Context, n int, fn func(k int) error) error {
+	return p.RunGrouped(ctx, n, 1, fn)
+}
+
+// RunGrouped is Run with jobs handed out group at a time: a goroutine
+// takes jobs [k, k+group) together, and a run of at most group jobs runs
+// inline. Callers with many small jobs (small chunks) use it so that
+// what a job costs to hand out, and a helper goroutine to wake, is paid
+// per group and not per job (issue 10). A group below 1 counts as 1.
+func (p *Pipeline) RunGrouped(ctx context.Context, n, group int, fn func(k int) error) error {
 	if n <= 0 {
 		return ctx.Err()
 	}
-	if n == 1 || p.workers <= 1 {
-		return runSerial(ctx, n, fn)
+	group = max(group, 1)
+	tasks := (n + group - 1) / group
+	if tasks == 1 || p.workers <= 1 {
+		return runSerial(ctx, 0, n, fn)
 	}
-	r := &run{ctx: ctx, n: int64(n), fn: fn}
-	helpers := min(p.workers, n) - 1
+	r := &run{ctx: ctx, n: int64(n), group: int64(group), fn: fn}
+	helpers := min(p.workers, tasks) - 1
 	r.wg.Add(helpers)
 	for range helpers {
 		go func() {
@@ -59,8 +70,9 @@ func (p *Pipeline) Run(ctx context.Context, n int, fn func(k int) error) error {
 	return nil
 }
 
-func runSerial(ctx context.Context, n int, fn func(k int) error) error {
-	for k := range n {
+// runSerial runs jobs [from, to) in order on the caller's goroutine.
+func runSerial(ctx context.Context, from, to int, fn func(k int) error) error {
+	for k := from; k < to; k++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -73,28 +85,31 @@ func runSerial(ctx context.Context, n int, fn func(k int) error) error {
 
 // run is the shared state of one parallel Run.
 type run struct {
-	ctx  context.Context
-	n    int64
-	fn   func(k int) error
-	next atomic.Int64
-	err  atomic.Pointer[error]
-	wg   sync.WaitGroup
+	ctx      context.Context
+	n, group int64
+	fn       func(k int) error
+	next     atomic.Int64
+	err      atomic.Pointer[error]
+	wg       sync.WaitGroup
 }
 
-// work takes jobs until none are left or one has failed.
+// work takes groups of jobs until none are left or one has failed.
 func (r *run) work() {
 	for r.err.Load() == nil {
-		k := r.next.Add(1) - 1
+		k := r.next.Add(r.group) - r.group
 		if k >= r.n {
 			return
 		}
-		err := r.ctx.Err()
-		if err == nil {
-			err = r.fn(int(k))
-		}
-		if err != nil {
-			r.err.CompareAndSwap(nil, &err)
+		if err := runSerial(r.ctx, int(k), int(min(k+r.group, r.n)), r.fn); err != nil {
+			r.fail(err)
 			return
 		}
 	}
+}
+
+// fail records the run's first error. It takes its own copy of err, so
+// that only a failing job allocates: storing the address of work's loop
+// variable moved it to the heap, one allocation per job.
+func (r *run) fail(err error) {
+	r.err.CompareAndSwap(nil, &err)
 }

@@ -51,6 +51,27 @@ func freshNonce(rand io.Reader, dst []byte) error {
 	return errZeroNonce
 }
 
+// freshNonces fills dst, a whole number of nonces, with one random read
+// and draws any all-zero nonce in it again on its own (see freshNonce).
+// A request of many small chunks thus costs one read of the random
+// source, not one per chunk (issue 10).
+func freshNonces(rand io.Reader, dst []byte) error {
+	if len(dst)%NonceSize != 0 {
+		panic(fmt.Sprintf("envelope: internal error: %d bytes of nonces", len(dst)))
+	}
+	if _, err := io.ReadFull(rand, dst); err != nil {
+		return fmt.Errorf("envelope: reading random nonces: %w", err)
+	}
+	for o := 0; o < len(dst); o += NonceSize {
+		if nonce := dst[o : o+NonceSize]; isZero(nonce) {
+			if err := freshNonce(rand, nonce); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // sealChunk encrypts chunk i in place: buf[NonceSize:NonceSize+n] holds the
 // plaintext on entry; on return buf[:n+ChunkOverhead] is the stored chunk,
 // under a fresh nonce (FORMAT.md, "Nonces").
@@ -58,9 +79,28 @@ func (k *fileKeys) sealChunk(buf []byte, n int, fileID *[FileIDSize]byte, i int6
 	if n <= 0 || len(buf) < n+ChunkOverhead {
 		panic(fmt.Sprintf("envelope: internal error: sealing %d bytes in a %d-byte buffer", n, len(buf)))
 	}
+	return k.sealChunkFrom(buf, buf[NonceSize:NonceSize+n], fileID, i, nil, rand)
+}
+
+// sealChunkFrom seals the plaintext pt as chunk i into buf and returns
+// buf[:len(pt)+ChunkOverhead], the stored chunk. pt is either
+// buf[NonceSize:NonceSize+len(pt)] (sealing in place) or disjoint from
+// buf, so that a chunk a write covers whole is sealed straight from the
+// caller's bytes. nonce is one the caller drew with freshNonces; if nil,
+// a fresh one is drawn from rand (FORMAT.md, "Nonces").
+func (k *fileKeys) sealChunkFrom(buf, pt []byte, fileID *[FileIDSize]byte, i int64, nonce []byte, rand io.Reader) ([]byte, error) {
+	if len(pt) == 0 || len(buf) < len(pt)+ChunkOverhead {
+		panic(fmt.Sprintf("envelope: internal error: sealing %d bytes in a %d-byte buffer", len(pt), len(buf)))
+	}
 	s := chunkScratchPool.Get().(*chunkScratch)
 	defer chunkScratchPool.Put(s)
-	return k.sealIn(buf, n, s, s.chunkAAD(fileID, i), rand)
+	if nonce == nil {
+		nonce = s.nonce[:]
+		if err := freshNonce(rand, nonce); err != nil {
+			return nil, err
+		}
+	}
+	return k.sealWith(buf, pt, nonce, s.chunkAAD(fileID, i)), nil
 }
 
 // sealIn seals buf[NonceSize:NonceSize+n] in place under a fresh nonce
@@ -71,9 +111,15 @@ func (k *fileKeys) sealIn(buf []byte, n int, s *chunkScratch, aad []byte, rand i
 	if err := freshNonce(rand, nonce); err != nil {
 		return nil, err
 	}
+	return k.sealWith(buf, buf[NonceSize:NonceSize+n], nonce, aad), nil
+}
+
+// sealWith writes nonce | AES-256-GCM(pt, aad) | tag into buf, where pt
+// is buf[NonceSize:NonceSize+len(pt)] or disjoint from buf.
+func (k *fileKeys) sealWith(buf, pt, nonce, aad []byte) []byte {
 	copy(buf, nonce)
-	k.aead.Seal(buf[NonceSize:NonceSize], nonce, buf[NonceSize:NonceSize+n], aad)
-	return buf[:n+ChunkOverhead], nil
+	k.aead.Seal(buf[NonceSize:NonceSize], buf[:NonceSize], pt, aad)
+	return buf[:len(pt)+ChunkOverhead]
 }
 
 // openChunk authenticates and decrypts stored chunk i, appending the

@@ -51,6 +51,7 @@ type File struct {
 	rand   io.Reader
 	layout chunker.Layout // fixed for the File's life
 	pipe   *chunker.Pipeline
+	group  int                 // chunks per pipeline task: see taskBytes
 	bufs   *chunker.BufferPool // stored-chunk-sized scratch buffers
 
 	mu      sync.RWMutex
@@ -82,9 +83,16 @@ func newFile(b Backing, w KeyWrapper, chunkSize int, o options) *File {
 		rand:   o.rand,
 		layout: l,
 		pipe:   chunker.NewPipeline(o.workers),
+		group:  max(1, taskBytes/l.ChunkSize),
 		bufs:   bufPool(int(l.StoredChunkSize())),
 	}
 }
+
+// taskBytes is the least plaintext one pipeline task seals or opens: a
+// request's chunks are handed to its goroutines this many bytes at a
+// time, so that small chunks cost no more hand-outs and goroutine
+// wake-ups than 64 KiB ones (issue 10).
+const taskBytes = 64 << 10
 
 // bufPools holds one scratch-buffer pool per stored chunk size, shared by
 // every File: a pool per File made each new file (an untar creates

@@ -89,7 +89,7 @@ func (f *File) readSpan(p []byte, span chunker.Span) error {
 		return fmt.Errorf("envelope: reading chunks %d to %d: %w", span.First, span.Last, err)
 	}
 	var dirty atomic.Bool // a partial piece was decrypted in place
-	err = f.pipe.Run(context.Background(), int(span.Count()), func(k int) error {
+	err = f.pipe.RunGrouped(context.Background(), int(span.Count()), f.group, func(k int) error {
 		pc := span.Piece(int64(k))
 		n := f.layout.ChunkLen(pc.Index, size)
 		stored := (*bp)[k*stride : k*stride+n+ChunkOverhead]
@@ -111,7 +111,7 @@ func (f *File) readSpan(p []byte, span chunker.Span) error {
 // readPieces decrypts the chunks of span into p chunk by chunk, each with
 // its own pread, in parallel.
 func (f *File) readPieces(p []byte, span chunker.Span, size int64) error {
-	return f.pipe.Run(context.Background(), int(span.Count()), func(k int) error {
+	return f.pipe.RunGrouped(context.Background(), int(span.Count()), f.group, func(k int) error {
 		return f.readPiece(p, span.Piece(int64(k)), size)
 	})
 }
@@ -394,7 +394,7 @@ func (f *File) preallocate(first, last, size int64) error {
 // sealSpan seals every chunk of span in parallel. save, if not nil, is
 // handed to the chunk it belongs to. Several chunks are sealed side by
 // side in one buffer, as they lie in the backing file, and written with
-// one pwrite.
+// one pwrite; their nonces come from one random read.
 func (f *File) sealSpan(span chunker.Span, oldSize, newSize int64, p []byte, off int64, save *tailSave) error {
 	if span.Count() == 1 {
 		return f.sealChunk(span.First, oldSize, newSize, p, off, save.of(span.First))
@@ -406,17 +406,20 @@ func (f *File) sealSpan(span chunker.Span, oldSize, newSize int64, p []byte, off
 	// Every chunk of the span but its last is full in the new size, so
 	// the sealed chunks lie back to back as in the file. Each is staged
 	// in a stride of its own, the last too (sealInto needs room for the
-	// longer of its old and new plaintext).
-	stride := int(f.layout.StoredChunkSize())
-	bp := getSpanBuf(int(span.Count()) * stride)
-	buf := *bp
-	err = f.pipe.Run(context.Background(), int(span.Count()), func(k int) error {
-		i := span.First + int64(k)
-		_, err := f.sealInto(buf[k*stride:(k+1)*stride], i, oldSize, newSize, p, off, save.of(i))
-		return err
-	})
+	// longer of its old and new plaintext). The nonces follow the strides.
+	count, stride := int(span.Count()), int(f.layout.StoredChunkSize())
+	bp := getSpanBuf(count * (stride + NonceSize))
+	buf, nonces := (*bp)[:count*stride], (*bp)[count*stride:]
+	err = freshNonces(f.rand, nonces)
 	if err == nil {
-		total := int(span.Count()-1)*stride + f.layout.ChunkLen(span.Last, newSize) + ChunkOverhead
+		err = f.pipe.RunGrouped(context.Background(), count, f.group, func(k int) error {
+			i := span.First + int64(k)
+			_, err := f.sealInto(buf[k*stride:(k+1)*stride], i, oldSize, newSize, p, off, save.of(i), nonces[k*NonceSize:(k+1)*NonceSize])
+			return err
+		})
+	}
+	if err == nil {
+		total := (count-1)*stride + f.layout.ChunkLen(span.Last, newSize) + ChunkOverhead
 		if _, werr := f.b.WriteAt(buf[:total], start); werr != nil {
 			err = fmt.Errorf("envelope: writing chunks %d to %d: %w", span.First, span.Last, werr)
 		}
@@ -432,7 +435,7 @@ func (f *File) sealSpan(span chunker.Span, oldSize, newSize int64, p []byte, off
 // chunk, zeros elsewhere (see sealInto), and writes it in place.
 func (f *File) sealChunk(i, oldSize, newSize int64, p []byte, off int64, save *tailSave) error {
 	bp := f.bufs.Get()
-	stored, err := f.sealInto(*bp, i, oldSize, newSize, p, off, save)
+	stored, err := f.sealInto(*bp, i, oldSize, newSize, p, off, save, nil)
 	if err == nil {
 		err = f.writeStored(i, stored)
 	}
@@ -444,13 +447,17 @@ func (f *File) sealChunk(i, oldSize, newSize int64, p []byte, off int64, save *t
 // into buf (one stored chunk long) and returns the stored chunk, which
 // starts at buf[0]. It reads and decrypts the old chunk only if some of
 // its bytes survive (read-modify-write), or if save asks for a copy of
-// them. On error buf may hold plaintext.
-func (f *File) sealInto(buf []byte, i, oldSize, newSize int64, p []byte, off int64, save *tailSave) ([]byte, error) {
+// them. A chunk that p covers whole is sealed straight from p. nonce is
+// the chunk's nonce, or nil to draw one. On error buf may hold plaintext.
+func (f *File) sealInto(buf []byte, i, oldSize, newSize int64, p []byte, off int64, save *tailSave, nonce []byte) ([]byte, error) {
 	start := i * int64(f.layout.ChunkSize)
 	newLen := f.layout.ChunkLen(i, newSize)
 	oldLen := f.layout.ChunkLen(i, oldSize)
 	lo := int(min(max(off-start, 0), int64(newLen)))
 	hi := int(min(max(off+int64(len(p))-start, 0), int64(newLen)))
+	if lo == 0 && hi == newLen && save == nil {
+		return f.hdr.keys.sealChunkFrom(buf, p[start-off:][:newLen], &f.hdr.pre.FileID, i, nonce, f.rand)
+	}
 	pt := buf[NonceSize : NonceSize+max(newLen, oldLen)]
 	keep := min(oldLen, newLen)
 	if keep > 0 && (lo > 0 || hi < keep || save != nil) {
@@ -469,7 +476,7 @@ func (f *File) sealInto(buf []byte, i, oldSize, newSize int64, p []byte, off int
 	if hi > lo {
 		copy(pt[lo:hi], p[start+int64(lo)-off:])
 	}
-	return f.hdr.keys.sealChunk(buf, newLen, &f.hdr.pre.FileID, i, f.rand)
+	return f.hdr.keys.sealChunkFrom(buf, pt[:newLen], &f.hdr.pre.FileID, i, nonce, f.rand)
 }
 
 // loadOld reads chunk i (n plaintext bytes in a file of size bytes) and
