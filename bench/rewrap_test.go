@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,13 +19,15 @@ import (
 )
 
 // rewrapFiles is the number of files per tree in BenchmarkRewrap.
-const rewrapFiles = 1000
+const rewrapFiles = 10000
 
-// BenchmarkRewrap shows that a rewrap costs time per file, not per byte:
-// each iteration rotates the key, then rewraps a tree of 1,000 files of
-// 1 MiB and a tree of 1,000 files of 64 MiB (offline, as `kmsfs rewrap`,
-// with the default number of jobs and an fsync per file). It reports
-// ns/file for both trees and their ratio, which stays near 1. The files
+// BenchmarkRewrap shows that a rewrap costs time per file, not per byte,
+// and how many files per second it rewraps: each iteration rotates the
+// key, then rewraps a tree of 10,000 files of 1 KiB and a tree of 10,000
+// files of 64 MiB (offline, as `kmsfs rewrap`, with its default number of
+// jobs and its group-committed syncs). It reports files/s for both trees
+// and the ratio of their time per file, which stays near 1 (issue 10's
+// targets: at least 10,000 files/s, and within 10%). The files
 // are real files on disk, made sparse through envelope.File.Truncate (a
 // header and a sealed last chunk), so 64 GiB of plaintext needs a few MiB
 // of disk; a rewrap reads and writes only headers, so holes do not flatter
@@ -37,13 +40,16 @@ func BenchmarkRewrap(b *testing.B) {
 		name string
 		size int64
 		dir  string
-	}{{name: "1MiB", size: 1 << 20}, {name: "64MiB", size: 64 << 20}}
+	}{{name: "1KiB", size: 1 << 10}, {name: "64MiB", size: 64 << 20}}
 	for i := range trees {
 		trees[i].dir = filepath.Join(b.TempDir(), trees[i].name)
 		makeSparseTree(b, ks, trees[i].dir, trees[i].size)
 	}
 	keysFor := func(id string) envelope.KeyService { return keyring.NewKeyService(kr, id) }
 	elapsed := make([]time.Duration, len(trees))
+	// A tree being rewrapped was written long ago: flush the fresh one, or
+	// the first syncs would write its bodies back.
+	syscall.Sync()
 	b.SetBytes(rewrapFiles * (trees[0].size + trees[1].size))
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -63,9 +69,9 @@ func BenchmarkRewrap(b *testing.B) {
 	}
 	b.StopTimer()
 	per := func(i int) float64 { return float64(elapsed[i].Nanoseconds()) / float64(b.N*rewrapFiles) }
-	b.ReportMetric(per(0), "ns/file-1MiB")
-	b.ReportMetric(per(1), "ns/file-64MiB")
-	b.ReportMetric(per(1)/per(0), "ratio-64MiB/1MiB")
+	b.ReportMetric(1e9/per(0), "files/s-1KiB")
+	b.ReportMetric(1e9/per(1), "files/s-64MiB")
+	b.ReportMetric(per(1)/per(0), "ratio-64MiB/1KiB")
 }
 
 // rewrapTreeOnce rewraps every file of dir and fails unless each one changed.
@@ -75,7 +81,7 @@ func rewrapTreeOnce(b *testing.B, dir string, keysFor maintain.KeysFor, target e
 		b.Fatal(err)
 	}
 	defer l.Close()
-	s, err := maintain.Run(context.Background(), dir, maintain.RewrapTask(l, target), maintain.Options{})
+	s, err := maintain.Run(context.Background(), dir, maintain.RewrapTask(l, target), maintain.Options{Jobs: maintain.RewrapJobs()})
 	if err != nil {
 		b.Fatal(err)
 	}

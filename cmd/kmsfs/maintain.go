@@ -28,6 +28,20 @@ func jobsFlag() cli.Flag {
 	return &cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Usage: "files handled at once (default: 2 per CPU)"}
 }
 
+// rewrapJobsFlag is jobsFlag for rewrap, whose default is higher (see
+// maintain.RewrapJobs).
+func rewrapJobsFlag() cli.Flag {
+	return &cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Usage: "files handled at once (default: 64, or 2 per CPU if more; a mount rewraps 2 per CPU)"}
+}
+
+// rewrapJobs is the --jobs of a rewrap done in this process.
+func rewrapJobs(c *cli.Context) int {
+	if c.IsSet("jobs") {
+		return c.Int("jobs")
+	}
+	return maintain.RewrapJobs()
+}
+
 // newProgress reports on stderr: a bar when it is a terminal, else a
 // plain line every 5 seconds.
 func newProgress(c *cli.Context, label string) *maintain.Progress {

@@ -45,6 +45,14 @@ func (m *Meter) Load() int64 { return m.bytes.Load() }
 // the read latency. More jobs mostly add memory and contention.
 func DefaultJobs() int { return 2 * runtime.GOMAXPROCS(0) }
 
+// RewrapJobs is the default number of files a rewrap with [Local] (or a
+// remote key service) handles at once. A rewrap of a small file is two
+// 256-byte writes, two key operations and two syncs; with [Local] the
+// syncs of concurrent files share one syncfs, and a remote key service
+// answers in a network round trip, so the time goes to waiting, and more
+// files in flight make each wait serve more of them.
+func RewrapJobs() int { return max(64, DefaultJobs()) }
+
 // MaxListedFailures bounds how many failures a [Summary] keeps with their
 // paths; the count is always exact.
 const MaxListedFailures = 1000
