@@ -61,7 +61,55 @@ func Suites() []Suite {
 		Suite{"File/ReadAt/1MiB-sequential", fileRead},
 		Suite{"Stream/Writer/64K", streamWrite},
 		Suite{"Stream/Reader/64K", streamRead},
+		Suite{"GCM/OpenParallel/" + sizeName(envelope.DefaultChunkSize), func(b *testing.B) { gcmOpenParallel(b, envelope.DefaultChunkSize) }},
+		Suite{"Verify/64MiB", verifyFile},
 	)
+}
+
+// verifyFileSize is the plaintext size of the file Verify/64MiB checks.
+const verifyFileSize = 64 << 20
+
+// verifyFile runs envelope.Verify, the check `kmsfs fsck` makes of each
+// file, over a 64 MiB file with the default chunk size. Verify opens its
+// chunks on every CPU, so its baseline is GCM/OpenParallel.
+func verifyFile(b *testing.B) {
+	backing := &memfile.File{}
+	f, err := envelope.Create(context.Background(), backing, benchKeys, envelope.DefaultChunkSize)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := f.WriteAt(make([]byte, verifyFileSize), 0); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(verifyFileSize)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := envelope.Verify(context.Background(), backing, benchKeys, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// gcmOpenParallel is gcmOpen on every CPU at once (b.RunParallel): the
+// most the machine can open, the fair baseline for work spread over CPUs.
+func gcmOpenParallel(b *testing.B, c int) {
+	aead := newGCM(b)
+	nonce := make([]byte, aead.NonceSize())
+	ct := aead.Seal(nil, nonce, make([]byte, c), nil)
+	b.SetBytes(int64(c))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		dst := make([]byte, 0, c)
+		for pb.Next() {
+			if _, err := aead.Open(dst, nonce, ct, nil); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
 
 // newGCM returns AES-256-GCM under a random key.

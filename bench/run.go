@@ -58,6 +58,7 @@ func BaselineOf(name string) string {
 		{"Stream/Writer/", "GCM/Seal/" + def},
 		{"File/ReadAt/", "GCM/Open/" + def},
 		{"Stream/Reader/", "GCM/Open/" + def},
+		{"Verify/", "GCM/OpenParallel/" + def},
 	} {
 		if rest, ok := strings.CutPrefix(name, m.prefix); ok {
 			if strings.HasSuffix(m.baseline, "/") {
