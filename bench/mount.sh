@@ -60,27 +60,16 @@ else
 fi
 NDIRS=100 NFILES=100 # 10,000 small files
 
-log() { printf '%s\n' "$*" >&2; }
-die() { log "mount.sh: $*"; exit 1; }
+PROG=mount.sh
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
 
 [ "$(id -u)" = 0 ] || die "run as root: it mounts, drops caches and may apt-get install"
 command -v go >/dev/null || die "go is not in PATH"
-REPO=$(cd "$(dirname "$0")/.." && pwd)
 START=$EPOCHREALTIME
 
 # ---------------------------------------------------------------- packages
-
-APT_UPDATED=0
-# apt_install PKG: installs a Debian package; returns non-zero on failure.
-apt_install() {
-	command -v apt-get >/dev/null || return 1
-	if [ "$APT_UPDATED" = 0 ]; then
-		apt-get update -qq >&2 || return 1
-		APT_UPDATED=1
-	fi
-	log "mount.sh: installing $1 from Debian"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
-}
 
 command -v fusermount3 >/dev/null || apt_install fuse3 || die "fuse3 is missing and could not be installed"
 HAVE_FIO=1
@@ -90,73 +79,11 @@ if [ "$PEERS" = 1 ]; then
 	command -v gocryptfs >/dev/null || apt_install gocryptfs || die "--peers: gocryptfs is missing and could not be installed"
 fi
 
-# ---------------------------------------------------------------- cleanup
-
-mkdir -p "$BASE"
-WORK=$(mktemp -d "$BASE/kmsfs-bench.XXXXXX")
-MOUNTS=()  # mountpoints to unmount on exit
-SERVERS=() # PIDs of our FUSE servers, waited for before removing WORK
-
-unmount() {
-	local m=$1 i
-	mountpoint -q "$m" || return 0
-	for i in 1 2 3 4 5; do
-		fusermount3 -u "$m" 2>/dev/null && return 0
-		sleep 1 # busy: a process of ours may still be closing a file
-	done
-	log "mount.sh: $m busy, detaching lazily"
-	fusermount3 -u -z "$m" || umount -l "$m"
-}
-
-cleanup() {
-	local rc=$? m p i
-	trap - EXIT INT TERM ERR
-	cd /
-	for m in "${MOUNTS[@]}"; do unmount "$m" || rc=1; done
-	for p in "${SERVERS[@]}"; do
-		for i in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-		kill -0 "$p" 2>/dev/null && { log "mount.sh: server $p still running, stopping it"; kill "$p" || true; }
-	done
-	if [ "$rc" != 0 ] && [ -s "$WORK/kmsfs.log" ]; then
-		log "mount.sh: kmsfs log (last lines):"
-		tail -n 20 "$WORK/kmsfs.log" >&2
-	fi
-	for m in "${MOUNTS[@]}"; do
-		if mountpoint -q "$m"; then
-			log "mount.sh: $m is still mounted: leaving $WORK in place"
-			exit 1
-		fi
-	done
-	rm -rf "$WORK"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'log "mount.sh: failed at line $LINENO: $BASH_COMMAND"' ERR
-
 # ---------------------------------------------------------------- helpers
 
-# timed CMD...: runs CMD and sets SECS to its wall-clock duration.
-timed() {
-	local t0=$EPOCHREALTIME
-	"$@"
-	SECS=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')
-}
-
-WARNED_DROP=0
-# drop_caches empties the page, dentry and inode caches, so that reads
-# and lookups reach the FUSE server and the disk.
-drop_caches() {
-	sync
-	if ! echo 3 >/proc/sys/vm/drop_caches 2>/dev/null && [ "$WARNED_DROP" = 0 ]; then
-		log "mount.sh: cannot drop caches: read numbers include cached data"
-		WARNED_DROP=1
-	fi
-}
+work_dir "$BASE" kmsfs-bench # unmounts and removes it on any exit
 
 declare -A RES UNIT DIR PID
-CLK_TCK=$(getconf CLK_TCK)
 WORKLOADS=()
 TARGETS=(plain kmsfs)
 
@@ -173,34 +100,19 @@ rate() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.1f", b / s / 1e6 }'; } # MB/
 
 # ---------------------------------------------------------------- setup
 
-log "mount.sh: building kmsfs"
-(cd "$REPO" && go build -o "$WORK/kmsfs" ./cmd/kmsfs)
-KMSFS=$WORK/kmsfs
-export KMSFS_KEYRING=$WORK/keyring KMSFS_PASSPHRASE="bench-$RANDOM-$RANDOM"
-
-mkdir "$WORK/plain" "$WORK/kmsfs.mnt"
+build_kmsfs
+mkdir "$WORK/plain"
 DIR[plain]=$WORK/plain
 DIR[kmsfs]=$WORK/kmsfs.mnt
-"$KMSFS" init "${INIT_ARGS[@]}" "$WORK/kmsfs.cipher" >/dev/null
-MOUNTS+=("$WORK/kmsfs.mnt")
-"$KMSFS" mount --log "$WORK/kmsfs.log" "$WORK/kmsfs.cipher" "$WORK/kmsfs.mnt"
-# The serving process detached itself; find it to wait for its exit.
-SERVERS+=($(pgrep -f -- "^$KMSFS .* mount -f .*$WORK/kmsfs.cipher $WORK/kmsfs.mnt\$" || true))
-PID[kmsfs]=${SERVERS[0]:-}
+mount_kmsfs "$WORK/kmsfs.cipher" "$WORK/kmsfs.mnt" "${INIT_ARGS[@]}"
+PID[kmsfs]=$SERVER
 
 if [ "$PEERS" = 1 ]; then
 	TARGETS+=(gocryptfs)
-	mkdir "$WORK/gocryptfs.cipher" "$WORK/gocryptfs.mnt"
 	DIR[gocryptfs]=$WORK/gocryptfs.mnt
-	gocryptfs -init -q -extpass 'echo pw' "$WORK/gocryptfs.cipher"
-	MOUNTS+=("$WORK/gocryptfs.mnt")
-	gocryptfs -q -nosyslog -extpass 'echo pw' "$WORK/gocryptfs.cipher" "$WORK/gocryptfs.mnt"
-	PID[gocryptfs]=$(pgrep -f -- "gocryptfs .*$WORK/gocryptfs.cipher $WORK/gocryptfs.mnt\$" | head -n 1 || true)
-	SERVERS+=(${PID[gocryptfs]})
+	mount_gocryptfs "$WORK/gocryptfs.cipher" "$WORK/gocryptfs.mnt"
+	PID[gocryptfs]=$SERVER
 fi
-for t in "${TARGETS[@]}"; do
-	[ "$t" = plain ] || mountpoint -q "${DIR[$t]}" || die "$t is not mounted at ${DIR[$t]}"
-done
 
 # ---------------------------------------------------------------- workloads
 #
@@ -253,8 +165,7 @@ fio_run() {
 cpu_ticks() {
 	local p=${PID[$1]:-}
 	[ -n "$p" ] && [ -r "/proc/$p/stat" ] || return 0
-	# Fields after the ")" closing the command name: utime is the 12th, stime the 13th.
-	sed 's/.*) //' "/proc/$p/stat" | awk '{ print $12 + $13 }'
+	proc_ticks "$p"
 }
 
 # fio_step TARGET DIR RW JOBS: records IOPS and the server's CPU per request.
@@ -285,22 +196,9 @@ W_STAT="stat $NSMALL files (cold)"
 W_READDIR="readdir $NSMALL files (cold)"
 W_RMSMALL="rm -rf $NSMALL files (cold)"
 
-# make_files DIR: NDIRS directories of NFILES small files (bash builtins:
-# no process per file, so the filesystem dominates).
-make_files() {
-	local i j
-	mkdir "$1"
-	for ((i = 0; i < NDIRS; i++)); do
-		mkdir "$1/d$i"
-		for ((j = 0; j < NFILES; j++)); do
-			echo "small file $i/$j" >"$1/d$i/f$j"
-		done
-	done
-}
-stat_files() { find "$1" -type f -print0 | xargs -0 stat --format=%s >/dev/null; }
 count_files() { find "$1" -type f | wc -l >"$WORK/count"; }
 
-small_create() { timed make_files "$2/small"; record "$W_CREATE" "$1" "$SECS"; }
+small_create() { timed make_files "$2/small" "$NDIRS" "$NFILES"; record "$W_CREATE" "$1" "$SECS"; }
 small_stat() { drop_caches; timed stat_files "$2/small"; record "$W_STAT" "$1" "$SECS"; }
 small_readdir() {
 	drop_caches
@@ -332,9 +230,9 @@ rm_tree() { drop_caches; timed rm -rf "$2/go"; record "$W_RMTREE" "$1" "$SECS"; 
 
 machine() {
 	local cpu kv conf names
-	cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+	cpu=$(cpu_model)
 	printf 'machine:  %s, %s CPUs, kernel %s, %s\n' "${cpu:-unknown}" "$(nproc)" "$(uname -r)" "$(go version | awk '{ print $3 }')"
-	printf 'backing:  %s (%s)\n' "$(df --output=source "$WORK" | tail -n 1)" "$(df --output=fstype "$WORK" | tail -n 1)"
+	printf 'backing:  %s\n' "$(backing_fs "$WORK")"
 	kv=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)
 	conf=$WORK/kmsfs.cipher/kmsfs.conf
 	names=encrypted
