@@ -1,6 +1,8 @@
 package maintain
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -26,12 +28,13 @@ var ErrRootIV = errors.New("maintain: the root directory's IV file is missing; r
 // names tree at cipherDir whose IV file is missing (names.ErrNoDirIV):
 // without the IV none of its names can ever be decrypted again, and the
 // mount cannot create entries in it. Its entries (with their long-name side
-// files) are moved, under their unchanged disk names, into a new directory
-// lost+found/<label> (label: how the damaged directory is shown, slashes
-// replaced), where the mount lists them marked (docs/NAMES.md §8) with
-// their contents intact; then the directory gets a fresh IV and is usable
-// again. Nothing is deleted. It returns the cipher path of the directory
-// the entries went to and how many were moved.
+// files) are moved into a new directory lost+found/<label> (label: how the
+// damaged directory is shown, slashes replaced), under disk names that
+// cannot decode (see lostName), so that the mount lists every one of them
+// marked (docs/NAMES.md §8) with its contents intact; then the directory
+// gets a fresh IV and is usable again. Nothing is deleted. It returns the
+// cipher path of the directory the entries went to and how many were
+// moved.
 func RepairDirIV(cipherDir, rel, label string, codec *names.Codec) (dest string, moved int, err error) {
 	if rel == "." || rel == "" {
 		return "", 0, ErrRootIV
@@ -75,19 +78,38 @@ func moveEntries(src, dst string) (int, error) {
 		if names.IsReserved(name) {
 			continue
 		}
-		if err := renameNoReplace(filepath.Join(src, name), filepath.Join(dst, name)); err != nil {
+		lost := lostName(name)
+		if err := renameNoReplace(filepath.Join(src, name), filepath.Join(dst, lost)); err != nil {
 			return moved, err
 		}
 		moved++
 		if names.IsLong(name) {
+			// Kept beside its entry, hidden as reserved, and no longer a
+			// long name's side file (lost is not a long name).
 			side := names.LongSideFile(name)
-			err := renameNoReplace(filepath.Join(src, side), filepath.Join(dst, side))
+			err := renameNoReplace(filepath.Join(src, side), filepath.Join(dst, names.LongSideFile(lost)))
 			if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return moved, err
 			}
 		}
 	}
 	return moved, fsutil.SyncDir(src)
+}
+
+// lostName is the disk name under which an entry of a directory that
+// lost its IV is kept in lost+found. Its old name can never be decrypted
+// again, but under lost+found's IV it would decrypt by chance (names are
+// not authenticated; a random block passes the padding check about once
+// in 256), and the entry would show under a garbage name instead of a
+// marked one. A '~' is outside base64url, so the new name never decodes;
+// it keeps the old name, which is unique in the directory, so that names
+// stay unique and traceable.
+func lostName(disk string) string {
+	if len(disk) < names.MaxNameLen {
+		return disk + "~"
+	}
+	sum := sha256.Sum256([]byte(disk))
+	return "lost~" + base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // renameNoReplace renames, never over an existing entry.

@@ -181,8 +181,8 @@ func TestCheckNames(t *testing.T) {
 }
 
 // TestRepairDirIV: the entries of a directory without IV file (with a
-// long name's side file) move to lost+found/<label> unchanged, nothing is
-// deleted, the directory gets a new IV, and the next check is clean with
+// long name's side file) move to lost+found/<label> under names that do
+// not decode, so the mount lists each one marked; nothing is deleted, the directory gets a new IV, and the next check is clean with
 // the moved entries counted as waiting in lost+found. A second damaged
 // directory with the same label gets its own place.
 func TestRepairDirIV(t *testing.T) {
@@ -201,12 +201,28 @@ func TestRepairDirIV(t *testing.T) {
 		t.Errorf("moved to %s, want lost+found/d (%s)", dest, want)
 	}
 	destAbs := filepath.Join(nt.dir, dest)
-	for _, p := range []string{a, long, long + names.LongSuffix, sub} {
+	for _, p := range []string{a + "~", long + "~", long + "~" + names.LongSuffix, sub + "~"} {
 		if _, err := os.Lstat(filepath.Join(destAbs, filepath.Base(p))); err != nil {
 			t.Errorf("%s not in lost+found: %v", filepath.Base(p), err)
 		}
 	}
-	if b, err := os.ReadFile(filepath.Join(destAbs, filepath.Base(sub), filepath.Base(bFile))); err != nil || string(b) != "B" {
+	destIV, err := names.ReadDirIV(destAbs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(destAbs)
+	for _, e := range ents {
+		if names.IsReserved(e.Name()) {
+			continue
+		}
+		if names.IsLong(e.Name()) {
+			t.Errorf("%s in lost+found is still a long name", e.Name())
+		}
+		if _, err := nt.codec.DecryptName(destIV, e.Name()); err == nil {
+			t.Errorf("%s in lost+found decodes under its IV; the mount would not list it marked", e.Name())
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(destAbs, filepath.Base(sub)+"~", filepath.Base(bFile))); err != nil || string(b) != "B" {
 		t.Errorf("the subdirectory's file: %q, %v", b, err)
 	}
 	if _, err := names.ReadDirIV(d); err != nil {
