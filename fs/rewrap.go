@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kmsfs/kmsfs/envelope"
+	"github.com/kmsfs/kmsfs/internal/fsutil"
 )
 
 // ErrBadPath is returned by [Root.RewrapFile] for a path that is not a
@@ -100,9 +101,15 @@ func (r *root) rewrapShared(ctx context.Context, of *openFile, w envelope.KeyWra
 }
 
 // rewrapBacking rewraps a file that is not open, then puts its atime and
-// mtime back and syncs once for both.
+// mtime back and syncs once for both. Its syncs join those of the rewraps
+// running beside it (fsutil.SyncGroup): one syncfs for all of them.
 func (r *root) rewrapBacking(ctx context.Context, f *os.File, st *stat, w envelope.KeyWrapper) (changed bool, old, new envelope.KeyRef, err error) {
-	changed, old, new, err = envelope.RewrapFile(ctx, f, r.keys, w, false)
+	syncs, err := r.syncs()
+	if err != nil {
+		return false, old, new, fmt.Errorf("fs: %w", err)
+	}
+	b := fsutil.GroupSynced{File: f, Group: syncs}
+	changed, old, new, err = envelope.RewrapFile(ctx, b, r.keys, w, false)
 	if err != nil || !changed {
 		return changed, old, new, err
 	}
@@ -110,7 +117,7 @@ func (r *root) rewrapBacking(ctx context.Context, f *os.File, st *stat, w envelo
 	if err := futimens(int(f.Fd()), &ts); err != nil {
 		return false, old, old, fmt.Errorf("fs: restoring times of %s: %w", f.Name(), err)
 	}
-	if err := f.Sync(); err != nil {
+	if err := b.Sync(); err != nil {
 		return false, old, old, fmt.Errorf("fs: syncing %s: %w", f.Name(), err)
 	}
 	return true, old, new, nil

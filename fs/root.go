@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kmsfs/kmsfs/envelope"
+	"github.com/kmsfs/kmsfs/internal/fsutil"
 	"github.com/kmsfs/kmsfs/internal/names"
 )
 
@@ -36,6 +37,9 @@ type root struct {
 	// (Options.UnmarkedSymlinks).
 	links         linkKey
 	unmarkedLinks bool
+	// syncs group-commits the syncs of rewraps served beside the mount
+	// (rewrap.go); made on the first rewrap, kept until the process ends.
+	syncs func() (*fsutil.SyncGroup, error)
 }
 
 // NewRoot returns the root node of a kmsfs volume, for mounting with
@@ -77,6 +81,7 @@ func newRoot(opts Options) (*root, error) {
 		readOnly: opts.ReadOnly, asRoot: os.Geteuid() == 0, egid: uint32(os.Getegid()), log: opts.logger(),
 		files: newOpenTable(), warned: newOnceSet(4096), unmarkedLinks: opts.UnmarkedSymlinks,
 	}
+	r.syncs = sync.OnceValues(func() (*fsutil.SyncGroup, error) { return fsutil.NewSyncGroup(dir) })
 	for _, n := range opts.ReservedNames {
 		r.reserved[n] = true
 	}

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kmsfs/kmsfs/envelope"
+	"github.com/kmsfs/kmsfs/internal/fsutil"
 )
 
 // Errors of rewrapping.
@@ -72,7 +73,7 @@ type LocalOptions struct {
 // [RewrapJobs].
 type Local struct {
 	root  *treeRoot
-	syncs *syncGroup
+	syncs *fsutil.SyncGroup
 	keys  KeysFor
 	opts  LocalOptions
 	locks inodeLocks
@@ -87,10 +88,10 @@ func NewLocal(cipherDir string, keys KeysFor, opts LocalOptions) (*Local, error)
 	if err != nil {
 		return nil, err
 	}
-	syncs, err := newSyncGroup(cipherDir)
+	syncs, err := fsutil.NewSyncGroup(cipherDir)
 	if err != nil {
 		root.Close()
-		return nil, err
+		return nil, fmt.Errorf("maintain: %w", err)
 	}
 	return &Local{root: root, syncs: syncs, keys: keys, opts: opts}, nil
 }
@@ -112,7 +113,7 @@ func (l *Local) RewrapFile(ctx context.Context, rel string, target envelope.KeyR
 	if err := l.checkNotOpen(f, rel); err != nil {
 		return Result{}, err
 	}
-	res, err := rewrapOpen(ctx, groupSynced{f, l.syncs}, st, l.keys(keyUUID(target)), target)
+	res, err := rewrapOpen(ctx, fsutil.GroupSynced{File: f, Group: l.syncs}, st, l.keys(keyUUID(target)), target)
 	if err != nil || !res.Changed || !l.opts.RefuseOpenInProcess {
 		return res, err
 	}
@@ -184,7 +185,7 @@ func (l *Local) checkKept(f *os.File, rel string, want envelope.KeyRef) error {
 // that a rerun costs no wrap and no write per file; any other goes to
 // envelope.RewrapFile, which writes the new wrap into both slots, syncing
 // in between through f's group.
-func rewrapOpen(ctx context.Context, f groupSynced, st *unix.Stat_t, ks envelope.KeyService, target envelope.KeyRef) (Result, error) {
+func rewrapOpen(ctx context.Context, f fsutil.GroupSynced, st *unix.Stat_t, ks envelope.KeyService, target envelope.KeyRef) (Result, error) {
 	if st.Size == 0 {
 		return Result{}, nil // FORMAT.md, "Empty files": no header
 	}

@@ -1,4 +1,4 @@
-package maintain
+package fsutil
 
 import (
 	"fmt"
@@ -8,12 +8,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// syncGroup makes writes durable for many files with one syncfs(2) of
+// SyncGroup makes writes durable for many files with one syncfs(2) of
 // their filesystem instead of one fsync(2) per file: group commit. A
 // rewrap writes 512 bytes per file and must sync twice (the new slot
 // before its mirror, then the mirror), so per-file fsyncs cost far more
 // than the rest of the work (on ext4, about 250 µs per file against 40 µs
-// for everything else). Callers that wait in [syncGroup.sync] at the same
+// for everything else). Callers that wait in [SyncGroup.Sync] at the same
 // time share one round; a caller never shares a round that began before
 // it called, since that round may have missed its writes.
 //
@@ -21,7 +21,7 @@ import (
 // the descriptor was opened (Linux 5.8 and later), so a failed round may
 // fail callers whose own files were fine; it never lets a failed write
 // pass as durable.
-type syncGroup struct {
+type SyncGroup struct {
 	fd     int // the tree's root directory, opened for syncfs (an O_PATH descriptor is refused)
 	syncfs func(fd int) error
 
@@ -38,21 +38,24 @@ type syncGroup struct {
 	failErr error
 }
 
-func newSyncGroup(dir string) (*syncGroup, error) {
+// NewSyncGroup returns a group for the filesystem that holds dir. Close
+// it when done.
+func NewSyncGroup(dir string) (*SyncGroup, error) {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("maintain: %w", &os.PathError{Op: "open", Path: dir, Err: err})
+		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
 	}
-	g := &syncGroup{fd: fd, syncfs: unix.Syncfs}
+	g := &SyncGroup{fd: fd, syncfs: unix.Syncfs}
 	g.cond.L = &g.mu
 	return g, nil
 }
 
-func (g *syncGroup) Close() error { return unix.Close(g.fd) }
+// Close releases the group's descriptor.
+func (g *SyncGroup) Close() error { return unix.Close(g.fd) }
 
-// sync returns once a syncfs that began after the call has finished: every
-// write completed before the call is then durable.
-func (g *syncGroup) sync() error {
+// Sync returns once a syncfs that began after the call has finished:
+// every write completed before the call is then durable.
+func (g *SyncGroup) Sync() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	want := g.started + 1
@@ -83,10 +86,12 @@ func (g *syncGroup) sync() error {
 	return nil
 }
 
-// groupSynced is a backing file whose Sync joins a syncGroup round.
-type groupSynced struct {
+// GroupSynced is a file whose Sync joins a round of its group instead of
+// calling fsync.
+type GroupSynced struct {
 	*os.File
-	group *syncGroup
+	Group *SyncGroup
 }
 
-func (f groupSynced) Sync() error { return f.group.sync() }
+// Sync waits for a round of the group (see [SyncGroup.Sync]).
+func (f GroupSynced) Sync() error { return f.Group.Sync() }

@@ -1,4 +1,4 @@
-package maintain
+package fsutil
 
 import (
 	"errors"
@@ -13,7 +13,7 @@ import (
 // a caller that arrives while a round is running waits for the next round,
 // because the running one may have started before its writes.
 func TestSyncGroupNeverSharesAnEarlierRound(t *testing.T) {
-	g, err := newSyncGroup(t.TempDir())
+	g, err := NewSyncGroup(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func TestSyncGroupNeverSharesAnEarlierRound(t *testing.T) {
 	}
 
 	first := make(chan error, 1)
-	go func() { first <- g.sync() }()
+	go func() { first <- g.Sync() }()
 	if n := <-entered; n != 1 {
 		t.Fatalf("first caller ran round %d", n)
 	}
@@ -40,7 +40,7 @@ func TestSyncGroupNeverSharesAnEarlierRound(t *testing.T) {
 	var wg sync.WaitGroup
 	lateDone := make(chan error, late)
 	for range late {
-		wg.Go(func() { lateDone <- g.sync() })
+		wg.Go(func() { lateDone <- g.Sync() })
 	}
 	waitFor(t, func() bool { g.mu.Lock(); defer g.mu.Unlock(); return g.waiting == late })
 	close(release)
@@ -64,7 +64,7 @@ func TestSyncGroupNeverSharesAnEarlierRound(t *testing.T) {
 // TestSyncGroupFailure checks that a failed syncfs fails the callers of
 // its round with the error, and that a later round succeeds again.
 func TestSyncGroupFailure(t *testing.T) {
-	g, err := newSyncGroup(t.TempDir())
+	g, err := NewSyncGroup(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,11 +76,11 @@ func TestSyncGroupFailure(t *testing.T) {
 		}
 		return nil
 	}
-	if err := g.sync(); !errors.Is(err, syscall.EIO) {
+	if err := g.Sync(); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("sync with a failing syncfs = %v, want EIO", err)
 	}
 	fail = false
-	if err := g.sync(); err != nil {
+	if err := g.Sync(); err != nil {
 		t.Fatalf("sync after the failure = %v", err)
 	}
 }
@@ -88,7 +88,7 @@ func TestSyncGroupFailure(t *testing.T) {
 // TestSyncGroupRealSyncfs runs the real syscall on a temporary directory,
 // from many goroutines, for the race detector.
 func TestSyncGroupRealSyncfs(t *testing.T) {
-	g, err := newSyncGroup(t.TempDir())
+	g, err := NewSyncGroup(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestSyncGroupRealSyncfs(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
 	for range 16 {
-		wg.Go(func() { errs <- g.sync() })
+		wg.Go(func() { errs <- g.Sync() })
 	}
 	wg.Wait()
 	close(errs)
