@@ -42,7 +42,7 @@ Example: kmsfs init ~/cipher
 Example: kmsfs init --kms-endpoint https://keys.example:8400 --key-id alias/team ~/cipher`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "key", Usage: "master key (ID, ARN or alias) for this directory", Value: defaultAlias},
-			&cli.IntFlag{Name: "chunk-size", Usage: "plaintext bytes per chunk, a power of two from 4096 to 1048576", Value: envelope.DefaultChunkSize},
+			&cli.IntFlag{Name: "chunk-size", Usage: "plaintext bytes per chunk, a power of two from 4096 to 1048576", Value: volume.DefaultChunkSize},
 			&cli.BoolFlag{Name: "plaintext-names", Usage: "store file names, symlink targets and xattrs unencrypted (readable by older kmsfs)"},
 			&cli.StringFlag{Name: "kms-endpoint", Usage: "keep the volume's key in the AWS-KMS-compatible service at `URL` (kmsfs serve)"},
 			&cli.StringFlag{Name: "kms", Usage: "\"aws\": keep the volume's key in AWS KMS itself"},

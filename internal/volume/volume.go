@@ -23,6 +23,15 @@ import (
 // ConfigName is the config file's name inside CIPHERDIR. The mount hides it.
 const ConfigName = "kmsfs.conf"
 
+// DefaultChunkSize is the chunk size kmsfs init gives a new volume unless
+// told otherwise: at 16 KiB a 4 KiB random read or write seals or opens
+// 16 KiB instead of 64 KiB, and sequential I/O costs about what it does at
+// 64 KiB (docs/DECISIONS.md, "Chunk size"). A volume keeps the chunk size
+// its config records, so volumes made with envelope.DefaultChunkSize
+// (64 KiB, the default before issue 10 and still the default of streams)
+// keep theirs.
+const DefaultChunkSize = 16 << 10
+
 // Config versions. Version 1 stores names as they are. Version 2 adds the
 // wrapped name key; a binary that knows only version 1 refuses it instead
 // of mounting an encrypted-names volume with plaintext names. Version 3 is
