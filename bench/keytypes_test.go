@@ -20,8 +20,9 @@ import (
 
 // BenchmarkKeyTypes measures Sign and Verify per second for RSA_2048,
 // ECC_NIST_P256 and ECC_NIST_EDWARDS25519 keys through the keyring
-// (local.Keyring's Sign and Verify: authorization, unsealing and parsing
-// the key material, the signature, the audit record), beside the same
+// (local.Keyring's Sign and Verify: authorization, the key's state, its
+// parsed material, cached after the first call, the signature, the audit
+// record, queued for the background writer), beside the same
 // crypto/ calls on a key held in memory, measured in the same run. Each
 // kmsfs sub-benchmark reports "x-raw", its rate over the raw library's
 // (issue 9's target: at least 0.8).

@@ -17,7 +17,7 @@ func (k *Keyring) Sign(ctx context.Context, in *keyring.SignInput) (*keyring.Sig
 		return nil, err
 	}
 	var sig []byte
-	u, err := k.withMaterial(ctx, in.KeyId, keyspec.OpSign, func(m *keyspec.Material, _ *typedUse) error {
+	u, err := k.withMaterial(ctx, in.KeyId, keyspec.OpSign, func(m *keyspec.Material) error {
 		if err := needMessage(in.Message); err != nil {
 			return err
 		}
@@ -38,7 +38,7 @@ func (k *Keyring) Verify(ctx context.Context, in *keyring.VerifyInput) (*keyring
 	if err := k.authorize(ctx, authz{op: keyspec.OpVerify, keyID: in.KeyId, tokens: in.GrantTokens}); err != nil {
 		return nil, err
 	}
-	u, err := k.withMaterial(ctx, in.KeyId, keyspec.OpVerify, func(m *keyspec.Material, _ *typedUse) error {
+	u, err := k.withMaterial(ctx, in.KeyId, keyspec.OpVerify, func(m *keyspec.Material) error {
 		if err := needMessage(in.Message); err != nil {
 			return err
 		}
@@ -61,7 +61,7 @@ func (k *Keyring) GetPublicKey(ctx context.Context, in *keyring.GetPublicKeyInpu
 		return nil, err
 	}
 	var pub []byte
-	u, err := k.withMaterial(ctx, in.KeyId, keyspec.OpGetPublicKey, func(m *keyspec.Material, _ *typedUse) error {
+	u, err := k.withMaterial(ctx, in.KeyId, keyspec.OpGetPublicKey, func(m *keyspec.Material) error {
 		var err error
 		pub, err = m.PublicKey()
 		return err
@@ -83,7 +83,7 @@ func (k *Keyring) DeriveSharedSecret(ctx context.Context, in *keyring.DeriveShar
 		return nil, err
 	}
 	var secret []byte
-	u, err := k.withMaterial(ctx, in.KeyId, keyspec.OpDeriveSharedSecret, func(m *keyspec.Material, _ *typedUse) error {
+	u, err := k.withMaterial(ctx, in.KeyId, keyspec.OpDeriveSharedSecret, func(m *keyspec.Material) error {
 		if in.Recipient != nil {
 			return fmt.Errorf("%w: Recipient (Nitro enclaves)", keyring.ErrUnsupported)
 		}
@@ -102,7 +102,7 @@ func (k *Keyring) DeriveSharedSecret(ctx context.Context, in *keyring.DeriveShar
 // encryptRSA is Encrypt with an RSAES_OAEP algorithm.
 func (k *Keyring) encryptRSA(ctx context.Context, in *keyring.EncryptInput) (*keyring.EncryptOutput, error) {
 	var ct []byte
-	u, err := k.withMaterial(ctx, in.KeyId, keyspec.OpEncrypt, func(m *keyspec.Material, u *typedUse) error {
+	u, err := k.withMaterial(ctx, in.KeyId, keyspec.OpEncrypt, func(m *keyspec.Material) error {
 		if len(in.EncryptionContext) > 0 {
 			return fmt.Errorf("%w: EncryptionContext is not supported with asymmetric keys", keyring.ErrValidation)
 		}
@@ -126,7 +126,7 @@ func (k *Keyring) decryptRSA(ctx context.Context, in *keyring.DecryptInput) (*ke
 		return nil, err
 	}
 	var pt []byte
-	u, err := k.withMaterial(ctx, in.KeyId, keyspec.OpDecrypt, func(m *keyspec.Material, _ *typedUse) error {
+	u, err := k.withMaterial(ctx, in.KeyId, keyspec.OpDecrypt, func(m *keyspec.Material) error {
 		if len(in.EncryptionContext) > 0 {
 			return fmt.Errorf("%w: EncryptionContext is not supported with asymmetric keys", keyring.ErrValidation)
 		}

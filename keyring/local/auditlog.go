@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"log/slog"
 	"maps"
 	"slices"
@@ -37,9 +38,14 @@ import (
 // Writes stay off the hot path:
 //   - state changes (create, rotate, enable, alias, import, export, ...) are
 //     written and synced before the call returns;
-//   - Encrypt, Decrypt, ReEncrypt, GenerateDataKey* and WrapDEK records are
-//     chained at once but written asynchronously, in batches, at least once
-//     a second and on Close;
+//   - records of cryptographic operations (Encrypt, Decrypt, ReEncrypt,
+//     GenerateDataKey*, WrapDEK, Sign, Verify, GenerateMac, ...) are queued
+//     at once, with their time, and chained and written by the background
+//     writer, in batches, at least once a second and on Close. The queue
+//     keeps the order of the calls, and every record, queued or synchronous,
+//     is chained in that order, so the chain is the one chaining each
+//     record as it was queued would make; the caller pays a slice append
+//     under a mutex, not the record's JSON encoding and HMAC;
 //   - UnwrapDEK (every file open) is aggregated: calls are counted in memory
 //     per (key, version, caller, outcome, second) — a map increment under a
 //     mutex, no hashing, no I/O — and each bucket becomes one record at the
@@ -93,17 +99,23 @@ type auditLog struct {
 	key   []byte // the audit key; fixed after Open, zeroed by Keyring.release
 	from  uint64 // first HMAC-chained record; older ones are plain SHA-256
 
-	mu      sync.Mutex // guards the fields below
-	closed  bool
-	seq     uint64
-	prev    []byte
-	pending []keyring.AuditRecord
+	mu     sync.Mutex // guards closed, queued and unwraps
+	closed bool
+	// queued are the records appended since the last flush, in call
+	// order, not yet chained (no Seq or Hash).
+	queued  []keyring.AuditRecord
 	unwraps map[unwrapBucket]uint64
 
-	flushMu sync.Mutex // one writer, so batches land in seq order
-	kick    chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
+	// flushMu guards seq, prev and unwritten: one writer chains and
+	// writes, so batches land in seq order.
+	flushMu sync.Mutex
+	seq     uint64
+	prev    []byte
+	// unwritten are chained records a failed write left, retried first.
+	unwritten []keyring.AuditRecord
+	kick      chan struct{}
+	stop      chan struct{}
+	done      chan struct{}
 
 	// testOnlyScanHook, if set, runs in every scan before it reads.
 	testOnlyScanHook func()
@@ -173,36 +185,80 @@ func (a *auditLog) close() error {
 	return a.flush()
 }
 
-// chainLocked gives r its sequence number and hash. The caller holds a.mu.
-func (a *auditLog) chainLocked(r keyring.AuditRecord) {
-	a.seq++
-	r.Seq = a.seq
-	if r.Time.IsZero() {
-		r.Time = a.clock()
+// chain gives each of recs, in order, its sequence number and hash. The
+// caller holds a.flushMu.
+func (a *auditLog) chain(recs []keyring.AuditRecord) {
+	if len(recs) == 0 {
+		return
 	}
-	r.Time = r.Time.UTC()
-	if r.Count == 0 {
-		r.Count = 1
+	h := a.newHasher()
+	for i := range recs {
+		r := &recs[i]
+		a.seq++
+		r.Seq = a.seq
+		r.Time = r.Time.UTC()
+		if r.Count == 0 {
+			r.Count = 1
+		}
+		r.Hash = nil
+		r.Hash = h.hash(a.prev, r)
+		a.prev = r.Hash
 	}
-	r.Hash = nil
-	r.Hash = a.recordHash(a.prev, &r)
-	a.prev = r.Hash
-	a.pending = append(a.pending, r)
 }
 
-// recordHash chains r to prev: HMAC-SHA-256(audit key, prev || canonical
-// JSON of r without its Hash), or for records older than the audit key
-// plain SHA-256(prev || JSON). The JSON of a struct is canonical: fields in
-// declaration order, no maps.
+// recordHash chains r to prev (see recordHasher.hash).
 func (a *auditLog) recordHash(prev []byte, r *keyring.AuditRecord) []byte {
-	b := canonicalRecord(r)
-	if r.Seq < a.from {
+	return a.newHasher().hash(prev, r)
+}
+
+// recordHasher hashes the records of one pass over the chain (a flush, a
+// verification) with one HMAC state and one encoding buffer, instead of
+// a new HMAC (two SHA-256 states and their pads) and buffer per record.
+type recordHasher struct {
+	key  []byte
+	from uint64
+	mac  hash.Hash
+	buf  bytes.Buffer
+	enc  *json.Encoder
+}
+
+func (a *auditLog) newHasher() *recordHasher {
+	h := &recordHasher{key: a.key, from: a.from}
+	h.enc = json.NewEncoder(&h.buf)
+	return h
+}
+
+// hash chains r to prev: HMAC-SHA-256(audit key, prev || canonical JSON
+// of r without its Hash), or for records older than the audit key plain
+// SHA-256(prev || JSON). The JSON of a struct is canonical: fields in
+// declaration order, no maps.
+func (h *recordHasher) hash(prev []byte, r *keyring.AuditRecord) []byte {
+	b := h.canonical(r)
+	if r.Seq < h.from {
 		return legacyHash(prev, b)
 	}
-	m := hmac.New(sha256.New, a.key)
-	m.Write(prev)
-	m.Write(b)
-	return m.Sum(nil)
+	if h.mac == nil {
+		h.mac = hmac.New(sha256.New, h.key)
+	} else {
+		h.mac.Reset()
+	}
+	h.mac.Write(prev)
+	h.mac.Write(b)
+	return h.mac.Sum(nil)
+}
+
+// canonical is canonicalRecord into h's buffer, valid until the next call:
+// an Encoder writes what Marshal returns (HTML escaped alike), then a
+// newline, which is cut.
+func (h *recordHasher) canonical(r *keyring.AuditRecord) []byte {
+	c := *r
+	c.Hash = nil
+	h.buf.Reset()
+	if err := h.enc.Encode(&c); err != nil {
+		panic("keyring: internal error: " + err.Error())
+	}
+	b := h.buf.Bytes()
+	return b[:len(b)-1]
 }
 
 // legacyHash is the unkeyed chain of keyrings from before the audit key.
@@ -223,15 +279,19 @@ func canonicalRecord(r *keyring.AuditRecord) []byte {
 	return b
 }
 
-// append chains r and queues it for the background writer.
+// append queues r for the background writer, which chains it. Its time
+// is taken under a.mu, so times never go back along the queue.
 func (a *auditLog) append(r keyring.AuditRecord) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closed {
 		return
 	}
-	a.chainLocked(r)
-	if len(a.pending) >= auditKickSize {
+	if r.Time.IsZero() {
+		r.Time = a.clock()
+	}
+	a.queued = append(a.queued, r)
+	if len(a.queued) >= auditKickSize {
 		select {
 		case a.kick <- struct{}{}:
 		default:
@@ -239,7 +299,7 @@ func (a *auditLog) append(r keyring.AuditRecord) {
 	}
 }
 
-// appendSync chains r and writes everything pending before returning.
+// appendSync queues r and writes everything queued before returning.
 func (a *auditLog) appendSync(r keyring.AuditRecord) {
 	a.append(r)
 	if err := a.flush(); err != nil {
@@ -260,39 +320,61 @@ func (a *auditLog) countUnwrap(ctx context.Context, keyID string, u keyUse, err 
 	}
 }
 
-// drainUnwrapsLocked turns the aggregated unwraps into records.
-func (a *auditLog) drainUnwrapsLocked() {
+// drainUnwrapsLocked appends the aggregated unwraps to recs as records.
+func (a *auditLog) drainUnwrapsLocked(recs []keyring.AuditRecord) []keyring.AuditRecord {
 	buckets := slices.SortedFunc(maps.Keys(a.unwraps), func(x, y unwrapBucket) int {
 		return cmp.Or(cmp.Compare(x.second, y.second), strings.Compare(x.keyID, y.keyID),
 			cmp.Compare(x.version, y.version), strings.Compare(x.caller, y.caller), strings.Compare(x.outcome, y.outcome))
 	})
 	for _, b := range buckets {
-		a.chainLocked(keyring.AuditRecord{Time: time.Unix(b.second, 0), Op: "UnwrapDEK", KeyId: b.keyID, KeyVersion: b.version,
+		recs = append(recs, keyring.AuditRecord{Time: time.Unix(b.second, 0), Op: "UnwrapDEK", KeyId: b.keyID, KeyVersion: b.version,
 			Caller: b.caller, Outcome: b.outcome, Count: a.unwraps[b]})
 	}
 	clear(a.unwraps)
+	return recs
 }
 
-// flush writes every pending record, in batches, each with the head.
+// flush chains every queued record and the aggregated unwraps, in that
+// order, after what a failed flush left, and writes them in batches, each
+// with the head.
 func (a *auditLog) flush() error {
 	a.flushMu.Lock()
 	defer a.flushMu.Unlock()
 	a.mu.Lock()
-	a.drainUnwrapsLocked()
-	batch := a.pending
-	a.pending = nil
+	fresh := a.drainUnwrapsLocked(a.queued)
+	a.queued = nil
 	a.mu.Unlock()
+	a.chain(fresh)
+	batch := fresh
+	if len(a.unwritten) > 0 {
+		batch = append(a.unwritten, fresh...)
+	}
+	a.unwritten = nil
 	for len(batch) > 0 {
 		n := min(len(batch), auditBatchSize)
 		if err := a.db.updateAudit(func(txn *badger.Txn) error { return a.writeAudit(txn, batch[:n]) }); err != nil {
-			a.mu.Lock()
-			a.pending = append(batch, a.pending...) // retried on the next flush
-			a.mu.Unlock()
+			a.unwritten = batch // retried on the next flush
 			return fmt.Errorf("keyring: audit: %w", err)
 		}
 		batch = batch[n:]
 	}
+	a.reuse(fresh)
 	return nil
+}
+
+// reuse gives the queue back a written batch's array, so that the queue
+// does not grow a new one, append by append, after every flush. A batch
+// of an unusual burst is left to the collector.
+func (a *auditLog) reuse(batch []keyring.AuditRecord) {
+	if cap(batch) > 2*auditKickSize {
+		return
+	}
+	clear(batch[:cap(batch)]) // drop the strings for the collector
+	a.mu.Lock()
+	if a.queued == nil {
+		a.queued = batch[:0]
+	}
+	a.mu.Unlock()
 }
 
 func (a *auditLog) writeAudit(txn *badger.Txn, recs []keyring.AuditRecord) error {
@@ -345,12 +427,13 @@ func (a *auditLog) scanWithIntegrity(fn func(key []byte, r *keyring.AuditRecord)
 func (a *auditLog) verify() (keyring.AuditStatus, error) {
 	prev := make([]byte, auditHashSize)
 	var seq uint64
+	h := a.newHasher()
 	head, found, integ, err := a.scanWithIntegrity(func(key []byte, r *keyring.AuditRecord) error {
 		seq++
 		if !bytes.Equal(key, auditDBKey(seq)) || r.Seq != seq {
 			return &keyring.AuditError{Seq: seq, Reason: "record missing or out of order"}
 		}
-		if !hmac.Equal(a.recordHash(prev, r), r.Hash) {
+		if !hmac.Equal(h.hash(prev, r), r.Hash) {
 			return &keyring.AuditError{Seq: seq, Reason: "hash mismatch"}
 		}
 		prev = r.Hash

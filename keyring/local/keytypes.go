@@ -230,7 +230,7 @@ func (k *Keyring) typedKey(ctx context.Context, keyID, op string) (typedUse, err
 
 // withMaterial runs fn on the parsed current material of keyID for op and
 // zeroes everything after; u names the key for the audit even on failure.
-func (k *Keyring) withMaterial(ctx context.Context, keyID, op string, fn func(m *keyspec.Material, u *typedUse) error) (typedUse, error) {
+func (k *Keyring) withMaterial(ctx context.Context, keyID, op string, fn func(m *keyspec.Material) error) (typedUse, error) {
 	u, err := k.typedKey(ctx, keyID, op)
 	if err != nil {
 		return u, err
@@ -238,7 +238,7 @@ func (k *Keyring) withMaterial(ctx context.Context, keyID, op string, fn func(m 
 	defer u.wipe()
 	if c := u.cached; c != nil {
 		defer c.use.RUnlock()
-		return u, fn(c.m, &u)
+		return u, fn(c.m)
 	}
 	m, err := u.open()
 	if err != nil {
@@ -250,7 +250,7 @@ func (k *Keyring) withMaterial(ctx context.Context, keyID, op string, fn func(m 
 	if !k.cacheMaterial(ctx, keyID, c) {
 		defer m.Zero() // runs before the RUnlock
 	}
-	return u, fn(m, &u)
+	return u, fn(m)
 }
 
 // symmetricOnly refuses a key that is not a symmetric encryption key for

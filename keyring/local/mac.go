@@ -16,7 +16,7 @@ func (k *Keyring) GenerateMac(ctx context.Context, in *keyring.GenerateMacInput)
 		return nil, err
 	}
 	var mac []byte
-	u, err := k.withMaterial(ctx, in.KeyId, keyspec.OpGenerateMac, func(m *keyspec.Material, _ *typedUse) error {
+	u, err := k.withMaterial(ctx, in.KeyId, keyspec.OpGenerateMac, func(m *keyspec.Material) error {
 		if err := needMessage(in.Message); err != nil {
 			return err
 		}
@@ -37,7 +37,7 @@ func (k *Keyring) VerifyMac(ctx context.Context, in *keyring.VerifyMacInput) (*k
 	if err := k.authorize(ctx, authz{op: keyspec.OpVerifyMac, keyID: in.KeyId, tokens: in.GrantTokens}); err != nil {
 		return nil, err
 	}
-	u, err := k.withMaterial(ctx, in.KeyId, keyspec.OpVerifyMac, func(m *keyspec.Material, _ *typedUse) error {
+	u, err := k.withMaterial(ctx, in.KeyId, keyspec.OpVerifyMac, func(m *keyspec.Material) error {
 		if err := needMessage(in.Message); err != nil {
 			return err
 		}

@@ -65,10 +65,12 @@ func (k *Keyring) lookupIn(region, id string) (*keyEntry, error) {
 		return nil, fmt.Errorf("%w: KeyId is required", keyring.ErrValidation)
 	}
 	ref := id
-	if rest, ok := strings.CutPrefix(id, k.arnPrefixIn(region)); ok {
+	if strings.HasPrefix(id, "arn:") { // built only for an ARN: most callers name a key ID
+		rest, ok := strings.CutPrefix(id, k.arnPrefixIn(region))
+		if !ok {
+			return nil, notFound(id)
+		}
 		ref = rest
-	} else if strings.HasPrefix(id, "arn:") {
-		return nil, notFound(id)
 	}
 	if strings.HasPrefix(ref, "alias/") {
 		a, ok := k.aliases[ref]
