@@ -11,9 +11,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kmsfs/kmsfs/internal/volume"
 )
 
-const chunk = 64 << 10 // the default chunk size
+// chunk is the chunk size kmsfs init gives the volumes here.
+const chunk = volume.DefaultChunkSize
 const headerSize = 544 // envelope.HeaderSize
 const chunkOverhead = 28
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kmsfs/kmsfs/envelope"
 	"github.com/kmsfs/kmsfs/internal/fsutil"
+	"github.com/kmsfs/kmsfs/internal/volume"
 	"github.com/kmsfs/kmsfs/keyring"
 )
 
@@ -30,7 +31,7 @@ func encryptCommand() *cli.Command {
 Example: kmsfs encrypt --context app=backup -o db.kmsfs db.sqlite`,
 		Flags: append(cryptFlags(),
 			&cli.StringFlag{Name: "key", Usage: "master key (ID, ARN or alias)", Value: defaultAlias},
-			&cli.IntFlag{Name: "chunk-size", Usage: "plaintext bytes per chunk", Value: envelope.DefaultChunkSize},
+			&cli.IntFlag{Name: "chunk-size", Usage: "plaintext bytes per chunk (the default is kmsfs init's, so output can be placed in a new volume)", Value: volume.DefaultChunkSize},
 		),
 		Action: func(c *cli.Context) error {
 			return cryptAction(c, func(ks envelope.KeyService, in io.Reader, out io.Writer) error {
