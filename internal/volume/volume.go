@@ -27,9 +27,9 @@ const ConfigName = "kmsfs.conf"
 // told otherwise: at 16 KiB a 4 KiB random read or write seals or opens
 // 16 KiB instead of 64 KiB, and sequential I/O costs about what it does at
 // 64 KiB (docs/DECISIONS.md, "Chunk size"). A volume keeps the chunk size
-// its config records, so volumes made with envelope.DefaultChunkSize
-// (64 KiB, the default before issue 10 and still the default of streams)
-// keep theirs.
+// its config records, so volumes made with 64 KiB chunks (the default
+// before issue 10, and still envelope.DefaultChunkSize) keep theirs.
+// kmsfs encrypt uses it too, so that its output fits a new volume.
 const DefaultChunkSize = 16 << 10
 
 // Config versions. Version 1 stores names as they are. Version 2 adds the
