@@ -94,8 +94,11 @@ type keyRecord struct {
 	// Region is the record's region, "" for the keyring's default;
 	// MultiRegion is PRIMARY or REPLICA for a key whose ID is mrk-<hex>.
 	// Every record of a set has the same ID and the same version keys.
+	// Home names the default region a record was made in (stored at
+	// key/<uuid>), so that it stays there when the default changes.
 	Region      string `json:",omitempty"`
 	MultiRegion string `json:",omitempty"`
+	Home        string `json:",omitempty"`
 	MAC         []byte `json:",omitempty"` // root format 3 (recordmac.go)
 }
 
@@ -149,10 +152,10 @@ func (r *keyRecord) clone() *keyRecord {
 	return &c
 }
 
-// keyDBKey is key/<uuid> in the default region, key/<region>/<uuid> in
-// another.
+// keyDBKey is key/<uuid> for a record made in the default region (Region
+// "" or its Home), key/<region>/<uuid> in another.
 func keyDBKey(r *keyRecord) []byte {
-	if r.Region == "" {
+	if r.Region == "" || r.Region == r.Home {
 		return []byte(keyPrefix + r.ID.String())
 	}
 	return []byte(keyPrefix + r.Region + "/" + r.ID.String())
