@@ -62,6 +62,10 @@ const (
 	StateEnabled         = "Enabled"
 	StateDisabled        = "Disabled"
 	StatePendingDeletion = "PendingDeletion"
+	// StatePendingReplicaDeletion is a multi-Region primary key scheduled
+	// for deletion while it still has replicas: its waiting period starts
+	// when the last of them is deleted.
+	StatePendingReplicaDeletion = "PendingReplicaDeletion"
 )
 
 // Key specs of data keys for GenerateDataKey.
@@ -159,7 +163,7 @@ type KeyMetadata struct {
 	Enabled                     bool
 	Description                 string
 	KeyUsage                    string     // ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC, KEY_AGREEMENT
-	KeyState                    string     // Enabled, Disabled, PendingDeletion, PendingImport
+	KeyState                    string     // Enabled, Disabled, PendingDeletion, PendingImport, PendingReplicaDeletion
 	DeletionDate                *EpochTime `json:",omitempty"`
 	ValidTo                     *EpochTime `json:",omitempty"` // imported material that expires
 	PendingDeletionWindowInDays int        `json:",omitempty"`
@@ -269,8 +273,11 @@ type ScheduleKeyDeletionInput struct {
 }
 
 type ScheduleKeyDeletionOutput struct {
-	KeyId               string
-	DeletionDate        EpochTime
+	KeyId string
+	// DeletionDate is absent for a multi-Region primary key with
+	// replicas (PendingReplicaDeletion): it is not known until the last
+	// replica is deleted.
+	DeletionDate        EpochTime `json:",omitzero"`
 	KeyState            string
 	PendingWindowInDays int
 }

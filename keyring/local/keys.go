@@ -49,6 +49,7 @@ func (k *Keyring) CreateKey(ctx context.Context, in *keyring.CreateKeyInput) (*k
 	k.mu.RLock()
 	rec.Region = k.regionOf(ctx)
 	k.mu.RUnlock()
+	k.stamp(rec)
 	if in.Policy != "" {
 		if err := k.checkPolicy(ctx, in.Policy, k.keyARN(rec), in.BypassPolicyLockoutSafetyCheck); err != nil {
 			return nil, err
@@ -183,6 +184,7 @@ func (k *Keyring) persistAll(recs []*keyRecord) error {
 	}
 	err := k.db.Update(func(txn *badger.Txn) error {
 		for _, rec := range recs {
+			k.stamp(rec)
 			if err := putKey(txn, k.recMAC, rec); err != nil {
 				return err
 			}
@@ -197,6 +199,7 @@ func (k *Keyring) persistAll(recs []*keyRecord) error {
 
 // persist commits one key record; SyncWrites makes the commit durable.
 func (k *Keyring) persist(rec *keyRecord) error {
+	k.stamp(rec)
 	err := k.db.Update(func(txn *badger.Txn) error { return putKey(txn, k.recMAC, rec) })
 	if err != nil {
 		return fmt.Errorf("keyring: writing key %s: %w", rec.ID, err)
@@ -221,8 +224,13 @@ func (k *Keyring) metadata(rec *keyRecord) keyring.KeyMetadata {
 	typedMetadata(&m, rec)
 	m.MultiRegion = rec.MultiRegion != ""
 	m.MultiRegionConfiguration = k.mrkConfig(rec)
-	if rec.State == keyring.StatePendingDeletion && rec.DeletionDate != nil {
+	switch {
+	case rec.State == keyring.StatePendingDeletion && rec.DeletionDate != nil:
 		m.DeletionDate = &keyring.EpochTime{Time: *rec.DeletionDate}
+		m.PendingDeletionWindowInDays = rec.PendingWindowDays
+	case rec.State == keyring.StatePendingReplicaDeletion:
+		// AWS: the waiting period, which starts when the last replica
+		// is deleted; no DeletionDate yet.
 		m.PendingDeletionWindowInDays = rec.PendingWindowDays
 	}
 	return m
@@ -271,7 +279,7 @@ func (k *Keyring) ListKeys(ctx context.Context, in *keyring.ListInput) (*keyring
 // no-op, and a key pending deletion must first be cancelled.
 func (k *Keyring) EnableKey(ctx context.Context, in *keyring.KeyIDInput) error {
 	_, err := k.mutate(ctx, "EnableKey", in.KeyId, func(rec *keyRecord, _ time.Time) error {
-		if rec.State == keyring.StatePendingDeletion || rec.State == keyring.StatePendingImport {
+		if pendingDeletion(rec) || rec.State == keyring.StatePendingImport {
 			return usable(rec)
 		}
 		rec.State = keyring.StateEnabled
@@ -283,7 +291,7 @@ func (k *Keyring) EnableKey(ctx context.Context, in *keyring.KeyIDInput) error {
 // DisableKey makes a key refuse every cryptographic operation.
 func (k *Keyring) DisableKey(ctx context.Context, in *keyring.KeyIDInput) error {
 	_, err := k.mutate(ctx, "DisableKey", in.KeyId, func(rec *keyRecord, _ time.Time) error {
-		if rec.State == keyring.StatePendingDeletion || rec.State == keyring.StatePendingImport {
+		if pendingDeletion(rec) || rec.State == keyring.StatePendingImport {
 			return usable(rec)
 		}
 		rec.State = keyring.StateDisabled
@@ -295,6 +303,10 @@ func (k *Keyring) DisableKey(ctx context.Context, in *keyring.KeyIDInput) error 
 // ScheduleKeyDeletion puts a key in PendingDeletion for 7 to 30 days
 // (default 30). After DeletionDate the key and its material are deleted
 // for good, lazily: on Open, on the next use, or in [Keyring.RotateDue].
+// A multi-Region primary key that has replicas goes to
+// PendingReplicaDeletion instead, without a DeletionDate: its waiting
+// period starts when the last replica is deleted (replicaDeleted), as in
+// AWS KMS.
 func (k *Keyring) ScheduleKeyDeletion(ctx context.Context, in *keyring.ScheduleKeyDeletionInput) (*keyring.ScheduleKeyDeletionOutput, error) {
 	days := in.PendingWindowInDays
 	if days == 0 {
@@ -304,11 +316,12 @@ func (k *Keyring) ScheduleKeyDeletion(ctx context.Context, in *keyring.ScheduleK
 		return nil, fmt.Errorf("%w: PendingWindowInDays %d not in %d..%d", keyring.ErrValidation, days, minDeletionDays, maxDeletionDays)
 	}
 	rec, err := k.mutate(ctx, "ScheduleKeyDeletion", in.KeyId, func(rec *keyRecord, now time.Time) error {
-		if rec.State == keyring.StatePendingDeletion {
+		if pendingDeletion(rec) {
 			return pendingErr(rec)
 		}
 		if len(k.replicasOf(rec)) > 0 {
-			return fmt.Errorf("%w: key %s is a multi-Region primary key with replicas; delete its replicas first", keyring.ErrInvalidState, rec.keyID())
+			rec.State, rec.DeletionDate, rec.PendingWindowDays = keyring.StatePendingReplicaDeletion, nil, days
+			return nil
 		}
 		when := now.Add(time.Duration(days) * day)
 		rec.State, rec.DeletionDate, rec.PendingWindowDays = keyring.StatePendingDeletion, &when, days
@@ -317,18 +330,27 @@ func (k *Keyring) ScheduleKeyDeletion(ctx context.Context, in *keyring.ScheduleK
 	if err != nil {
 		return nil, err
 	}
-	return &keyring.ScheduleKeyDeletionOutput{KeyId: k.keyARN(rec), DeletionDate: keyring.EpochTime{Time: *rec.DeletionDate},
-		KeyState: rec.State, PendingWindowInDays: days}, nil
+	out := &keyring.ScheduleKeyDeletionOutput{KeyId: k.keyARN(rec), KeyState: rec.State, PendingWindowInDays: days}
+	if rec.DeletionDate != nil {
+		out.DeletionDate = keyring.EpochTime{Time: *rec.DeletionDate}
+	}
+	return out, nil
 }
 
-// CancelKeyDeletion stops a scheduled deletion; as in AWS KMS the key is
-// then Disabled, not Enabled.
+// CancelKeyDeletion stops a scheduled deletion (PendingDeletion or
+// PendingReplicaDeletion); as in AWS KMS the key is then Disabled, not
+// Enabled, or PendingImport when it has no imported material (it was
+// scheduled before any import).
 func (k *Keyring) CancelKeyDeletion(ctx context.Context, in *keyring.KeyIDInput) (*keyring.CancelKeyDeletionOutput, error) {
 	rec, err := k.mutate(ctx, "CancelKeyDeletion", in.KeyId, func(rec *keyRecord, _ time.Time) error {
-		if rec.State != keyring.StatePendingDeletion {
+		if !pendingDeletion(rec) {
 			return fmt.Errorf("%w: key %s is not pending deletion", keyring.ErrInvalidState, rec.ID)
 		}
 		rec.State, rec.DeletionDate, rec.PendingWindowDays = keyring.StateDisabled, nil, 0
+		if _, _, origin := specOf(rec); origin == keyring.OriginExternal && !hasImported(rec) {
+			// Disabled would let EnableKey make it Enabled without material.
+			rec.State = keyring.StatePendingImport
+		}
 		return nil
 	})
 	if err != nil {
@@ -341,6 +363,19 @@ func pendingErr(rec *keyRecord) error {
 	return fmt.Errorf("%w: key %s is pending deletion", keyring.ErrInvalidState, rec.ID)
 }
 
+// hasImported says whether an EXTERNAL key's current version has
+// material.
+func hasImported(rec *keyRecord) bool {
+	return len(rec.Versions) > 0 && rec.Versions[len(rec.Versions)-1].Sealed != nil
+}
+
+// pendingDeletion says whether a key is scheduled for deletion:
+// PendingDeletion, or PendingReplicaDeletion, which AWS's key state table
+// treats the same way.
+func pendingDeletion(rec *keyRecord) bool {
+	return rec.State == keyring.StatePendingDeletion || rec.State == keyring.StatePendingReplicaDeletion
+}
+
 // usable is the state check of every cryptographic operation.
 func usable(rec *keyRecord) error {
 	switch rec.State {
@@ -348,7 +383,7 @@ func usable(rec *keyRecord) error {
 		return nil
 	case keyring.StateDisabled:
 		return fmt.Errorf("%w: key %s", keyring.ErrDisabled, rec.ID)
-	case keyring.StatePendingDeletion:
+	case keyring.StatePendingDeletion, keyring.StatePendingReplicaDeletion:
 		return pendingErr(rec)
 	case keyring.StatePendingImport:
 		return fmt.Errorf("%w: key %s is pending import", keyring.ErrInvalidState, rec.ID)
@@ -442,7 +477,7 @@ func (k *Keyring) withKey(ctx context.Context, keyID string, fn func(e *keyEntry
 		return keyring.ErrClosed
 	}
 	e, err := k.lookup(ctx, keyID)
-	if err == nil && e.due(now) {
+	if err == nil && k.due(e, now) {
 		k.mu.RUnlock()
 		if err := k.runDue(e.rec.ref(), now); err != nil {
 			return err
@@ -474,6 +509,22 @@ func (e *keyEntry) due(now time.Time) bool {
 		!now.Before(r.nextRotation())
 }
 
+// due is e.due for e or, for a multi-Region key, any record of its set:
+// a replica's due deletion changes its primary's MultiRegionConfiguration,
+// and may start a waiting primary's own waiting period. The caller holds
+// k.mu.
+func (k *Keyring) due(e *keyEntry, now time.Time) bool {
+	if e.due(now) {
+		return true
+	}
+	for _, m := range k.setOf(e.rec) {
+		if m.due(now) {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *keyRecord) nextRotation() time.Time {
 	return r.RotationBase.Add(time.Duration(r.RotationPeriodDays) * day)
 }
@@ -492,9 +543,41 @@ func (k *Keyring) runDue(id keyRef, now time.Time) error {
 	return k.applyDueLocked(context.Background(), e, now)
 }
 
-// applyDueLocked deletes e if its deletion date has passed, or rotates it
-// if automatic rotation is due.
+// applyDueLocked applies due work to e or, for a multi-Region key, to
+// every record of its set, deletions in date order so that a primary
+// waiting for its replicas counts its waiting period from the last one's
+// deletion (lastReplicaDeleted).
 func (k *Keyring) applyDueLocked(ctx context.Context, e *keyEntry, now time.Time) error {
+	set := k.setOf(e.rec)
+	if len(set) == 0 {
+		return k.applyOwnDueLocked(ctx, e, now)
+	}
+	// Records without a deletion date (a waiting primary) go last.
+	slices.SortStableFunc(set, func(a, b *keyEntry) int {
+		da, db := a.rec.DeletionDate, b.rec.DeletionDate
+		if da == nil || db == nil {
+			return cmp.Compare(boolInt(da == nil), boolInt(db == nil))
+		}
+		return da.Compare(*db)
+	})
+	for _, m := range set {
+		if err := k.applyOwnDueLocked(ctx, m, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// applyOwnDueLocked deletes e if its deletion date has passed, or rotates it
+// if automatic rotation is due.
+func (k *Keyring) applyOwnDueLocked(ctx context.Context, e *keyEntry, now time.Time) error {
 	if !e.due(now) {
 		return nil
 	}
@@ -513,6 +596,7 @@ func (k *Keyring) applyDueLocked(ctx context.Context, e *keyEntry, now time.Time
 // point to it, in one transaction.
 func (k *Keyring) deleteLocked(ctx context.Context, e *keyEntry) error {
 	id, ref := e.rec.ID, e.rec.ref()
+	pe, primary := k.lastReplicaDeleted(e.rec)
 	var names []string
 	for name, a := range k.aliases {
 		if a.Target == id && a.Region == ref.Region {
@@ -522,6 +606,11 @@ func (k *Keyring) deleteLocked(ctx context.Context, e *keyEntry) error {
 	err := k.db.Update(func(txn *badger.Txn) error {
 		for _, name := range names {
 			if err := txn.Delete(aliasDBKey(name)); err != nil {
+				return err
+			}
+		}
+		if primary != nil {
+			if err := putKey(txn, k.recMAC, primary); err != nil {
 				return err
 			}
 		}
@@ -535,6 +624,9 @@ func (k *Keyring) deleteLocked(ctx context.Context, e *keyEntry) error {
 		}
 		delete(k.keys, ref)
 		e.zero()
+		if primary != nil {
+			pe.rec = primary
+		}
 	}
 	k.auditLocked(ctx, keyring.AuditRecord{Op: "DeleteKey", KeyId: e.rec.keyID()}, err)
 	return err
@@ -549,7 +641,7 @@ func (k *Keyring) purgeDue(ctx context.Context, now time.Time) (rotated int, err
 		return 0, keyring.ErrClosed
 	}
 	for _, e := range k.keys {
-		if !e.due(now) {
+		if !k.due(e, now) {
 			continue
 		}
 		isRotation := e.rec.State == keyring.StateEnabled

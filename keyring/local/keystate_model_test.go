@@ -437,6 +437,44 @@ func ksRows() map[string]ksRow {
 				"ImportKeyMaterial": one(exInvalid), // [8]
 			}, pendingDeletion),
 		},
+		"PendingReplicaDeletion": {
+			state: keyring.StatePendingReplicaDeletion,
+			setup: func(t *testing.T, env *testEnv) *ksFixture {
+				f := ksEnabled(t, env, inRegion("us-east-1"), true)
+				if err := f.each(func(id string) error {
+					if _, err := env.kr.ReplicateKey(f.ctx, &keyring.ReplicateKeyInput{KeyId: id, ReplicaRegion: "eu-west-1"}); err != nil {
+						return err
+					}
+					_, err := env.kr.ScheduleKeyDeletion(f.ctx, &keyring.ScheduleKeyDeletionInput{KeyId: id, PendingWindowInDays: 7})
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
+				return f
+			},
+			// The table gives PendingReplicaDeletion the cells of
+			// PendingDeletion.
+			want: crypto(map[string][]string{
+				"DescribeKey": one(ok), "EnableKey": one(exInvalid), "DisableKey": one(exInvalid), // [3]
+				"ScheduleKeyDeletion": one(exInvalid), "CancelKeyDeletion": one(ok),
+				"EnableKeyRotation": one(exInvalid), "RotateKeyOnDemand": one(exInvalid), // [3]
+				"CreateAlias": one(exInvalid), "TagResource": one(exInvalid), "UpdateKeyDescription": one(exInvalid), // [3]
+				"GetKeyPolicy": one(ok), "PutKeyPolicy": one(ok), "CreateGrant": pendingDeletion,
+				"ImportKeyMaterial": one(exUnsupport), // [9]
+			}, pendingDeletion),
+			check: func(t *testing.T, env *testEnv, f *ksFixture) {
+				md := describeIn(t, env, f)
+				if md.Enabled || md.DeletionDate != nil || md.PendingDeletionWindowInDays != 7 {
+					t.Errorf("PendingReplicaDeletion: Enabled %v, DeletionDate %v, window %d", md.Enabled, md.DeletionDate, md.PendingDeletionWindowInDays)
+				}
+				if _, err := env.kr.CancelKeyDeletion(f.ctx, &keyring.KeyIDInput{KeyId: f.id}); err != nil {
+					t.Fatal(err)
+				}
+				if got := describeIn(t, env, f).KeyState; got != keyring.StateDisabled {
+					t.Errorf("after CancelKeyDeletion: %s, want Disabled", got)
+				}
+			},
+		},
 		"replica Disabled, primary Enabled": {
 			state: keyring.StateDisabled,
 			setup: func(t *testing.T, env *testEnv) *ksFixture {

@@ -20,7 +20,11 @@ import (
 // us-east-1 against a keyring whose default is "local" keep working. A
 // region holds keys once a replica is made into it (or a key is created
 // there, which needs a replica first). Keys of one region are invisible
-// from another, aliases included.
+// from another, aliases included. A key made in the default region
+// records that region's name (keyRecord.Home) and stays in it when a later
+// Open has another default: it is then in a region like any other, and
+// invisible from the new default. Records written before Home existed
+// take the default of the Open that reads them until their next write.
 //
 // A multi-Region key (ID mrk-<32 hex>) is a set of records, one per
 // region, with the same ID and the same version keys (sealed under the
@@ -28,7 +32,13 @@ import (
 // record of another), each with its own policy, tags, grants, description
 // and state. One is PRIMARY, the others REPLICA. Rotation is the
 // primary's: a new version reaches every record of the set in the same
-// transaction; replicas refuse rotation settings.
+// transaction; replicas refuse rotation settings and report the primary's
+// (rotationOf).
+//
+// A primary scheduled for deletion while it has replicas is
+// PendingReplicaDeletion, without a DeletionDate; when its last replica is
+// deleted it becomes PendingDeletion, its waiting period counted from that
+// deletion (lastReplicaDeleted).
 
 // validRegion accepts AWS-style region names: 1 to 32 of [a-z0-9-],
 // starting with a letter.
@@ -60,6 +70,23 @@ func (k *Keyring) regionOf(ctx context.Context) string {
 		return ""
 	}
 	return p.Region
+}
+
+// loadedRegion is the internal region of a record read from disk: its
+// Home, if it has one, else its Region.
+func (k *Keyring) loadedRegion(rec *keyRecord) string {
+	if rec.Home == "" {
+		return rec.Region
+	}
+	return k.internalRegion(rec.Home)
+}
+
+// stamp names the default region in a record made there (or written
+// before records named it), before the record is written.
+func (k *Keyring) stamp(rec *keyRecord) {
+	if rec.Region == "" && rec.Home == "" {
+		rec.Home = k.opts.Region
+	}
 }
 
 // noteRegion records that region holds keys. The caller holds k.mu
@@ -198,7 +225,7 @@ func (k *Keyring) replicateLocked(ctx context.Context, in *keyring.ReplicateKeyI
 		return nil, fmt.Errorf("%w: key %s is not a multi-Region key", keyring.ErrUnsupported, p.keyID())
 	case p.MultiRegion != keyring.MultiRegionPrimary:
 		return nil, fmt.Errorf("%w: key %s is a replica; replicate its primary key", keyring.ErrUnsupported, p.keyID())
-	case p.State == keyring.StatePendingDeletion:
+	case pendingDeletion(p):
 		return nil, pendingErr(p)
 	case region == p.Region:
 		return nil, fmt.Errorf("%w: ReplicaRegion %s is the primary key's region", keyring.ErrValidation, in.ReplicaRegion)
@@ -207,7 +234,16 @@ func (k *Keyring) replicateLocked(ctx context.Context, in *keyring.ReplicateKeyI
 		return nil, fmt.Errorf("%w: key %s already has a replica in %s", keyring.ErrAlreadyExists, p.keyID(), in.ReplicaRegion)
 	}
 	r := p.clone()
-	r.Region, r.MultiRegion = region, keyring.MultiRegionReplica
+	r.Region, r.MultiRegion, r.Home = region, keyring.MultiRegionReplica, ""
+	k.stamp(r)
+	for _, m := range k.setOf(p) {
+		// A primary made in a former default region is stored where a
+		// replica into the current default would go.
+		if string(keyDBKey(m.rec)) == string(keyDBKey(r)) {
+			return nil, fmt.Errorf("%w: key %s was made in %s when it was the default region; replicas into the default region %s need another default",
+				keyring.ErrUnsupported, p.keyID(), k.regionName(m.rec.Region), in.ReplicaRegion)
+		}
+	}
 	r.Created, r.Description, r.Tags, r.Grants = now, in.Description, tags, nil
 	r.Policy = cmp.Or(in.Policy, defaultPolicy(k.opts.Account))
 	r.DeletionDate, r.PendingWindowDays = nil, 0
@@ -270,13 +306,15 @@ func (k *Keyring) updatePrimaryLocked(ctx context.Context, in *keyring.UpdatePri
 	if !ok {
 		return nil, fmt.Errorf("%w: key %s has no replica in %s", keyring.ErrNotFound, e.rec.keyID(), in.PrimaryRegion)
 	}
-	if err := usable(e.rec); err != nil && e.rec.State == keyring.StatePendingDeletion {
+	if err := usable(e.rec); err != nil && pendingDeletion(e.rec) {
 		return nil, err
 	}
-	if te.rec.State == keyring.StatePendingDeletion {
+	if pendingDeletion(te.rec) {
 		return nil, pendingErr(te.rec)
 	}
 	oldP, newP := e.rec.clone(), te.rec.clone()
+	k.stamp(oldP)
+	k.stamp(newP)
 	oldP.MultiRegion, newP.MultiRegion = keyring.MultiRegionReplica, keyring.MultiRegionPrimary
 	newP.RotationEnabled, newP.RotationPeriodDays, newP.RotationBase = oldP.RotationEnabled, oldP.RotationPeriodDays, oldP.RotationBase
 	err = k.db.Update(func(txn *badger.Txn) error {
@@ -305,6 +343,54 @@ func (k *Keyring) replicasOf(rec *keyRecord) []*keyEntry {
 		}
 	}
 	return out
+}
+
+// primaryOf returns the primary entry of rec's multi-Region set, or nil.
+// The caller holds k.mu.
+func (k *Keyring) primaryOf(rec *keyRecord) *keyEntry {
+	for _, e := range k.setOf(rec) {
+		if e.rec.MultiRegion == keyring.MultiRegionPrimary {
+			return e
+		}
+	}
+	return nil
+}
+
+// rotationOf is the record whose rotation settings rec reports: a
+// replica's are its primary's, shared by the set as in AWS KMS.
+// The caller holds k.mu.
+func (k *Keyring) rotationOf(rec *keyRecord) *keyRecord {
+	if rec.MultiRegion == keyring.MultiRegionReplica {
+		if p := k.primaryOf(rec); p != nil {
+			return p.rec
+		}
+	}
+	return rec
+}
+
+// lastReplicaDeleted returns the primary of a replica about to be deleted
+// and its next record, PendingDeletion, when the primary is
+// PendingReplicaDeletion and rec is its last replica; nil otherwise. The
+// primary's waiting period starts at the replica's deletion date, so it
+// does not depend on when the lazy deletion runs. The caller holds k.mu
+// exclusively.
+func (k *Keyring) lastReplicaDeleted(rec *keyRecord) (*keyEntry, *keyRecord) {
+	if rec.MultiRegion != keyring.MultiRegionReplica {
+		return nil, nil
+	}
+	pe := k.primaryOf(rec)
+	if pe == nil || pe.rec.State != keyring.StatePendingReplicaDeletion || len(k.replicasOf(pe.rec)) != 1 {
+		return nil, nil
+	}
+	start := k.now()
+	if rec.DeletionDate != nil {
+		start = *rec.DeletionDate
+	}
+	p := pe.rec.clone()
+	when := start.Add(time.Duration(p.PendingWindowDays) * day)
+	p.State, p.DeletionDate = keyring.StatePendingDeletion, &when
+	k.stamp(p)
+	return pe, p
 }
 
 // notReplica refuses rotation settings on a replica: rotation is the

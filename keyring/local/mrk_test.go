@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/kmsfs/kmsfs/keyring"
+	"github.com/kmsfs/kmsfs/keyring/local"
 )
 
 // inRegion is a request context whose principal signed for region.
@@ -168,11 +169,6 @@ func TestMultiRegionKeys(t *testing.T) {
 		t.Fatalf("replica's version %d, want 3", d.KeyMetadata.CurrentKeyVersion)
 	}
 
-	// A primary with replicas cannot be scheduled for deletion.
-	if _, err := kr.ScheduleKeyDeletion(us, &keyring.ScheduleKeyDeletionInput{KeyId: m.KeyId}); !errors.Is(err, keyring.ErrInvalidState) {
-		t.Fatalf("deleting a primary with replicas: %v", err)
-	}
-
 	// UpdatePrimaryRegion swaps the roles.
 	if err := kr.UpdatePrimaryRegion(us, &keyring.UpdatePrimaryRegionInput{KeyId: m.KeyId, PrimaryRegion: "ap-south-1"}); !errors.Is(err, keyring.ErrNotFound) {
 		t.Fatalf("UpdatePrimaryRegion to a region without a replica: %v", err)
@@ -269,4 +265,228 @@ func TestMultiRegionBundle(t *testing.T) {
 	if _, err := dst.importBundle(b, false); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A primary scheduled for deletion while it has replicas waits in
+// PendingReplicaDeletion, without a DeletionDate; when its last replica is
+// deleted it becomes PendingDeletion, its waiting period counted from that
+// deletion, as in AWS KMS.
+func TestMultiRegionPendingReplicaDeletion(t *testing.T) {
+	env := newEnv(t)
+	kr := env.kr
+	eu, ap := inRegion("eu-west-1"), inRegion("ap-south-1")
+	c, err := kr.CreateKey(ctxb(), &keyring.CreateKeyInput{MultiRegion: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := c.KeyMetadata.KeyId
+	for _, r := range []string{"eu-west-1", "ap-south-1"} {
+		if _, err := kr.ReplicateKey(ctxb(), &keyring.ReplicateKeyInput{KeyId: id, ReplicaRegion: r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	schedule := func(ctx context.Context, days int) *keyring.ScheduleKeyDeletionOutput {
+		t.Helper()
+		out, err := kr.ScheduleKeyDeletion(ctx, &keyring.ScheduleKeyDeletionInput{KeyId: id, PendingWindowInDays: days})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	out := schedule(ctxb(), 7)
+	if out.KeyState != keyring.StatePendingReplicaDeletion || !out.DeletionDate.IsZero() || out.PendingWindowInDays != 7 {
+		t.Fatalf("ScheduleKeyDeletion of a primary with replicas: %+v", out)
+	}
+	wantPRD := func(what string) {
+		t.Helper()
+		md := env.describe(id)
+		if md.KeyState != keyring.StatePendingReplicaDeletion || md.Enabled || md.DeletionDate != nil || md.PendingDeletionWindowInDays != 7 {
+			t.Fatalf("%s: KeyState %s Enabled %v DeletionDate %v window %d", what, md.KeyState, md.Enabled, md.DeletionDate, md.PendingDeletionWindowInDays)
+		}
+	}
+	wantPRD("DescribeKey")
+	_, err = kr.Encrypt(ctxb(), &keyring.EncryptInput{KeyId: id, Plaintext: []byte("x")})
+	wantName(t, "Encrypt", err, "KMSInvalidStateException")
+	_, err = kr.ReplicateKey(ctxb(), &keyring.ReplicateKeyInput{KeyId: id, ReplicaRegion: "us-west-2"})
+	wantName(t, "ReplicateKey", err, "KMSInvalidStateException")
+	_, err = kr.ScheduleKeyDeletion(ctxb(), &keyring.ScheduleKeyDeletionInput{KeyId: id})
+	wantName(t, "ScheduleKeyDeletion again", err, "KMSInvalidStateException")
+	err = kr.EnableKey(ctxb(), &keyring.KeyIDInput{KeyId: id})
+	wantName(t, "EnableKey", err, "KMSInvalidStateException")
+	// The replicas keep their own state.
+	if _, err := kr.Encrypt(eu, &keyring.EncryptInput{KeyId: id, Plaintext: []byte("x")}); err != nil {
+		t.Fatalf("Encrypt with a replica: %v", err)
+	}
+	// CancelKeyDeletion leaves the primary Disabled, as from PendingDeletion.
+	if _, err := kr.CancelKeyDeletion(ctxb(), &keyring.KeyIDInput{KeyId: id}); err != nil {
+		t.Fatal(err)
+	}
+	if md := env.describe(id); md.KeyState != keyring.StateDisabled || md.PendingDeletionWindowInDays != 0 {
+		t.Fatalf("after CancelKeyDeletion: %s, window %d", md.KeyState, md.PendingDeletionWindowInDays)
+	}
+	schedule(ctxb(), 7)
+	env.reopen()
+	kr = env.kr
+	wantPRD("after reopen")
+
+	// The replicas go, at different dates; the primary waits for the last.
+	t0 := env.clock.Now()
+	schedule(eu, 7)
+	schedule(ap, 30)
+	env.clock.Advance(8 * day)
+	if _, err := kr.RotateDue(ctxb()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kr.DescribeKey(eu, &keyring.KeyIDInput{KeyId: id}); !errors.Is(err, keyring.ErrNotFound) {
+		t.Fatalf("eu-west-1 replica after its deletion date: %v", err)
+	}
+	wantPRD("with one replica left")
+	env.clock.Advance(25 * day)
+	md := env.describe(id) // the lazy deletion of the last replica runs on this use
+	want := t0.Add(37 * day)
+	if md.KeyState != keyring.StatePendingDeletion || md.DeletionDate == nil || !md.DeletionDate.Equal(want) || md.PendingDeletionWindowInDays != 7 {
+		t.Fatalf("after the last replica's deletion: %s, DeletionDate %v (want %v), window %d", md.KeyState, md.DeletionDate, want, md.PendingDeletionWindowInDays)
+	}
+	if md.MultiRegionConfiguration == nil || len(md.MultiRegionConfiguration.ReplicaKeys) != 0 {
+		t.Fatalf("replicas after their deletion: %+v", md.MultiRegionConfiguration)
+	}
+	env.clock.Advance(5 * day)
+	if _, err := kr.DescribeKey(ctxb(), &keyring.KeyIDInput{KeyId: id}); !errors.Is(err, keyring.ErrNotFound) {
+		t.Fatalf("primary after its deletion date: %v", err)
+	}
+}
+
+// Rotation settings are the set's: a replica reports its primary's
+// current settings, including those changed after it was made.
+func TestMultiRegionRotationShared(t *testing.T) {
+	env := newEnv(t)
+	kr := env.kr
+	eu := inRegion("eu-west-1")
+	c, err := kr.CreateKey(ctxb(), &keyring.CreateKeyInput{MultiRegion: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := c.KeyMetadata.KeyId
+	if _, err := kr.ReplicateKey(ctxb(), &keyring.ReplicateKeyInput{KeyId: id, ReplicaRegion: "eu-west-1"}); err != nil {
+		t.Fatal(err)
+	}
+	status := func(ctx context.Context) *keyring.GetKeyRotationStatusOutput {
+		t.Helper()
+		out, err := kr.GetKeyRotationStatus(ctx, &keyring.KeyIDInput{KeyId: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	same := func(what string, enabled bool, days int) {
+		t.Helper()
+		p, r := status(ctxb()), status(eu)
+		if p.KeyRotationEnabled != enabled || p.RotationPeriodInDays != days {
+			t.Fatalf("%s: primary %+v", what, p)
+		}
+		if r.KeyRotationEnabled != p.KeyRotationEnabled || r.RotationPeriodInDays != p.RotationPeriodInDays ||
+			(r.NextRotationDate == nil) != (p.NextRotationDate == nil) ||
+			r.NextRotationDate != nil && !r.NextRotationDate.Equal(p.NextRotationDate.Time) {
+			t.Fatalf("%s: replica %+v, primary %+v", what, r, p)
+		}
+		if !strings.Contains(r.KeyId, ":eu-west-1:") {
+			t.Fatalf("%s: replica's status names %s", what, r.KeyId)
+		}
+	}
+	same("never enabled", false, 0)
+	if err := kr.EnableKeyRotation(ctxb(), &keyring.EnableKeyRotationInput{KeyId: id, RotationPeriodInDays: 180}); err != nil {
+		t.Fatal(err)
+	}
+	same("enabled on the primary", true, 180)
+	err = kr.EnableKeyRotation(eu, &keyring.EnableKeyRotationInput{KeyId: id, RotationPeriodInDays: 90})
+	wantName(t, "EnableKeyRotation on the replica", err, "UnsupportedOperationException")
+	err = kr.DisableKeyRotation(eu, &keyring.KeyIDInput{KeyId: id})
+	wantName(t, "DisableKeyRotation on the replica", err, "UnsupportedOperationException")
+	same("refused on the replica", true, 180)
+	if err := kr.EnableKeyRotation(ctxb(), &keyring.EnableKeyRotationInput{KeyId: id, RotationPeriodInDays: 90}); err != nil {
+		t.Fatal(err)
+	}
+	same("new period", true, 90)
+	// The new primary carries the settings over.
+	if err := kr.UpdatePrimaryRegion(ctxb(), &keyring.UpdatePrimaryRegionInput{KeyId: id, PrimaryRegion: "eu-west-1"}); err != nil {
+		t.Fatal(err)
+	}
+	same("after UpdatePrimaryRegion", true, 90)
+	if err := kr.DisableKeyRotation(eu, &keyring.KeyIDInput{KeyId: id}); err != nil {
+		t.Fatal(err)
+	}
+	same("disabled on the new primary", false, 0)
+}
+
+// A key made in the default region stays in it when the keyring is
+// reopened with another default: invisible from the new default, visible
+// from its own region with its own ARN, and written back in place.
+func TestRegionPersisted(t *testing.T) {
+	env := newEnv(t)
+	reopenIn := func(region string) {
+		t.Helper()
+		if err := env.kr.Close(); err != nil {
+			t.Fatal(err)
+		}
+		env.kr = nil
+		opts := env.options(false)
+		opts.Region = region
+		kr, err := local.Open(env.dir, testPass, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env.kr = kr
+	}
+	a := env.createKey()
+	mrk, err := env.kr.CreateKey(ctxb(), &keyring.CreateKeyInput{MultiRegion: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := env.encrypt(a, []byte("a"), nil)
+
+	reopenIn("elsewhere")
+	inLocal := inRegion(local.DefaultRegion)
+	for _, id := range []string{a, mrk.KeyMetadata.KeyId} {
+		if _, err := env.kr.DescribeKey(ctxb(), &keyring.KeyIDInput{KeyId: id}); !errors.Is(err, keyring.ErrNotFound) {
+			t.Fatalf("key %s from the new default region: %v", id, err)
+		}
+		d, err := env.kr.DescribeKey(inLocal, &keyring.KeyIDInput{KeyId: id})
+		if err != nil || !strings.HasPrefix(d.KeyMetadata.Arn, "arn:aws:kms:local:") {
+			t.Fatalf("key %s from its region: %+v, %v", id, d, err)
+		}
+	}
+	if _, err := env.kr.Decrypt(ctxb(), &keyring.DecryptInput{CiphertextBlob: blob}); !errors.Is(err, keyring.ErrNotFound) && !errors.Is(err, keyring.ErrInvalidCiphertext) {
+		t.Fatalf("Decrypt from the new default region: %v", err)
+	}
+	if dec, err := env.kr.Decrypt(inLocal, &keyring.DecryptInput{CiphertextBlob: blob}); err != nil || string(dec.Plaintext) != "a" {
+		t.Fatalf("Decrypt in the key's region: %v", err)
+	}
+	// A write while the region is not the default keeps the key in place.
+	if err := env.kr.UpdateKeyDescription(inLocal, &keyring.UpdateKeyDescriptionInput{KeyId: a, Description: "moved?"}); err != nil {
+		t.Fatal(err)
+	}
+	b := env.createKey() // in the new default
+	if d := env.describe(b); !strings.HasPrefix(d.Arn, "arn:aws:kms:elsewhere:") {
+		t.Fatalf("key made in the new default: %s", d.Arn)
+	}
+
+	reopenIn(local.DefaultRegion)
+	if d := env.describe(a); d.Description != "moved?" || !strings.HasPrefix(d.Arn, "arn:aws:kms:local:") {
+		t.Fatalf("back in the default region: %+v", d)
+	}
+	if _, err := env.kr.DescribeKey(ctxb(), &keyring.KeyIDInput{KeyId: b}); !errors.Is(err, keyring.ErrNotFound) {
+		t.Fatalf("key of the former default from the default region: %v", err)
+	}
+	if _, err := env.kr.DescribeKey(inRegion("elsewhere"), &keyring.KeyIDInput{KeyId: b}); err != nil {
+		t.Fatalf("key of the former default from its region: %v", err)
+	}
+	l, err := env.kr.ListKeys(ctxb(), &keyring.ListInput{})
+	if err != nil || len(l.Keys) != 2 {
+		t.Fatalf("ListKeys in the default region: %+v, %v (want the two keys made there, once each)", l, err)
+	}
+	// A replica into a default region that a set's primary was made in
+	// under another default is refused rather than stored over it.
+	reopenIn("elsewhere")
+	_, err = env.kr.ReplicateKey(inLocal, &keyring.ReplicateKeyInput{KeyId: mrk.KeyMetadata.KeyId, ReplicaRegion: "elsewhere"})
+	wantName(t, "ReplicateKey into the new default", err, "UnsupportedOperationException")
 }

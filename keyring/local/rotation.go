@@ -45,13 +45,17 @@ func (k *Keyring) EnableKeyRotation(ctx context.Context, in *keyring.EnableKeyRo
 	return err
 }
 
-// DisableKeyRotation turns off automatic rotation.
+// DisableKeyRotation turns off automatic rotation. Keys that cannot
+// rotate automatically refuse it, as they refuse EnableKeyRotation.
 func (k *Keyring) DisableKeyRotation(ctx context.Context, in *keyring.KeyIDInput) error {
 	_, err := k.mutate(ctx, "DisableKeyRotation", in.KeyId, func(rec *keyRecord, _ time.Time) error {
-		if err := usable(rec); err != nil {
+		// As EnableKeyRotation: AWS refuses asymmetric, HMAC and
+		// imported keys and replicas (UnsupportedOperationException)
+		// before it looks at the key state.
+		if err := checkRotation(rec); err != nil {
 			return err
 		}
-		if err := notReplica(rec); err != nil {
+		if err := usable(rec); err != nil {
 			return err
 		}
 		rec.RotationEnabled, rec.RotationPeriodDays, rec.RotationBase = false, 0, time.Time{}
@@ -60,12 +64,13 @@ func (k *Keyring) DisableKeyRotation(ctx context.Context, in *keyring.KeyIDInput
 	return err
 }
 
-// GetKeyRotationStatus reports automatic rotation, in any key state.
+// GetKeyRotationStatus reports automatic rotation, in any key state; a
+// multi-Region replica reports its primary's, which the set shares.
 func (k *Keyring) GetKeyRotationStatus(ctx context.Context, in *keyring.KeyIDInput) (*keyring.GetKeyRotationStatusOutput, error) {
 	var out *keyring.GetKeyRotationStatusOutput
 	err := k.readKey(ctx, "GetKeyRotationStatus", in.KeyId, func(e *keyEntry) error {
-		r := e.rec
-		out = &keyring.GetKeyRotationStatusOutput{KeyRotationEnabled: r.RotationEnabled, KeyId: k.keyARN(r)}
+		r := k.rotationOf(e.rec)
+		out = &keyring.GetKeyRotationStatusOutput{KeyRotationEnabled: r.RotationEnabled, KeyId: k.keyARN(e.rec)}
 		if r.RotationEnabled {
 			next := r.nextRotation()
 			out.RotationPeriodInDays, out.NextRotationDate = r.RotationPeriodDays, &keyring.EpochTime{Time: next}
