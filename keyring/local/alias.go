@@ -72,7 +72,7 @@ func (k *Keyring) writeAliasLocked(ctx context.Context, in *keyring.AliasInput, 
 	if err != nil {
 		return in.TargetKeyId, err
 	}
-	if e.rec.State == keyring.StatePendingDeletion {
+	if pendingDeletion(e.rec) {
 		return e.rec.ID.String(), pendingErr(e.rec)
 	}
 	old, exists := k.aliases[in.AliasName]

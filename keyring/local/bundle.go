@@ -398,7 +398,8 @@ func (bk *bundleKey) validate() error {
 	case len(bk.Description) > maxDescription:
 		return fmt.Errorf("%w: description longer than %d", errBadKey, maxDescription)
 	case bk.State != keyring.StateEnabled && bk.State != keyring.StateDisabled && bk.State != keyring.StatePendingDeletion &&
-		(bk.State != keyring.StatePendingImport || bk.Origin != keyring.OriginExternal):
+		(bk.State != keyring.StatePendingImport || bk.Origin != keyring.OriginExternal) &&
+		(bk.State != keyring.StatePendingReplicaDeletion || bk.MultiRegion != keyring.MultiRegionPrimary):
 		return fmt.Errorf("%w: unknown state %q", errBadKey, truncate(bk.State))
 	case (bk.State == keyring.StatePendingDeletion) != (bk.DeletionDate != nil):
 		return fmt.Errorf("%w: deletion date does not match state %s", errBadKey, bk.State)

@@ -344,6 +344,7 @@ func (k *Keyring) load(checkMACs bool) error {
 					return err
 				}
 			}
+			rec.Region = k.loadedRegion(rec)
 			e, err := k.unsealEntry(rec)
 			if err == nil {
 				k.keys[rec.ref()] = e

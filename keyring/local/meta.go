@@ -148,7 +148,7 @@ func (k *Keyring) TagResource(ctx context.Context, in *keyring.TagResourceInput)
 		}
 	}
 	_, err := k.mutate(ctx, "TagResource", in.KeyId, func(rec *keyRecord, _ time.Time) error {
-		if rec.State == keyring.StatePendingDeletion {
+		if pendingDeletion(rec) {
 			return pendingErr(rec)
 		}
 		tags, err := mergeTags(rec.Tags, in.Tags)
@@ -186,7 +186,7 @@ func (k *Keyring) UntagResource(ctx context.Context, in *keyring.UntagResourceIn
 		}
 	}
 	_, err := k.mutate(ctx, "UntagResource", in.KeyId, func(rec *keyRecord, _ time.Time) error {
-		if rec.State == keyring.StatePendingDeletion {
+		if pendingDeletion(rec) {
 			return pendingErr(rec)
 		}
 		rec.Tags = slices.DeleteFunc(rec.Tags, func(t keyring.Tag) bool { return slices.Contains(in.TagKeys, t.TagKey) })
@@ -217,7 +217,7 @@ func (k *Keyring) UpdateKeyDescription(ctx context.Context, in *keyring.UpdateKe
 		return fmt.Errorf("%w: Description longer than %d", keyring.ErrValidation, maxDescription)
 	}
 	_, err := k.mutate(ctx, "UpdateKeyDescription", in.KeyId, func(rec *keyRecord, _ time.Time) error {
-		if rec.State == keyring.StatePendingDeletion {
+		if pendingDeletion(rec) {
 			return pendingErr(rec)
 		}
 		rec.Description = in.Description
