@@ -328,6 +328,14 @@ func TestMultiRegionPendingReplicaDeletion(t *testing.T) {
 	env.reopen()
 	kr = env.kr
 	wantPRD("after reopen")
+	// A bundle carries the state.
+	dst := newEnv(t)
+	if _, err := dst.importBundle(env.export(), false); err != nil {
+		t.Fatalf("importing a bundle with a PendingReplicaDeletion key: %v", err)
+	}
+	if md := dst.describe(id); md.KeyState != keyring.StatePendingReplicaDeletion || md.PendingDeletionWindowInDays != 7 {
+		t.Fatalf("imported: %s, window %d", md.KeyState, md.PendingDeletionWindowInDays)
+	}
 
 	// The replicas go, at different dates; the primary waits for the last.
 	t0 := env.clock.Now()
