@@ -64,10 +64,19 @@ func importedDigest(id [16]byte, material []byte) []byte {
 	return h.Sum(nil)
 }
 
-// external refuses a key whose origin is not EXTERNAL, as AWS does.
-func external(rec *keyRecord, op string) error {
+// externalOrigin refuses op on a key whose Origin is not EXTERNAL.
+func externalOrigin(rec *keyRecord, op string) error {
 	if _, _, origin := specOf(rec); origin != keyring.OriginExternal {
 		return fmt.Errorf("%w: %s needs a key with Origin EXTERNAL; key %s has %s", keyring.ErrUnsupported, op, rec.ID, origin)
+	}
+	return nil
+}
+
+// external refuses a key whose origin is not EXTERNAL or that is pending
+// deletion, as AWS does for the import operations.
+func external(rec *keyRecord, op string) error {
+	if err := externalOrigin(rec, op); err != nil {
+		return err
 	}
 	if rec.State == keyring.StatePendingDeletion {
 		return pendingErr(rec)
@@ -285,10 +294,16 @@ func (k *Keyring) sealImported(rec *keyRecord, material []byte) ([]byte, error) 
 // becomes PendingImport until the same material is imported again.
 func (k *Keyring) DeleteImportedKeyMaterial(ctx context.Context, in *keyring.KeyIDInput) (*keyring.DeleteImportedKeyMaterialOutput, error) {
 	rec, err := k.mutateThen(ctx, "DeleteImportedKeyMaterial", in.KeyId, func(rec *keyRecord, _ time.Time) error {
-		if err := external(rec, "DeleteImportedKeyMaterial"); err != nil {
+		if err := externalOrigin(rec, "DeleteImportedKeyMaterial"); err != nil {
 			return err
 		}
+		// AWS's API reference: a key pending deletion keeps its state (and
+		// its deletion date); any other becomes PendingImport.
+		state := rec.State
 		dropImported(rec)
+		if state == keyring.StatePendingDeletion || state == keyring.StatePendingReplicaDeletion {
+			rec.State = state
+		}
 		return nil
 	}, forgetMaterial)
 	if err != nil {

@@ -319,11 +319,9 @@ func rmOps() []rmOp {
 			case k.kind != rmExternal:
 				return exUnsupport, nil
 			case r.pending():
-				// kmsfs: KMSInvalidStateException, the key state table's
-				// [8] for imported material; AWS's API reference says
-				// DeleteImportedKeyMaterial deletes the material of a key
-				// pending deletion and leaves its state.
-				return exInvalid, nil
+				// AWS's API reference: the material goes, the state (and
+				// the deletion date) stays.
+				return ok, func() { r.validTo, r.hasMat = time.Time{}, false }
 			}
 			return ok, func() { r.state, r.validTo, r.hasMat = keyring.StatePendingImport, time.Time{}, false }
 		}, func(mc *machine, k *rmKey, region string) error {
