@@ -103,13 +103,15 @@ func (k *fileKeys) sealChunkFrom(buf, pt []byte, fileID *[FileIDSize]byte, i int
 	return k.sealWith(buf, pt, nonce, s.chunkAAD(fileID, i)), nil
 }
 
-// sealIn seals buf[NonceSize:NonceSize+n] in place under a fresh nonce
-// drawn into s and the given AAD; the file and stream chunk seals differ
-// only in their AAD and their size checks.
-func (k *fileKeys) sealIn(buf []byte, n int, s *chunkScratch, aad []byte, rand io.Reader) ([]byte, error) {
-	nonce := s.nonce[:]
-	if err := freshNonce(rand, nonce); err != nil {
-		return nil, err
+// sealIn seals buf[NonceSize:NonceSize+n] in place under nonce, or if
+// nonce is nil a fresh one drawn into s, and the given AAD; the file and
+// stream chunk seals differ only in their AAD and their size checks.
+func (k *fileKeys) sealIn(buf []byte, n int, s *chunkScratch, aad, nonce []byte, rand io.Reader) ([]byte, error) {
+	if nonce == nil {
+		nonce = s.nonce[:]
+		if err := freshNonce(rand, nonce); err != nil {
+			return nil, err
+		}
 	}
 	return k.sealWith(buf, buf[NonceSize:NonceSize+n], nonce, aad), nil
 }

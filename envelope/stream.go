@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/kmsfs/kmsfs/chunker"
 )
@@ -134,6 +135,7 @@ type Writer struct {
 	at     io.WriterAt // where Close commits the floor; nil: nowhere
 	hdr    *header
 	rand   io.Reader
+	nonces []byte // one flush's nonces, reused
 	layout chunker.Layout
 	pipe   *chunker.Pipeline
 	buf    []byte
@@ -178,13 +180,22 @@ func (sw *Writer) flush(last bool) error {
 	if last && sw.marked && chunks == 0 {
 		chunks = 1 // FORMAT.md §16.1: an empty stream is one empty final chunk
 	}
+	// The nonces are drawn here, in chunk order, before the chunks are
+	// sealed in parallel: one read of the random source per flush, and a
+	// deterministic source (the test vectors') is never read concurrently
+	// and gives the same stream every time.
+	sw.nonces = slices.Grow(sw.nonces[:0], chunks*NonceSize)[:chunks*NonceSize]
+	if err := freshNonces(sw.rand, sw.nonces); err != nil {
+		return err
+	}
 	err := sw.pipe.Run(context.Background(), chunks, func(k int) error {
 		n, i := min(c, sw.n-k*c), sw.chunk+int64(k)
+		buf, nonce := sw.buf[k*s:], sw.nonces[k*NonceSize:(k+1)*NonceSize]
 		var err error
 		if sw.marked {
-			_, err = sw.hdr.keys.sealStreamChunk(sw.buf[k*s:], n, &sw.hdr.pre.FileID, i, last && k == chunks-1, sw.rand)
+			_, err = sw.hdr.keys.sealStreamChunk(buf, n, &sw.hdr.pre.FileID, i, last && k == chunks-1, nonce, sw.rand)
 		} else {
-			_, err = sw.hdr.keys.sealChunk(sw.buf[k*s:], n, &sw.hdr.pre.FileID, i, sw.rand)
+			_, err = sw.hdr.keys.sealChunkFrom(buf, buf[NonceSize:NonceSize+n], &sw.hdr.pre.FileID, i, nonce, sw.rand)
 		}
 		return err
 	})
