@@ -74,14 +74,7 @@ const verifyFileSize = 64 << 20
 // chunks on every CPU, so its baseline is GCM/OpenParallel.
 func verifyFile(b *testing.B) {
 	backing := &memfile.File{}
-	f, err := envelope.Create(context.Background(), backing, benchKeys, envelope.DefaultChunkSize)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := f.WriteAt(make([]byte, verifyFileSize), 0); err != nil {
-		b.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
+	if err := newFileOn(b, backing, envelope.DefaultChunkSize, verifyFileSize).Close(); err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(verifyFileSize)
@@ -158,7 +151,12 @@ func gcmOpen(b *testing.B, n int) {
 // newFile returns a File with chunk size c on an in-memory backing,
 // holding size bytes.
 func newFile(b *testing.B, c int, size int64) *envelope.File {
-	f, err := envelope.Create(context.Background(), &memfile.File{}, benchKeys, c)
+	return newFileOn(b, &memfile.File{}, c, size)
+}
+
+// newFileOn is newFile on the given backing.
+func newFileOn(b *testing.B, backing envelope.Backing, c int, size int64) *envelope.File {
+	f, err := envelope.Create(context.Background(), backing, benchKeys, c)
 	if err != nil {
 		b.Fatal(err)
 	}

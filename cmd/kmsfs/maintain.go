@@ -34,9 +34,10 @@ func rewrapJobsFlag() cli.Flag {
 	return &cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Usage: "files handled at once (default: 64, or 2 per CPU if more; a mount rewraps 2 per CPU)"}
 }
 
-// rewrapJobs is the --jobs of a rewrap done in this process.
-func rewrapJobs(c *cli.Context) int {
-	if c.IsSet("jobs") {
+// rewrapJobs is a rewrap's --jobs: unless set, maintain.RewrapJobs in
+// this process, and 0 (maintain's default) when the mount does the work.
+func rewrapJobs(c *cli.Context, online bool) int {
+	if c.IsSet("jobs") || online {
 		return c.Int("jobs")
 	}
 	return maintain.RewrapJobs()

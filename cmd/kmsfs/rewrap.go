@@ -158,9 +158,8 @@ func openRewrapper(c *cli.Context, dir string, svc *service) (r maintain.Rewrapp
 func runRewrap(c *cli.Context, dir string, conf *volume.Config, svc keyring.Service, r maintain.Rewrapper, target envelope.KeyRef, online bool) (*maintain.Summary, error) {
 	namer, closeNamer := namerFor(c.Context, dir, conf, svc)
 	defer closeNamer()
-	opts := maintain.Options{Jobs: rewrapJobs(c), Progress: newProgress(c, "rewrap"), Names: namer}
+	opts := maintain.Options{Jobs: rewrapJobs(c, online), Progress: newProgress(c, "rewrap"), Names: namer}
 	if online {
-		opts.Jobs = c.Int("jobs")
 		opts.Retryable = func(err error) bool { return errors.Is(err, maintain.ErrBusy) }
 	}
 	return maintain.Run(c.Context, dir, maintain.RewrapTask(r, target), opts)
@@ -262,6 +261,6 @@ func runRemoteRewrap(c *cli.Context, dir string, conf *volume.Config, ks envelop
 		defer codec.Close()
 		namer = names.NewTree(codec, dir)
 	}
-	opts := maintain.Options{Jobs: rewrapJobs(c), Progress: newProgress(c, "rewrap"), Names: namer}
+	opts := maintain.Options{Jobs: rewrapJobs(c, false), Progress: newProgress(c, "rewrap"), Names: namer}
 	return maintain.Run(c.Context, dir, maintain.RewrapTask(r, target), opts)
 }
