@@ -382,24 +382,37 @@ func (sr *Reader) wipe() {
 	}
 }
 
+// readChunk reads the next stored chunk into sr.buf[:m] and reports
+// whether it is the last of the input: shorter than a full chunk, or full
+// with nothing after it. m is 0 at the end of the input. err is a read
+// error; the input ending is not one.
+func (sr *Reader) readChunk() (m int, last bool, err error) {
+	m, err = io.ReadFull(sr.r, sr.buf)
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return m, true, nil
+	case err != nil:
+		return m, false, fmt.Errorf("envelope: reading chunk %d: %w", sr.chunk, err)
+	}
+	if _, err := sr.r.Peek(1); err != nil {
+		if !errors.Is(err, io.EOF) {
+			return m, false, fmt.Errorf("envelope: reading chunk %d: %w", sr.chunk+1, err)
+		}
+		return m, true, nil
+	}
+	return m, false, nil
+}
+
 // next reads and opens the next chunk, or reports the end of the stream.
 func (sr *Reader) next() error {
-	m, err := io.ReadFull(sr.r, sr.buf)
+	m, last, err := sr.readChunk()
 	switch {
-	case m == 0 && errors.Is(err, io.EOF):
+	case err != nil:
+		return err
+	case m == 0:
 		return sr.end()
-	case m <= ChunkOverhead && errors.Is(err, io.ErrUnexpectedEOF):
+	case last && m <= ChunkOverhead:
 		return &ChunkError{Index: sr.chunk, Err: fmt.Errorf("%w: %d-byte fragment after the last chunk", ErrTruncated, m)}
-	case err != nil && !errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Errorf("envelope: reading chunk %d: %w", sr.chunk, err)
-	}
-	last := m < len(sr.buf)
-	if !last {
-		_, perr := sr.r.Peek(1)
-		if perr != nil && !errors.Is(perr, io.EOF) {
-			return fmt.Errorf("envelope: reading chunk %d: %w", sr.chunk+1, perr)
-		}
-		last = perr != nil
 	}
 	if size := sr.total + int64(m-ChunkOverhead); last && size < sr.hdr.committed() {
 		return fmt.Errorf("%w: plaintext size %d is below the committed size %d", ErrTruncated, size, sr.hdr.committed())

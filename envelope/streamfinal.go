@@ -13,7 +13,6 @@ package envelope
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 )
@@ -116,22 +115,14 @@ func (sr *Reader) nextMarked() error {
 	if sr.final {
 		return io.EOF
 	}
-	m, err := io.ReadFull(sr.r, sr.buf)
+	m, last, err := sr.readChunk()
 	switch {
-	case m == 0 && errors.Is(err, io.EOF):
+	case err != nil:
+		return err
+	case m == 0:
 		return &ChunkError{Index: sr.chunk, Err: fmt.Errorf("%w: the stream ends without its final chunk", ErrTruncated)}
-	case m < ChunkOverhead && errors.Is(err, io.ErrUnexpectedEOF):
+	case last && m < ChunkOverhead:
 		return &ChunkError{Index: sr.chunk, Err: fmt.Errorf("%w: %d-byte fragment where a chunk should be", ErrTruncated, m)}
-	case err != nil && !errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Errorf("envelope: reading chunk %d: %w", sr.chunk, err)
-	}
-	last := m < len(sr.buf)
-	if !last {
-		_, perr := sr.r.Peek(1)
-		if perr != nil && !errors.Is(perr, io.EOF) {
-			return fmt.Errorf("envelope: reading chunk %d: %w", sr.chunk+1, perr)
-		}
-		last = perr != nil
 	}
 	pt, err := sr.openMarked(sr.buf[:m], last)
 	if err != nil {
