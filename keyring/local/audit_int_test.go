@@ -55,7 +55,7 @@ func TestAuditTamperDetected(t *testing.T) {
 			if _, err := getJSON(txn, auditDBKey(1), &first); err != nil {
 				return err
 			}
-			return editAudit(txn, 2, func(r *keyring.AuditRecord) { r.Caller = "mallory"; r.Hash = k.audit.recordHash(first.Hash, r) })
+			return editAudit(txn, 2, func(r *keyring.AuditRecord) { r.Caller = "mallory"; r.Hash = k.audit.newHasher().hash(first.Hash, r) })
 		}, 3},
 		{"rebuild the chain with plain SHA-256", func(_ *Keyring, txn *badger.Txn) error {
 			return rebuildUnkeyed(txn, 3, func(r *keyring.AuditRecord) { r.Outcome = "Success"; r.Caller = "mallory" })

@@ -200,15 +200,9 @@ func (a *auditLog) chain(recs []keyring.AuditRecord) {
 		if r.Count == 0 {
 			r.Count = 1
 		}
-		r.Hash = nil
 		r.Hash = h.hash(a.prev, r)
 		a.prev = r.Hash
 	}
-}
-
-// recordHash chains r to prev (see recordHasher.hash).
-func (a *auditLog) recordHash(prev []byte, r *keyring.AuditRecord) []byte {
-	return a.newHasher().hash(prev, r)
 }
 
 // recordHasher hashes the records of one pass over the chain (a flush, a

@@ -78,7 +78,7 @@ func external(rec *keyRecord, op string) error {
 	if err := externalOrigin(rec, op); err != nil {
 		return err
 	}
-	if rec.State == keyring.StatePendingDeletion {
+	if pendingDeletion(rec) {
 		return pendingErr(rec)
 	}
 	return nil
@@ -297,13 +297,7 @@ func (k *Keyring) DeleteImportedKeyMaterial(ctx context.Context, in *keyring.Key
 		if err := externalOrigin(rec, "DeleteImportedKeyMaterial"); err != nil {
 			return err
 		}
-		// AWS's API reference: a key pending deletion keeps its state (and
-		// its deletion date); any other becomes PendingImport.
-		state := rec.State
 		dropImported(rec)
-		if state == keyring.StatePendingDeletion || state == keyring.StatePendingReplicaDeletion {
-			rec.State = state
-		}
 		return nil
 	}, forgetMaterial)
 	if err != nil {
@@ -312,13 +306,18 @@ func (k *Keyring) DeleteImportedKeyMaterial(ctx context.Context, in *keyring.Key
 	return &keyring.DeleteImportedKeyMaterialOutput{KeyId: k.keyARN(rec)}, nil
 }
 
-// dropImported removes imported material from a record copy.
+// dropImported removes imported material from a record copy. A key
+// pending deletion keeps its state and deletion date, as AWS's API
+// reference says of DeleteImportedKeyMaterial; any other becomes
+// PendingImport.
 func dropImported(rec *keyRecord) {
 	for i := range rec.Versions {
 		rec.Versions[i].Sealed = nil
 	}
 	rec.Typed, rec.ValidTo, rec.ExpirationModel = nil, nil, ""
-	rec.State = keyring.StatePendingImport
+	if !pendingDeletion(rec) {
+		rec.State = keyring.StatePendingImport
+	}
 	if rec.Import != nil {
 		rec.Import = &importState{Digest: rec.Import.Digest}
 	}

@@ -457,7 +457,7 @@ func (k *Keyring) useLocked(ctx context.Context, keyID string, now time.Time) (*
 	if err != nil {
 		return nil, err
 	}
-	if err := k.applyDueLocked(ctx, e, now); err != nil {
+	if _, err := k.applyDueLocked(ctx, e, now); err != nil {
 		return nil, err
 	}
 	if k.keys[e.rec.ref()] == nil {
@@ -540,17 +540,19 @@ func (k *Keyring) runDue(id keyRef, now time.Time) error {
 	if !ok {
 		return nil
 	}
-	return k.applyDueLocked(context.Background(), e, now)
+	_, err := k.applyDueLocked(context.Background(), e, now)
+	return err
 }
 
 // applyDueLocked applies due work to e or, for a multi-Region key, to
 // every record of its set, deletions in date order so that a primary
 // waiting for its replicas counts its waiting period from the last one's
-// deletion (lastReplicaDeleted).
-func (k *Keyring) applyDueLocked(ctx context.Context, e *keyEntry, now time.Time) error {
+// deletion (lastReplicaDeleted). It returns the number of automatic
+// rotations it made.
+func (k *Keyring) applyDueLocked(ctx context.Context, e *keyEntry, now time.Time) (rotated int, err error) {
 	set := k.setOf(e.rec)
 	if len(set) == 0 {
-		return k.applyOwnDueLocked(ctx, e, now)
+		set = []*keyEntry{e}
 	}
 	// Records without a deletion date (a waiting primary) go last.
 	slices.SortStableFunc(set, func(a, b *keyEntry) int {
@@ -561,11 +563,15 @@ func (k *Keyring) applyDueLocked(ctx context.Context, e *keyEntry, now time.Time
 		return da.Compare(*db)
 	})
 	for _, m := range set {
-		if err := k.applyOwnDueLocked(ctx, m, now); err != nil {
-			return err
+		r, err := k.applyOwnDueLocked(ctx, m, now)
+		if r {
+			rotated++
+		}
+		if err != nil {
+			return rotated, err
 		}
 	}
-	return nil
+	return rotated, nil
 }
 
 func boolInt(b bool) int {
@@ -576,20 +582,19 @@ func boolInt(b bool) int {
 }
 
 // applyOwnDueLocked deletes e if its deletion date has passed, or rotates it
-// if automatic rotation is due.
-func (k *Keyring) applyOwnDueLocked(ctx context.Context, e *keyEntry, now time.Time) error {
-	if !e.due(now) {
-		return nil
+// if automatic rotation is due, and says whether it rotated.
+func (k *Keyring) applyOwnDueLocked(ctx context.Context, e *keyEntry, now time.Time) (rotated bool, err error) {
+	switch {
+	case !e.due(now):
+		return false, nil
+	case e.rec.State == keyring.StatePendingDeletion:
+		return false, k.deleteLocked(ctx, e)
+	case materialExpired(e.rec, now):
+		return false, k.expireLocked(ctx, e)
 	}
-	if e.rec.State == keyring.StatePendingDeletion {
-		return k.deleteLocked(ctx, e)
-	}
-	if materialExpired(e.rec, now) {
-		return k.expireLocked(ctx, e)
-	}
-	err := k.addVersionLocked(ctx, e, now, rotationAutomatic)
+	err = k.addVersionLocked(ctx, e, now, rotationAutomatic)
 	k.auditLocked(ctx, keyring.AuditRecord{Op: "RotateKey", KeyId: e.rec.keyID(), KeyVersion: e.rec.current()}, err)
-	return err
+	return err == nil, err
 }
 
 // deleteLocked deletes a key, its sealed material and the aliases that
@@ -644,12 +649,10 @@ func (k *Keyring) purgeDue(ctx context.Context, now time.Time) (rotated int, err
 		if !k.due(e, now) {
 			continue
 		}
-		isRotation := e.rec.State == keyring.StateEnabled
-		if err := k.applyDueLocked(ctx, e, now); err != nil {
+		n, err := k.applyDueLocked(ctx, e, now)
+		rotated += n
+		if err != nil {
 			return rotated, err
-		}
-		if isRotation {
-			rotated++
 		}
 	}
 	return rotated, nil

@@ -285,7 +285,7 @@ func typedMetadata(m *keyring.KeyMetadata, r *keyRecord) {
 // materialExpired says whether r's imported material has passed ValidTo.
 func materialExpired(r *keyRecord, now time.Time) bool {
 	return r.ValidTo != nil && !now.Before(*r.ValidTo) &&
-		r.State != keyring.StatePendingImport && r.State != keyring.StatePendingDeletion
+		r.State != keyring.StatePendingImport && !pendingDeletion(r)
 }
 
 // setKeyType records a validated CreateKey's spec, usage and origin,

@@ -498,3 +498,44 @@ func TestRegionPersisted(t *testing.T) {
 	_, err = env.kr.ReplicateKey(inLocal, &keyring.ReplicateKeyInput{KeyId: mrk.KeyMetadata.KeyId, ReplicaRegion: "elsewhere"})
 	wantName(t, "ReplicateKey into the new default", err, "UnsupportedOperationException")
 }
+
+// TestRotateDueCountsOnlyRotations: a replica's deletion falling due is
+// work for its whole multi-Region set, but not a rotation, whichever
+// record of the set RotateDue visits first; a rotation is counted once.
+func TestRotateDueCountsOnlyRotations(t *testing.T) {
+	env := newEnv(t)
+	kr := env.kr
+	var ids []string
+	for range 8 { // RotateDue visits keys in map order: several sets make both orders likely
+		c, err := kr.CreateKey(ctxb(), &keyring.CreateKeyInput{MultiRegion: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := c.KeyMetadata.KeyId
+		if _, err := kr.ReplicateKey(ctxb(), &keyring.ReplicateKeyInput{KeyId: id, ReplicaRegion: "eu-west-1"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kr.ScheduleKeyDeletion(inRegion("eu-west-1"), &keyring.ScheduleKeyDeletionInput{KeyId: id, PendingWindowInDays: 7}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	env.clock.Advance(8 * day)
+	if n, err := kr.RotateDue(ctxb()); err != nil || n != 0 {
+		t.Fatalf("RotateDue after replica deletions fell due: %d rotations, %v; want 0", n, err)
+	}
+	for _, id := range ids {
+		if md := env.describe(id); md.KeyState != keyring.StateEnabled || len(md.MultiRegionConfiguration.ReplicaKeys) != 0 {
+			t.Fatalf("primary %s after its replica's deletion: %s, replicas %v", id, md.KeyState, md.MultiRegionConfiguration.ReplicaKeys)
+		}
+	}
+
+	rot := ids[0]
+	if err := kr.EnableKeyRotation(ctxb(), &keyring.EnableKeyRotationInput{KeyId: rot, RotationPeriodInDays: 90}); err != nil {
+		t.Fatal(err)
+	}
+	env.clock.Advance(91 * day)
+	if n, err := kr.RotateDue(ctxb()); err != nil || n != 1 {
+		t.Fatalf("RotateDue with one rotation due: %d, %v; want 1", n, err)
+	}
+}
