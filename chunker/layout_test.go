@@ -260,12 +260,14 @@ func BenchmarkSpan(b *testing.B) {
 }
 
 // TestPipelineAllocs checks that a parallel run allocates per run, not per
-// job (a job's error variable once escaped to the heap).
+// job (a job's error variable once escaped to the heap): 2 jobs one per
+// task, and 256 jobs in tasks of 4, both on two workers.
 func TestPipelineAllocs(t *testing.T) {
 	p := chunker.NewPipeline(2)
-	for _, n := range []int{2, 256} {
+	for _, c := range []struct{ n, group int }{{2, 1}, {256, 4}} {
+		n := c.n
 		allocs := testing.AllocsPerRun(50, func() {
-			if err := p.RunGrouped(context.Background(), n, 4, func(int) error { return nil }); err != nil {
+			if err := p.RunGrouped(context.Background(), n, c.group, func(int) error { return nil }); err != nil {
 				t.Fatal(err)
 			}
 		})

@@ -72,16 +72,6 @@ func freshNonces(rand io.Reader, dst []byte) error {
 	return nil
 }
 
-// sealChunk encrypts chunk i in place: buf[NonceSize:NonceSize+n] holds the
-// plaintext on entry; on return buf[:n+ChunkOverhead] is the stored chunk,
-// under a fresh nonce (FORMAT.md, "Nonces").
-func (k *fileKeys) sealChunk(buf []byte, n int, fileID *[FileIDSize]byte, i int64, rand io.Reader) ([]byte, error) {
-	if n <= 0 || len(buf) < n+ChunkOverhead {
-		panic(fmt.Sprintf("envelope: internal error: sealing %d bytes in a %d-byte buffer", n, len(buf)))
-	}
-	return k.sealChunkFrom(buf, buf[NonceSize:NonceSize+n], fileID, i, nil, rand)
-}
-
 // sealChunkFrom seals the plaintext pt as chunk i into buf and returns
 // buf[:len(pt)+ChunkOverhead], the stored chunk. pt is either
 // buf[NonceSize:NonceSize+len(pt)] (sealing in place) or disjoint from
@@ -101,19 +91,6 @@ func (k *fileKeys) sealChunkFrom(buf, pt []byte, fileID *[FileIDSize]byte, i int
 		}
 	}
 	return k.sealWith(buf, pt, nonce, s.chunkAAD(fileID, i)), nil
-}
-
-// sealIn seals buf[NonceSize:NonceSize+n] in place under nonce, or if
-// nonce is nil a fresh one drawn into s, and the given AAD; the file and
-// stream chunk seals differ only in their AAD and their size checks.
-func (k *fileKeys) sealIn(buf []byte, n int, s *chunkScratch, aad, nonce []byte, rand io.Reader) ([]byte, error) {
-	if nonce == nil {
-		nonce = s.nonce[:]
-		if err := freshNonce(rand, nonce); err != nil {
-			return nil, err
-		}
-	}
-	return k.sealWith(buf, buf[NonceSize:NonceSize+n], nonce, aad), nil
 }
 
 // sealWith writes nonce | AES-256-GCM(pt, aad) | tag into buf, where pt

@@ -496,7 +496,7 @@ func (f *File) loadOld(i int64, n int, size int64, buf []byte, save *tailSave) e
 // writeSealed seals the n plaintext bytes at buf[NonceSize:] as chunk i
 // and writes them in place.
 func (f *File) writeSealed(i int64, buf []byte, n int) error {
-	stored, err := f.hdr.keys.sealChunk(buf, n, &f.hdr.pre.FileID, i, f.rand)
+	stored, err := f.hdr.keys.sealChunkFrom(buf, buf[NonceSize:NonceSize+n], &f.hdr.pre.FileID, i, nil, f.rand)
 	if err != nil {
 		return err
 	}

@@ -193,7 +193,7 @@ func (sw *Writer) flush(last bool) error {
 		buf, nonce := sw.buf[k*s:], sw.nonces[k*NonceSize:(k+1)*NonceSize]
 		var err error
 		if sw.marked {
-			_, err = sw.hdr.keys.sealStreamChunk(buf, n, &sw.hdr.pre.FileID, i, last && k == chunks-1, nonce, sw.rand)
+			sw.hdr.keys.sealStreamChunk(buf, n, &sw.hdr.pre.FileID, i, last && k == chunks-1, nonce)
 		} else {
 			_, err = sw.hdr.keys.sealChunkFrom(buf, buf[NonceSize:NonceSize+n], &sw.hdr.pre.FileID, i, nonce, sw.rand)
 		}

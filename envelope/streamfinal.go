@@ -74,16 +74,16 @@ func (s *chunkScratch) streamChunkAAD(fileID *[FileIDSize]byte, i int64, final b
 	return aad
 }
 
-// sealStreamChunk is sealChunk with the final-chunk flag: buf[NonceSize:
-// NonceSize+n] holds the plaintext; n may be 0 only for the final chunk
-// of an empty stream.
-func (k *fileKeys) sealStreamChunk(buf []byte, n int, fileID *[FileIDSize]byte, i int64, final bool, nonce []byte, rand io.Reader) ([]byte, error) {
+// sealStreamChunk seals stream chunk i in place under nonce, with the
+// final-chunk flag in its AAD: buf[NonceSize:NonceSize+n] holds the
+// plaintext; n may be 0 only for the final chunk of an empty stream.
+func (k *fileKeys) sealStreamChunk(buf []byte, n int, fileID *[FileIDSize]byte, i int64, final bool, nonce []byte) []byte {
 	if n < 0 || (n == 0 && (!final || i != 0)) || len(buf) < n+ChunkOverhead {
 		panic(fmt.Sprintf("envelope: internal error: sealing %d bytes as stream chunk %d in a %d-byte buffer", n, i, len(buf)))
 	}
 	s := chunkScratchPool.Get().(*chunkScratch)
 	defer chunkScratchPool.Put(s)
-	return k.sealIn(buf, n, s, s.streamChunkAAD(fileID, i, final), nonce, rand)
+	return k.sealWith(buf, buf[NonceSize:NonceSize+n], nonce, s.streamChunkAAD(fileID, i, final))
 }
 
 // openStreamChunk authenticates and decrypts stored stream chunk i as

@@ -8,7 +8,7 @@ import (
 )
 
 // TestStreamNoncesInChunkOrder writes a stream of many chunks, which the
-// writer seals in parallel, twice from the same deterministic random
+// writer seals in parallel on 4 workers, twice from the same deterministic random
 // source: the two must be identical, so nonces are drawn in chunk order
 // and never concurrently (under -race, a concurrent read of the source
 // fails the test; the stream vectors rely on this).
@@ -19,7 +19,7 @@ func TestStreamNoncesInChunkOrder(t *testing.T) {
 		kms := newKMS(t, 1)
 		kms.SetRand(newDetRand("kms"))
 		var buf bytes.Buffer
-		w, err := envelope.NewStreamWriterWith(bg, &buf, kms, c, newDetRand("stream"))
+		w, err := envelope.NewStreamWriterWorkers(bg, &buf, kms, c, newDetRand("stream"), 4)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -104,11 +104,7 @@ func (r *root) rewrapShared(ctx context.Context, of *openFile, w envelope.KeyWra
 // mtime back and syncs once for both. Its syncs join those of the rewraps
 // running beside it (fsutil.SyncGroup): one syncfs for all of them.
 func (r *root) rewrapBacking(ctx context.Context, f *os.File, st *stat, w envelope.KeyWrapper) (changed bool, old, new envelope.KeyRef, err error) {
-	syncs, err := r.syncs()
-	if err != nil {
-		return false, old, new, fmt.Errorf("fs: %w", err)
-	}
-	b := fsutil.GroupSynced{File: f, Group: syncs}
+	b := fsutil.GroupSynced{File: f, Group: r.syncs}
 	changed, old, new, err = envelope.RewrapFile(ctx, b, r.keys, w, false)
 	if err != nil || !changed {
 		return changed, old, new, err

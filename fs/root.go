@@ -38,8 +38,8 @@ type root struct {
 	links         linkKey
 	unmarkedLinks bool
 	// syncs group-commits the syncs of rewraps served beside the mount
-	// (rewrap.go); made on the first rewrap, kept until the process ends.
-	syncs func() (*fsutil.SyncGroup, error)
+	// (rewrap.go); like dirfd, it lives as long as the mount.
+	syncs *fsutil.SyncGroup
 }
 
 // NewRoot returns the root node of a kmsfs volume, for mounting with
@@ -75,13 +75,17 @@ func newRoot(opts Options) (*root, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNoCipherDir, err)
 	}
+	syncs, err := fsutil.NewSyncGroup(dir)
+	if err != nil {
+		unix.Close(dirfd)
+		return nil, fmt.Errorf("%w: %w", ErrNoCipherDir, err)
+	}
 	r := &root{
-		dir: dir, dirfd: dirfd, dev: uint64(st.Dev), chunk: opts.chunkSize(),
+		dir: dir, dirfd: dirfd, syncs: syncs, dev: uint64(st.Dev), chunk: opts.chunkSize(),
 		keys: opts.Keys, names: identityNames{}, reserved: map[string]bool{},
 		readOnly: opts.ReadOnly, asRoot: os.Geteuid() == 0, egid: uint32(os.Getegid()), log: opts.logger(),
 		files: newOpenTable(), warned: newOnceSet(4096), unmarkedLinks: opts.UnmarkedSymlinks,
 	}
-	r.syncs = sync.OnceValues(func() (*fsutil.SyncGroup, error) { return fsutil.NewSyncGroup(dir) })
 	for _, n := range opts.ReservedNames {
 		r.reserved[n] = true
 	}
