@@ -212,10 +212,7 @@ func serve(c *cli.Context, cipherDir, mnt string) (err error) {
 		return fmt.Errorf("volume key: %w", err)
 	}
 	keys := session.NewVolumeKeys(svc, conf.KeyId)
-	if err := authenticateConfig(c, conf, keys, logger); err != nil {
-		return err
-	}
-	codec, err := nameCodec(c.Context, conf, keys)
+	codec, err := volumeNames(c, conf, keys, logger)
 	if err != nil {
 		return err
 	}
@@ -258,10 +255,7 @@ func serveRemote(c *cli.Context, conf *volume.Config, cipherDir, mnt string, log
 	if _, err := keys.Describe(c.Context); err != nil {
 		return fmt.Errorf("volume key %s: %w", conf.KMS.KeyArn, err)
 	}
-	if err := authenticateConfig(c, conf, keys, logger); err != nil {
-		return err
-	}
-	codec, err := nameCodec(c.Context, conf, keys)
+	codec, err := volumeNames(c, conf, keys, logger)
 	if err != nil {
 		return err
 	}
@@ -287,6 +281,16 @@ func serveRemote(c *cli.Context, conf *volume.Config, cipherDir, mnt string, log
 
 // authenticateConfig checks kmsfs.conf's MAC (FORMAT.md §15.4) before
 // anything of the config is used; a config written before config MACs
+// volumeNames authenticates conf with keys, then opens its name codec (nil
+// with plaintext names): every mount path checks the config's MAC before
+// it uses anything the config says.
+func volumeNames(c *cli.Context, conf *volume.Config, keys envelope.KeyService, logger *slog.Logger) (*names.Codec, error) {
+	if err := authenticateConfig(c, conf, keys, logger); err != nil {
+		return nil, err
+	}
+	return nameCodec(c.Context, conf, keys)
+}
+
 // gets one now, logged once (a read-only mount leaves it as it is).
 func authenticateConfig(c *cli.Context, conf *volume.Config, keys envelope.KeyService, logger *slog.Logger) error {
 	err := conf.Authenticate(c.Context, keys)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -179,21 +180,32 @@ func policyPut(c *cli.Context, svc *service) (any, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	var r io.Reader = c.App.Reader
-	if name := c.Args().Get(1); name != "" && name != "-" {
+	policy, err := readPolicy(c, cmp.Or(c.Args().Get(1), "-"))
+	if err != nil {
+		return nil, "", err
+	}
+	return nil, "", p.PutKeyPolicy(c.Context, &keyring.PutKeyPolicyInput{KeyId: c.Args().First(), Policy: policy,
+		BypassPolicyLockoutSafetyCheck: c.Bool("bypass-lockout-check")})
+}
+
+// readPolicy reads a key policy document from the file name, or from the
+// standard input for "-", at most maxPolicyFile bytes, without the
+// surrounding white space an editor leaves.
+func readPolicy(c *cli.Context, name string) (string, error) {
+	r := c.App.Reader
+	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
-			return nil, "", err
+			return "", err
 		}
 		defer f.Close()
 		r = f
 	}
 	b, err := io.ReadAll(io.LimitReader(r, maxPolicyFile))
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
-	return nil, "", p.PutKeyPolicy(c.Context, &keyring.PutKeyPolicyInput{KeyId: c.Args().First(), Policy: strings.TrimSpace(string(b)),
-		BypassPolicyLockoutSafetyCheck: c.Bool("bypass-lockout-check")})
+	return strings.TrimSpace(string(b)), nil
 }
 
 func grantCommand() *cli.Command {

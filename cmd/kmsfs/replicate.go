@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-
 	"github.com/kmsfs/kmsfs/keyring"
 	"github.com/urfave/cli/v2"
 )
@@ -21,7 +19,7 @@ func keyReplicateCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "region", Usage: "the replica's region", Required: true},
 			&cli.StringFlag{Name: "description", Usage: "the replica's description"},
-			&cli.StringFlag{Name: "policy-file", Usage: "the replica's key policy (default: the default policy)"},
+			&cli.StringFlag{Name: "policy-file", Usage: "the replica's key policy, - for the standard input (default: the default policy)"},
 		},
 		Action: serviceActionLocal(1, keyReplicate),
 	}
@@ -34,11 +32,9 @@ func keyReplicate(c *cli.Context, svc *service) (any, string, error) {
 	}
 	in := &keyring.ReplicateKeyInput{KeyId: c.Args().First(), ReplicaRegion: c.String("region"), Description: c.String("description")}
 	if f := c.String("policy-file"); f != "" {
-		b, err := os.ReadFile(f)
-		if err != nil {
+		if in.Policy, err = readPolicy(c, f); err != nil {
 			return nil, "", err
 		}
-		in.Policy = string(b)
 	}
 	out, err := r.ReplicateKey(c.Context, in)
 	if err != nil {
