@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -64,28 +62,7 @@ func streamVectors(t *testing.T) []*vector {
 }
 
 func TestStreamVectorsReproducible(t *testing.T) {
-	vs := streamVectors(t)
-	if *update {
-		if err := os.MkdirAll(streamVectorDir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for _, v := range vs {
-			if err := os.WriteFile(filepath.Join(streamVectorDir, v.name+".vec"), v.encode(), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return
-	}
-	files := readStreamVectors(t)
-	for _, v := range vs {
-		if !bytes.Equal(files[v.name], v.encode()) {
-			t.Errorf("stream vector %s differs from the generator", v.name)
-		}
-		delete(files, v.name)
-	}
-	for name := range files {
-		t.Errorf("stream vector %s is not produced by the generator", name)
-	}
+	checkReproducible(t, streamVectorDir, "stream vector", streamVectors(t))
 }
 
 // TestStreamVectors checks every committed stream vector with
@@ -121,19 +98,7 @@ func TestStreamVectors(t *testing.T) {
 
 func readStreamVectors(t testing.TB) map[string][]byte {
 	t.Helper()
-	paths, _ := filepath.Glob(filepath.Join(streamVectorDir, "*.vec"))
-	out := map[string][]byte{}
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[strings.TrimSuffix(filepath.Base(p), ".vec")] = b
-	}
-	if len(out) == 0 && !*update {
-		t.Fatal("no vectors in " + streamVectorDir)
-	}
-	return out
+	return readVectorDir(t, streamVectorDir)
 }
 
 // FuzzStreamReader feeds arbitrary bytes to NewStreamReader, seeded with

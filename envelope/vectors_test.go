@@ -121,12 +121,16 @@ func (pv *parsedVector) kms(t *testing.T) *testkms.Service {
 
 func readVectors(t *testing.T) map[string][]byte {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join(vectorDir, "*.vec"))
+	return readVectorDir(t, vectorDir)
+}
+
+// readVectorDir reads the *.vec files of dir by name. Only -update may
+// find none: it is about to write them.
+func readVectorDir(t testing.TB, dir string) map[string][]byte {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(dir, "*.vec"))
 	if err != nil {
 		t.Fatal(err)
-	}
-	if len(paths) == 0 {
-		t.Fatal("no vectors in " + vectorDir)
 	}
 	out := map[string][]byte{}
 	for _, p := range paths {
@@ -135,6 +139,9 @@ func readVectors(t *testing.T) map[string][]byte {
 			t.Fatal(err)
 		}
 		out[strings.TrimSuffix(filepath.Base(p), ".vec")] = b
+	}
+	if len(out) == 0 && !*update {
+		t.Fatal("no vectors in " + dir)
 	}
 	return out
 }
@@ -214,27 +221,34 @@ func checkSuccessVector(t *testing.T, pv *parsedVector, kms *testkms.Service) {
 // them to match the committed files byte for byte; with -update it
 // rewrites the files instead.
 func TestVectorsReproducible(t *testing.T) {
-	vs := generateVectors(t)
+	checkReproducible(t, vectorDir, "vector", generateVectors(t))
+}
+
+// checkReproducible requires the vectors vs to match the files of dir byte
+// for byte, and every file to be one of them; with -update it rewrites
+// the files instead. kind names them in failures.
+func checkReproducible(t *testing.T, dir, kind string, vs []*vector) {
+	t.Helper()
 	if *update {
-		if err := os.MkdirAll(vectorDir, 0o755); err != nil {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
 		for _, v := range vs {
-			if err := os.WriteFile(filepath.Join(vectorDir, v.name+".vec"), v.encode(), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, v.name+".vec"), v.encode(), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
 		return
 	}
-	files := readVectors(t)
+	files := readVectorDir(t, dir)
 	for _, v := range vs {
 		if !bytes.Equal(files[v.name], v.encode()) {
-			t.Errorf("vector %s differs from the generator (run with -update only with a FORMAT.md changelog entry)", v.name)
+			t.Errorf("%s %s differs from the generator (run with -update only with a FORMAT.md changelog entry)", kind, v.name)
 		}
 		delete(files, v.name)
 	}
 	for name := range files {
-		t.Errorf("vector %s is not produced by the generator", name)
+		t.Errorf("%s %s is not produced by the generator", kind, name)
 	}
 }
 
