@@ -356,7 +356,7 @@ func (k *Keyring) commitImportLocked(pl *importPlan) error {
 	}
 	err := k.db.Update(func(txn *badger.Txn) error {
 		for _, e := range pl.entries {
-			if err := putKey(txn, k.recMAC, e.rec); err != nil {
+			if err := k.putKey(txn, e.rec); err != nil {
 				return err
 			}
 		}

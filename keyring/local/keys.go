@@ -49,7 +49,6 @@ func (k *Keyring) CreateKey(ctx context.Context, in *keyring.CreateKeyInput) (*k
 	k.mu.RLock()
 	rec.Region = k.regionOf(ctx)
 	k.mu.RUnlock()
-	k.stamp(rec)
 	if in.Policy != "" {
 		if err := k.checkPolicy(ctx, in.Policy, k.keyARN(rec), in.BypassPolicyLockoutSafetyCheck); err != nil {
 			return nil, err
@@ -184,8 +183,7 @@ func (k *Keyring) persistAll(recs []*keyRecord) error {
 	}
 	err := k.db.Update(func(txn *badger.Txn) error {
 		for _, rec := range recs {
-			k.stamp(rec)
-			if err := putKey(txn, k.recMAC, rec); err != nil {
+			if err := k.putKey(txn, rec); err != nil {
 				return err
 			}
 		}
@@ -199,8 +197,7 @@ func (k *Keyring) persistAll(recs []*keyRecord) error {
 
 // persist commits one key record; SyncWrites makes the commit durable.
 func (k *Keyring) persist(rec *keyRecord) error {
-	k.stamp(rec)
-	err := k.db.Update(func(txn *badger.Txn) error { return putKey(txn, k.recMAC, rec) })
+	err := k.db.Update(func(txn *badger.Txn) error { return k.putKey(txn, rec) })
 	if err != nil {
 		return fmt.Errorf("keyring: writing key %s: %w", rec.ID, err)
 	}
@@ -615,7 +612,7 @@ func (k *Keyring) deleteLocked(ctx context.Context, e *keyEntry) error {
 			}
 		}
 		if primary != nil {
-			if err := putKey(txn, k.recMAC, primary); err != nil {
+			if err := k.putKey(txn, primary); err != nil {
 				return err
 			}
 		}

@@ -82,11 +82,19 @@ func (k *Keyring) loadedRegion(rec *keyRecord) string {
 }
 
 // stamp names the default region in a record made there (or written
-// before records named it), before the record is written.
+// before records named it), before the record is written (putKey).
 func (k *Keyring) stamp(rec *keyRecord) {
 	if rec.Region == "" && rec.Home == "" {
 		rec.Home = k.opts.Region
 	}
+}
+
+// putKey writes a key record under the keyring's record MAC key, stamped
+// with its home region: every write of a record goes through it, so none
+// can leave a default-region record to follow a later default.
+func (k *Keyring) putKey(txn *badger.Txn, rec *keyRecord) error {
+	k.stamp(rec)
+	return putKey(txn, k.recMAC, rec)
 }
 
 // noteRegion records that region holds keys. The caller holds k.mu
@@ -313,15 +321,13 @@ func (k *Keyring) updatePrimaryLocked(ctx context.Context, in *keyring.UpdatePri
 		return nil, pendingErr(te.rec)
 	}
 	oldP, newP := e.rec.clone(), te.rec.clone()
-	k.stamp(oldP)
-	k.stamp(newP)
 	oldP.MultiRegion, newP.MultiRegion = keyring.MultiRegionReplica, keyring.MultiRegionPrimary
 	newP.RotationEnabled, newP.RotationPeriodDays, newP.RotationBase = oldP.RotationEnabled, oldP.RotationPeriodDays, oldP.RotationBase
 	err = k.db.Update(func(txn *badger.Txn) error {
-		if err := putKey(txn, k.recMAC, oldP); err != nil {
+		if err := k.putKey(txn, oldP); err != nil {
 			return err
 		}
-		return putKey(txn, k.recMAC, newP)
+		return k.putKey(txn, newP)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("keyring: writing key %s: %w", oldP.keyID(), err)
@@ -389,7 +395,6 @@ func (k *Keyring) lastReplicaDeleted(rec *keyRecord) (*keyEntry, *keyRecord) {
 	p := pe.rec.clone()
 	when := start.Add(time.Duration(p.PendingWindowDays) * day)
 	p.State, p.DeletionDate = keyring.StatePendingDeletion, &when
-	k.stamp(p)
 	return pe, p
 }
 

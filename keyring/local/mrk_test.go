@@ -431,20 +431,7 @@ func TestMultiRegionRotationShared(t *testing.T) {
 // from its own region with its own ARN, and written back in place.
 func TestRegionPersisted(t *testing.T) {
 	env := newEnv(t)
-	reopenIn := func(region string) {
-		t.Helper()
-		if err := env.kr.Close(); err != nil {
-			t.Fatal(err)
-		}
-		env.kr = nil
-		opts := env.options(false)
-		opts.Region = region
-		kr, err := local.Open(env.dir, testPass, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		env.kr = kr
-	}
+	reopenIn := func(region string) { t.Helper(); env.reopenIn(region) }
 	a := env.createKey()
 	mrk, err := env.kr.CreateKey(ctxb(), &keyring.CreateKeyInput{MultiRegion: true})
 	if err != nil {
@@ -537,5 +524,40 @@ func TestRotateDueCountsOnlyRotations(t *testing.T) {
 	env.clock.Advance(91 * day)
 	if n, err := kr.RotateDue(ctxb()); err != nil || n != 1 {
 		t.Fatalf("RotateDue with one rotation due: %d, %v; want 1", n, err)
+	}
+}
+
+// reopenIn closes env's keyring and opens it again with region as the
+// default region.
+func (env *testEnv) reopenIn(region string) {
+	env.t.Helper()
+	if err := env.kr.Close(); err != nil {
+		env.t.Fatal(err)
+	}
+	env.kr = nil
+	opts := env.options(false)
+	opts.Region = region
+	kr, err := local.Open(env.dir, testPass, opts)
+	if err != nil {
+		env.t.Fatal(err)
+	}
+	env.kr = kr
+}
+
+// TestImportedKeyKeepsItsRegion: a key imported from a bundle into the
+// default region stays there when a later Open has another default, like
+// a key created there (every record write stamps its home region).
+func TestImportedKeyKeepsItsRegion(t *testing.T) {
+	src, dst := newEnv(t), newEnv(t)
+	id := src.createKey()
+	if _, err := dst.importBundle(src.export(), false); err != nil {
+		t.Fatal(err)
+	}
+	dst.reopenIn("elsewhere")
+	if _, err := dst.kr.DescribeKey(ctxb(), &keyring.KeyIDInput{KeyId: id}); !errors.Is(err, keyring.ErrNotFound) {
+		t.Fatalf("imported key from the new default region: %v", err)
+	}
+	if _, err := dst.kr.DescribeKey(inRegion(local.DefaultRegion), &keyring.KeyIDInput{KeyId: id}); err != nil {
+		t.Fatalf("imported key from its region: %v", err)
 	}
 }
