@@ -21,6 +21,7 @@ import (
 
 	"github.com/kmsfs/kmsfs/internal/memfile"
 	"github.com/kmsfs/kmsfs/internal/testkms"
+	"github.com/kmsfs/kmsfs/internal/volume"
 
 	"github.com/kmsfs/kmsfs/envelope"
 )
@@ -62,19 +63,25 @@ func Suites() []Suite {
 		Suite{"Stream/Writer/64K", streamWrite},
 		Suite{"Stream/Reader/64K", streamRead},
 		Suite{"GCM/OpenParallel/" + sizeName(envelope.DefaultChunkSize), func(b *testing.B) { gcmOpenParallel(b, envelope.DefaultChunkSize) }},
-		Suite{"Verify/64MiB", verifyFile},
+		Suite{"Verify/64MiB", func(b *testing.B) { verifyFile(b, envelope.DefaultChunkSize) }},
+		Suite{"Verify/64MiB-" + sizeName(verifyVolumeChunkSize), func(b *testing.B) { verifyFile(b, verifyVolumeChunkSize) }},
 	)
 }
 
 // verifyFileSize is the plaintext size of the file Verify/64MiB checks.
 const verifyFileSize = 64 << 20
 
+// verifyVolumeChunkSize is the chunk size of files on a kmsfs volume, the
+// files `kmsfs fsck` really checks. Its suite still compares with
+// GCM/OpenParallel on envelope.DefaultChunkSize: the raw open rate.
+const verifyVolumeChunkSize = volume.DefaultChunkSize
+
 // verifyFile runs envelope.Verify, the check `kmsfs fsck` makes of each
-// file, over a 64 MiB file with the default chunk size. Verify opens its
-// chunks on every CPU, so its baseline is GCM/OpenParallel.
-func verifyFile(b *testing.B) {
+// file, over a 64 MiB file with chunk size c. Verify opens its chunks on
+// every CPU, so its baseline is GCM/OpenParallel.
+func verifyFile(b *testing.B, c int) {
 	backing := &memfile.File{}
-	if err := newFileOn(b, backing, envelope.DefaultChunkSize, verifyFileSize).Close(); err != nil {
+	if err := newFileOn(b, backing, c, verifyFileSize).Close(); err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(verifyFileSize)
