@@ -187,7 +187,7 @@ func (tm *testMount) mountWith(t testing.TB, o Options) {
 	if err != nil {
 		t.Fatalf("mount: %v", err)
 	}
-	closeFuseOnExec()
+	afterMount(tm.mnt, &o)
 	t.Cleanup(func() {
 		if err := srv.Unmount(); err != nil {
 			t.Errorf("unmount: %v", err)

@@ -26,8 +26,19 @@ func Mount(mountpoint string, opts Options) (*fuse.Server, *Root, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	closeFuseOnExec()
+	afterMount(mountpoint, &opts)
 	return srv, &Root{r: r}, nil
+}
+
+// afterMount does what needs the mount served: settings of the process
+// and of the kernel's view of the mount that mount(2) cannot carry.
+func afterMount(mountpoint string, opts *Options) {
+	closeFuseOnExec()
+	if ra := opts.readAhead(); ra > 0 {
+		if err := setReadAhead(mountpoint, ra); err != nil {
+			opts.logger().Debug("kmsfs: keeping the kernel's readahead window", "err", err)
+		}
+	}
 }
 
 // closeFuseOnExec marks every /dev/fuse descriptor of this process

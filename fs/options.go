@@ -47,6 +47,12 @@ type Options struct {
 	// uses (the volume config, ...): they are hidden from listings and
 	// lookups, and cannot be created through the mount.
 	ReservedNames []string
+	// ReadAhead is the kernel's readahead window for the mount, in bytes
+	// (rounded down to KiB): how far ahead of a sequential reader the
+	// kernel reads. 0 means DefaultReadAhead; negative keeps the kernel's
+	// default (128 KiB). Setting it needs root; without, the mount keeps
+	// the default and logs why at debug level.
+	ReadAhead int
 }
 
 var (
