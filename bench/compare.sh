@@ -11,7 +11,9 @@
 #   --quick           256 MiB files, 3 s per fio run, 2,000 small files, 1 round
 #   --smoke           8 MiB files, 1 s per fio run, 50 small files, src/unicode
 #                     as the tree: checks that the script works, measures nothing
-#   --only LIST       targets, comma-separated: plain,gocryptfs,securefs,kmsfs (all)
+#   --only LIST       targets, comma-separated: plain,gocryptfs,securefs,kmsfs
+#                     (the default), and kmsfs4k: a kmsfs volume made with
+#                     --chunk-size 4096, to weigh the chunk size
 #   --workloads LIST  comma-separated ids from the list below (all)
 #   --dir DIR         backing directory (default /var/tmp); every target lives
 #                     in its own subdirectory of one temporary directory there
@@ -65,7 +67,8 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/lib.sh
 . "$REPO/bench/lib.sh"
 
-ALL_TARGETS=(plain gocryptfs securefs kmsfs)
+ALL_TARGETS=(plain gocryptfs securefs kmsfs kmsfs4k)
+DEFAULT_TARGETS=plain,gocryptfs,securefs,kmsfs
 ALL_WORKLOADS=(seqwrite seqread randread1 randread4 randwrite1 randwrite4 untar ls du rmtree create stat)
 RUN_ORDER=(seqwrite seqread randread1 randread4 randwrite1 randwrite4 create stat untar ls du rmtree)
 ARGV="$*"
@@ -118,7 +121,7 @@ pick() {
 	done
 	[ ${#out[@]} -gt 0 ] || { log "$PROG: nothing to run"; exit 2; }
 }
-pick TARGETS "$ONLY" "${ALL_TARGETS[@]}"
+pick TARGETS "${ONLY:-$DEFAULT_TARGETS}" "${ALL_TARGETS[@]}"
 pick WORKLOADS "$ONLY_W" "${ALL_WORKLOADS[@]}"
 # uses WORKLOAD...: whether any of them was picked.
 uses() { local w; for w in "$@"; do has "$w" "${WORKLOADS[@]}" && return 0; done; return 1; }
@@ -172,10 +175,15 @@ direct_ok() {
 	return "$ok"
 }
 
+# build_once: build_kmsfs for the first kmsfs target only (it makes the
+# keyring's passphrase, which every kmsfs volume of the run shares).
+build_once() { [ -n "${BUILT:-}" ] || { build_kmsfs; BUILT=1; }; }
+
 for t in "${TARGETS[@]}"; do
 	case $t in
 	plain) DIR[plain]=$WORK/plain; mkdir "$WORK/plain"; continue ;;
-	kmsfs) build_kmsfs; mount_kmsfs "$WORK/kmsfs.cipher" "$WORK/kmsfs.mnt" ;;
+	kmsfs) build_once; mount_kmsfs "$WORK/kmsfs.cipher" "$WORK/kmsfs.mnt" ;;
+	kmsfs4k) build_once; mount_kmsfs "$WORK/kmsfs4k.cipher" "$WORK/kmsfs4k.mnt" --chunk-size 4096 ;;
 	gocryptfs) mount_gocryptfs "$WORK/gocryptfs.cipher" "$WORK/gocryptfs.mnt" ;;
 	securefs) mount_securefs "$WORK/securefs.cipher" "$WORK/securefs.mnt" ;;
 	esac
