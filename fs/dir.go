@@ -43,7 +43,11 @@ var (
 
 var _ = (gofs.NodeOpendirHandler)((*node)(nil))
 
-// OpendirHandle opens the backing directory for listing.
+// OpendirHandle opens the backing directory for listing. The kernel may
+// keep the listing (FOPEN_CACHE_DIR) and serve later ones from it: it
+// drops it when the directory changes through the mount or its mtime
+// changes, and kmsfs is the only writer of CipherDir while mounted. A
+// repeated `du` or `ls` of a tree then costs no request per directory.
 func (n *node) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	plain, rel, errno := n.paths()
 	if errno != 0 {
@@ -74,7 +78,7 @@ func (n *node) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle
 		n.r.log.Warn("kmsfs: directory names cannot be decrypted; entries are listed as "+names.MarkPrefix+"..., new entries are refused",
 			"path", plain, "err", err)
 	}
-	return d, 0, 0
+	return d, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
 }
 
 // Readdirent returns the next visible entry, its name decoded. The codec

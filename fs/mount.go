@@ -67,8 +67,11 @@ func closeFuseOnExec() {
 // them too). With Options.Debug, go-fuse logs every request at
 // slog.LevelDebug on Options.Logger.
 //
-// Timeouts are 1 s for entries, attributes and negative entries: safe,
-// because while mounted kmsfs is the only writer of CipherDir.
+// Entries, attributes and negative entries stay valid in the kernel for
+// cacheTimeout: while mounted, kmsfs is the only writer of CipherDir, and
+// every change made through the mount updates or drops the kernel's
+// copy, so a longer timeout only delays changes made behind the mount's
+// back (which kmsfs does not support).
 // MaxWrite is go-fuse's maximum (1 MiB) so that big writes cost few round
 // trips and seal many chunks at once. DirectMount calls mount(2) itself
 // (we run as root) and falls back to fusermount3 when that fails.
@@ -81,7 +84,7 @@ func closeFuseOnExec() {
 // Locks are not forwarded (EnableLocks unset): the kernel then keeps flock
 // and POSIX locks itself, which is exact for a filesystem with one mount.
 func fuseOptions(opts *Options) *gofs.Options {
-	sec := time.Second
+	sec := cacheTimeout
 	lg := opts.logger()
 	mo := fuse.MountOptions{
 		MaxWrite:      fuse.MAX_KERNEL_WRITE,
@@ -111,6 +114,12 @@ func fuseOptions(opts *Options) *gofs.Options {
 		Logger:          log.New(slogWriter{lg}, "", 0),
 	}
 }
+
+// cacheTimeout is how long the kernel may use an entry or attributes
+// without asking again. With 1 s (what gocryptfs uses), a `du -s` of a
+// tree listed a few seconds earlier sent a LOOKUP or GETATTR for every
+// entry; securefs uses 30 s.
+const cacheTimeout = 30 * time.Second
 
 // slogWriter turns go-fuse's diagnostic lines (conditions it cannot
 // return as errors) into warnings.
