@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 )
 
 // maxVerifyErrors caps how many damaged chunks Verify lists.
@@ -88,32 +87,22 @@ func Verify(ctx context.Context, b Backing, u KeyUnwrapper, quick bool) error {
 }
 
 // verifyChunks authenticates every chunk, in parallel, collecting failures.
+// Each pipeline task checks a span of contiguous chunks (verifySpan).
 func (f *File) verifyChunks(ctx context.Context) error {
-	var (
-		mu   sync.Mutex
-		errs []error
-		n    = f.layout.NumChunks(f.size)
-	)
-	err := f.pipe.Run(ctx, int(n), func(k int) error {
-		err := f.verifyChunk(int64(k))
-		var ce *ChunkError
-		if !errors.As(err, &ce) {
-			return err // I/O error: stop
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if len(errs) < maxVerifyErrors {
-			errs = append(errs, err)
-		}
-		return nil
+	var v verifyErrs
+	n := f.layout.NumChunks(f.size)
+	per := f.verifySpanChunks(n)
+	err := f.pipe.Run(ctx, int((n+per-1)/per), func(t int) error {
+		first := int64(t) * per
+		return f.verifySpan(ctx, first, min(first+per, n)-1, &v)
 	})
 	if err != nil {
 		return err
 	}
-	slices.SortFunc(errs, func(a, b error) int {
+	slices.SortFunc(v.errs, func(a, b error) int {
 		return cmp.Compare(ChunkIndex(a), ChunkIndex(b))
 	})
-	return errors.Join(errs...)
+	return errors.Join(v.errs...)
 }
 
 // ChunkIndex returns the index of the chunk err is about (the Index of a
