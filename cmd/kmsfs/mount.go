@@ -20,6 +20,7 @@ import (
 
 	"github.com/kmsfs/kmsfs/envelope"
 	kfs "github.com/kmsfs/kmsfs/fs"
+	"github.com/kmsfs/kmsfs/internal/memlimit"
 	"github.com/kmsfs/kmsfs/internal/names"
 	"github.com/kmsfs/kmsfs/internal/session"
 	"github.com/kmsfs/kmsfs/internal/volume"
@@ -230,6 +231,8 @@ func serve(c *cli.Context, cipherDir, mnt string) (err error) {
 	}
 	ctl.SetRoot(root)
 	report(nil)
+	stopLimit := limitMemory(logger)
+	defer stopLimit()
 	go unmountOnSignal(c.Context, server, mnt, logger)
 	server.Wait()
 	// Other mounts of this keyring may reach it through this process.
@@ -274,9 +277,23 @@ func serveRemote(c *cli.Context, conf *volume.Config, cipherDir, mnt string, log
 		return fmt.Errorf("%w: %w", errMountFailed, err)
 	}
 	report(nil)
+	stopLimit := limitMemory(logger)
+	defer stopLimit()
 	go unmountOnSignal(c.Context, server, mnt, logger)
 	server.Wait()
 	return nil
+}
+
+// limitMemory starts keeping the serving process's soft memory limit near
+// its live heap (see package memlimit), once the mount is up: the
+// passphrase KDF before it takes 64 MiB for a moment and returns it
+// itself. It returns the function that stops it.
+func limitMemory(logger *slog.Logger) func() {
+	stop, started := memlimit.Start()
+	if !started {
+		logger.Debug("memory limit left as the user set it (GOMEMLIMIT, GOGC=off)")
+	}
+	return stop
 }
 
 // authenticateConfig checks kmsfs.conf's MAC (FORMAT.md §15.4) before
