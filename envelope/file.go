@@ -24,7 +24,10 @@ type Backing interface {
 // Preallocate for the ciphertext range of a write before overwriting any
 // byte of it, so that a full disk fails the write with ENOSPC instead of
 // leaving a half-written chunk behind (package fs implements it with
-// fallocate(FALLOC_FL_KEEP_SIZE)).
+// fallocate(FALLOC_FL_KEEP_SIZE)). An implementation may skip the part of
+// the range at or past the backing's end: a write there overwrites
+// nothing, and File cuts a failed write that extends the file back to its
+// old size (FORMAT.md §9).
 type Preallocator interface {
 	Preallocate(off, n int64) error
 }
@@ -63,6 +66,10 @@ type File struct {
 
 	hmu sync.Mutex
 	w   KeyWrapper // wraps the DEK when a header is (re)created
+	// pending is the header of a file made by CreateDeferred, until the
+	// first write puts it on disk (createHeader, writeFirst): its DEK is
+	// wrapped, nothing is written. Guarded by hmu, with mu held.
+	pending *header
 }
 
 // options are test hooks: deterministic randomness for vectors, and the
@@ -118,6 +125,27 @@ func Create(ctx context.Context, b Backing, w KeyWrapper, chunkSize int) (*File,
 }
 
 func create(ctx context.Context, b Backing, w KeyWrapper, chunkSize int, o options) (*File, error) {
+	f, err := createDeferred(ctx, b, w, chunkSize, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.createHeader(ctx); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// CreateDeferred is Create without the header write: it draws the file ID
+// and DEK and wraps the DEK now, so that a key service failure fails it as
+// it fails Create, but it writes nothing. b stays empty, a valid empty
+// file (FORMAT.md §2.1), until the first write or size-extending Truncate
+// writes the header; WriteAtFloor writes it with its chunk. Close before
+// then leaves b empty.
+func CreateDeferred(ctx context.Context, b Backing, w KeyWrapper, chunkSize int) (*File, error) {
+	return createDeferred(ctx, b, w, chunkSize, options{})
+}
+
+func createDeferred(ctx context.Context, b Backing, w KeyWrapper, chunkSize int, o options) (*File, error) {
 	if err := checkChunkSize(int64(chunkSize)); err != nil {
 		return nil, err
 	}
@@ -129,7 +157,7 @@ func create(ctx context.Context, b Backing, w KeyWrapper, chunkSize int, o optio
 		return nil, fmt.Errorf("%w: %d bytes", ErrNotEmpty, size)
 	}
 	f := newFile(b, w, chunkSize, o)
-	if err := f.createHeader(ctx); err != nil {
+	if f.pending, err = makeHeader(ctx, w, chunkSize, f.rand, 0); err != nil {
 		return nil, err
 	}
 	return f, nil
@@ -217,22 +245,39 @@ func presentSize(h *header, cipherSize int64) (plain int64, short, err error) {
 	return plain, short, nil
 }
 
-// createHeader writes a new header. The caller holds mu exclusively (or is
-// the only user, in Create).
+// createHeader writes a new header: the pending one (CreateDeferred) if
+// there is one, else one with a fresh DEK. The caller holds mu exclusively
+// (or is the only user, in Create).
 func (f *File) createHeader(ctx context.Context) error {
-	f.hmu.Lock()
-	w := f.w
-	f.hmu.Unlock()
-	h, raw, err := newHeader(ctx, w, f.layout.ChunkSize, f.rand)
+	h, err := f.newHeader(ctx)
 	if err != nil {
 		return err
 	}
-	if _, err := f.b.WriteAt(raw, 0); err != nil {
+	raw := make([]byte, HeaderSize)
+	if err = h.encodeNew(raw); err == nil {
+		if _, werr := f.b.WriteAt(raw, 0); werr != nil {
+			err = fmt.Errorf("envelope: writing header: %w", werr)
+		}
+	}
+	if err != nil {
 		h.keys.wipe()
-		return fmt.Errorf("envelope: writing header: %w", err)
+		return err
 	}
 	f.hdr = h
 	return nil
+}
+
+// newHeader takes the pending header, or makes a new one wrapped by the
+// current wrapper. The caller holds mu exclusively.
+func (f *File) newHeader(ctx context.Context) (*header, error) {
+	f.hmu.Lock()
+	h, w := f.pending, f.w
+	f.pending = nil
+	f.hmu.Unlock()
+	if h != nil {
+		return h, nil
+	}
+	return makeHeader(ctx, w, f.layout.ChunkSize, f.rand, 0)
 }
 
 // Size returns the plaintext size; for a short file, the size present.

@@ -35,48 +35,61 @@ func slotOffset(pos int) int64 { return PreambleSize + int64(pos)*SlotSize }
 // slotName names a slot position in errors.
 func slotName(pos int) string { return string(rune('A' + pos)) }
 
-// newHeader makes the header of a new file: random file ID and DEK, the DEK
-// wrapped by w with the preamble as AAD, slot A at generation 1 and slot B
-// empty (FORMAT.md, "Writing, step by step"). The file's slot kind, and so
-// its preamble version, is w's (KindOf, FORMAT.md §3). It returns the
+// newHeaderFlags makes the header of a new file: random file ID and DEK,
+// the DEK wrapped by w with the preamble as AAD, slot A at generation 1 and
+// slot B empty (FORMAT.md, "Writing, step by step"), with extra preamble
+// flags (FlagStream for a stream, FORMAT.md §16). The file's slot kind, and
+// so its preamble version, is w's (KindOf, FORMAT.md §3). It returns the
 // header and its HeaderSize encoded bytes.
-func newHeader(ctx context.Context, w KeyWrapper, chunkSize int, rand io.Reader) (*header, []byte, error) {
-	return newHeaderFlags(ctx, w, chunkSize, rand, 0)
+func newHeaderFlags(ctx context.Context, w KeyWrapper, chunkSize int, rand io.Reader, extra uint16) (*header, []byte, error) {
+	h, err := makeHeader(ctx, w, chunkSize, rand, extra)
+	if err != nil {
+		return nil, nil, err
+	}
+	raw := make([]byte, HeaderSize)
+	if err := h.encodeNew(raw); err != nil {
+		h.keys.wipe()
+		return nil, nil, err
+	}
+	return h, raw, nil
 }
 
-// newHeaderFlags is newHeader with extra preamble flags (FlagStream for a
-// stream, FORMAT.md §16).
-func newHeaderFlags(ctx context.Context, w KeyWrapper, chunkSize int, rand io.Reader, extra uint16) (*header, []byte, error) {
+// makeHeader is newHeaderFlags without the encoding: the header of a new
+// file, its slot A not yet sealed (encodeNew seals it).
+func makeHeader(ctx context.Context, w KeyWrapper, chunkSize int, rand io.Reader, extra uint16) (*header, error) {
 	pre := Preamble{ChunkSize: uint32(chunkSize), SlotSize: SlotSize}
 	pre.Version, pre.Flags = preambleFor(KindOf(w))
 	pre.Flags |= extra
 	if _, err := io.ReadFull(rand, pre.FileID[:]); err != nil {
-		return nil, nil, fmt.Errorf("envelope: reading random file ID: %w", err)
+		return nil, fmt.Errorf("envelope: reading random file ID: %w", err)
 	}
 	dek := make([]byte, DEKSize)
 	if _, err := io.ReadFull(rand, dek); err != nil {
-		return nil, nil, fmt.Errorf("envelope: reading random data key: %w", err)
+		return nil, fmt.Errorf("envelope: reading random data key: %w", err)
 	}
 	preBytes := pre.appendTo(make([]byte, 0, PreambleSize))
 	ref, wrapped, err := w.WrapKey(ctx, dek, preBytes)
 	if err != nil {
 		clear(dek)
-		return nil, nil, fmt.Errorf("envelope: wrapping data key: %w", err)
+		return nil, fmt.Errorf("envelope: wrapping data key: %w", err)
 	}
 	keys, err := deriveKeys(dek, pre.FileID)
 	if err != nil {
 		clear(dek)
-		return nil, nil, err
+		return nil, err
 	}
 	h := &header{pre: pre, preBytes: preBytes, keys: keys, otherClean: true} // slot B stays empty
-	raw := make([]byte, HeaderSize)
-	copy(raw, preBytes)
 	h.slot = Slot{Generation: 1, KeyRef: ref, WrappedKey: wrapped}
-	if err := h.sealSlot(&h.slot, raw[slotOffset(0):slotOffset(1)]); err != nil {
-		keys.wipe()
-		return nil, nil, err
-	}
-	return h, raw, nil
+	return h, nil
+}
+
+// encodeNew writes h, the header of a file that has none on disk yet, into
+// dst (HeaderSize bytes): the preamble, h's slot as slot A (its generation
+// and committed size as they are) and an empty slot B (FORMAT.md §2).
+func (h *header) encodeNew(dst []byte) error {
+	copy(dst, h.preBytes)
+	clear(dst[slotOffset(1):HeaderSize])
+	return h.sealSlot(&h.slot, dst[slotOffset(0):slotOffset(1)])
 }
 
 // sealSlot encodes s into dst (SlotSize bytes) and sets its MAC. A key

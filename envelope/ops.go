@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -164,12 +165,9 @@ func (f *File) lowerFloor(size int64) error {
 // data that a crash could lose. A short file keeps its header as it is
 // until a write or truncate settles it (FORMAT.md §8). The caller holds mu.
 func (f *File) raiseFloor(durable bool) error {
-	if f.hdr == nil || f.short != nil {
-		return nil
-	}
 	f.hmu.Lock()
 	defer f.hmu.Unlock()
-	if f.size <= f.hdr.committed() {
+	if !f.floorBehind() {
 		return nil
 	}
 	if durable {
@@ -180,6 +178,26 @@ func (f *File) raiseFloor(durable bool) error {
 	next := f.hdr.slot
 	next.CommittedSize = uint64(f.size)
 	return f.hdr.commit(f.b, next)
+}
+
+// floorBehind reports whether the size grew past the committed size floor
+// of a file that is not short: what raiseFloor commits. The caller holds
+// mu and hmu.
+func (f *File) floorBehind() bool {
+	return f.hdr != nil && f.short == nil && f.size > f.hdr.committed()
+}
+
+// Uncommitted reports whether Flush, Sync or Close would rewrite the
+// header: the file grew past its committed size floor and is not short. A
+// caller that holds off writes and size changes meanwhile (Flush from
+// another goroutine may still commit) can skip what it does around a
+// header write, such as restoring the mtime.
+func (f *File) Uncommitted() bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	f.hmu.Lock()
+	defer f.hmu.Unlock()
+	return !f.closed && f.floorBehind()
 }
 
 func (f *File) syncBacking() error {
@@ -233,6 +251,7 @@ func (f *File) Close() error {
 	if f.hdr != nil {
 		f.hdr.keys.wipe()
 	}
+	f.dropPending()
 	return err
 }
 
@@ -253,6 +272,9 @@ func (f *File) Rewrap(ctx context.Context, w KeyWrapper) (changed bool, err erro
 	defer f.hmu.Unlock()
 	f.w = w
 	if f.hdr == nil {
+		// A pending header (CreateDeferred) holds a wrap under the old
+		// key version: the first write makes a new one under w instead.
+		f.dropPendingLocked()
 		return false, nil
 	}
 	changed, err = rewrapHeader(ctx, f.hdr, f.b, w)
@@ -289,4 +311,88 @@ func rewrapHeader(ctx context.Context, h *header, b Backing, w KeyWrapper) (bool
 		return true, fmt.Errorf("envelope: syncing backing file: %w", err)
 	}
 	return true, h.mirror(b)
+}
+
+// dropPending wipes and forgets the pending header, if any. The caller
+// holds mu.
+func (f *File) dropPending() {
+	f.hmu.Lock()
+	defer f.hmu.Unlock()
+	f.dropPendingLocked()
+}
+
+// dropPendingLocked is dropPending with hmu held.
+func (f *File) dropPendingLocked() {
+	if f.pending != nil {
+		f.pending.keys.wipe()
+		f.pending = nil
+	}
+}
+
+// WriteAtFloor is WriteAt, except for the first write into a file that has
+// no header yet (an empty file, such as one from CreateDeferred): a write
+// at offset 0 of at most one chunk writes the header, with the size floor
+// already at the new size, and the sealed chunk in one write. Flush, Sync
+// and Close then have nothing to commit, so a file written once and closed
+// costs one backing write and needs no mtime repair; and a crash of the
+// writer leaves the file empty, or whole with its floor. Other writes are
+// WriteAt's.
+func (f *File) WriteAtFloor(p []byte, off int64) (int, error) {
+	if off != 0 || len(p) == 0 || len(p) > f.layout.ChunkSize {
+		return f.WriteAt(p, off)
+	}
+	f.mu.RLock()
+	first := f.empty()
+	f.mu.RUnlock()
+	if !first {
+		return f.WriteAt(p, off)
+	}
+	f.mu.Lock()
+	if !f.empty() { // another write came first
+		f.mu.Unlock()
+		return f.WriteAt(p, off)
+	}
+	defer f.mu.Unlock()
+	return writeResult(len(p), f.writeFirst(p))
+}
+
+// empty reports whether the file is open, without a header and of size 0.
+// The caller holds mu.
+func (f *File) empty() bool {
+	return !f.closed && f.hdr == nil && f.size == 0 && f.short == nil
+}
+
+// writeFirst writes the header of an empty file, slot A committing
+// len(p) bytes (FORMAT.md §8: no later commit is needed), and p sealed as
+// chunk 0, with one write at offset 0. Nothing of the file is overwritten,
+// so nothing is preallocated; a failed write is undone by truncating b
+// back to empty, a valid empty file (FORMAT.md §2.1). The caller holds mu
+// exclusively, and 0 < len(p) <= ChunkSize.
+func (f *File) writeFirst(p []byte) error {
+	h, err := f.newHeader(context.Background())
+	if err != nil {
+		return err
+	}
+	bp := getSpanBuf(HeaderSize + len(p) + ChunkOverhead)
+	buf := *bp
+	h.slot.CommittedSize = uint64(len(p))
+	err = h.encodeNew(buf[:HeaderSize])
+	if err == nil {
+		_, err = h.keys.sealChunkFrom(buf[HeaderSize:], p, &h.pre.FileID, 0, nil, f.rand)
+	}
+	if err == nil {
+		if _, werr := f.b.WriteAt(buf, 0); werr != nil {
+			err = fmt.Errorf("envelope: writing header and chunk 0: %w", werr)
+			if terr := f.b.Truncate(0); terr != nil {
+				err = errors.Join(err, fmt.Errorf("envelope: undoing a failed write: %w", terr))
+			}
+		}
+	}
+	putSpanBuf(bp, false) // sealed from p: header and ciphertext only
+	if err != nil {
+		h.keys.wipe()
+		return err
+	}
+	f.hdr, f.size = h, int64(len(p))
+	return nil
 }
