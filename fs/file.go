@@ -90,7 +90,7 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 		defer h.of.mu.RUnlock()
 	}
 	h.of.written.Store(true)
-	n, err := h.of.ef.WriteAt(data, off)
+	n, err := h.of.ef.WriteAtFloor(data, off)
 	if err != nil {
 		return uint32(n), h.n.r.fail(err, h.plain())
 	}
@@ -102,23 +102,35 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 // header write happens before close returns rather than at the
 // asynchronous release, and keeps the mtime of the last data write. Data
 // writes need no flushing: they reach the backing file before returning.
+// A file whose floor is already committed (a small file written once,
+// envelope.File.WriteAtFloor) costs no backing call here.
 func (h *handle) Flush(ctx context.Context) syscall.Errno {
 	if !h.of.written.Swap(false) {
 		return 0
 	}
 	h.of.mu.Lock()
 	defer h.of.mu.Unlock()
+	if !h.of.ef.Uncommitted() {
+		return 0
+	}
 	if err := h.of.keepMtime(h.of.ef.Flush); err != nil {
 		return h.n.r.fail(err, h.plain())
 	}
 	return 0
 }
 
-// Fsync syncs the backing file (fdatasync is served by a full fsync).
+// Fsync syncs the backing file (fdatasync is served by a full fsync),
+// keeping the mtime if the sync commits the size floor.
 func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 	h.of.mu.Lock()
 	defer h.of.mu.Unlock()
-	if err := h.of.keepMtime(h.of.ef.Sync); err != nil {
+	err := error(nil)
+	if h.of.ef.Uncommitted() {
+		err = h.of.keepMtime(h.of.ef.Sync)
+	} else {
+		err = h.of.ef.Sync()
+	}
+	if err != nil {
 		return h.n.r.fail(err, h.plain())
 	}
 	return 0
@@ -184,7 +196,7 @@ func (h *handle) Allocate(ctx context.Context, off uint64, size uint64, mode uin
 	h.of.written.Store(true)
 	cur := h.of.ef.Size()
 	start := min(int64(off), cur)
-	err := h.of.b.Preallocate(h.cipherOff(start), h.cipherOff(end)-h.cipherOff(start))
+	err := h.of.b.reserve(h.cipherOff(start), h.cipherOff(end)-h.cipherOff(start))
 	if err == nil && mode == 0 && end > cur {
 		err = h.of.ef.Truncate(end)
 	}

@@ -54,7 +54,7 @@ func (r *root) openBacking(rel string, write bool) (*backing, *stat, error) {
 		f.Close()
 		return nil, nil, syscall.EINVAL
 	}
-	return &backing{f: f, writable: writable}, &st, nil
+	return newBacking(f, writable, &st), &st, nil
 }
 
 // acquire returns the shared open state of regular file n with one more
@@ -188,7 +188,10 @@ var _ = (gofs.NodeCreater)((*node)(nil))
 // Create makes a new file with a fresh data key. The backing file is made
 // exclusively, so a new header is only ever written into a new, empty
 // file; if the name exists and O_EXCL was not asked for, the existing file
-// is opened instead.
+// is opened instead. The header is written by the first write
+// (envelope.CreateDeferred): until then the backing file is empty, a valid
+// empty file, and a small file written once gets its header, data and
+// committed size in one backing write (envelope.File.WriteAtFloor).
 func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
 	if errno := n.r.writable(); errno != 0 {
 		return nil, nil, 0, errno
@@ -219,16 +222,17 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 }
 
 // initNew gives a just-made empty backing file its envelope (a fresh data
-// key), owner and mode, and registers its open state.
+// key, written with the first write), owner and mode, and registers its
+// open state. Its one stat serves the kernel and envelope's size check:
+// nothing is written before the first write.
 func (n *node) initNew(ctx context.Context, f *os.File, mode uint32) (*stat, *openFile, error) {
-	b := &backing{f: f, writable: true}
-	ef, err := envelope.Create(context.WithoutCancel(ctx), b, n.r.keys, n.r.chunk)
 	var st stat
-	if err == nil {
-		// After the header write, which changed size, blocks and times:
-		// the kernel caches these attributes.
-		err = fstatFd(int(f.Fd()), &st)
+	if err := fstatFd(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, nil, err
 	}
+	b := newBacking(f, true, &st)
+	ef, err := envelope.CreateDeferred(context.WithoutCancel(ctx), b, n.r.keys, n.r.chunk)
 	if err == nil {
 		err = n.r.claim(ctx, int(f.Fd()), "", &st, mode, true)
 	}

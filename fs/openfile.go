@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -24,12 +25,28 @@ type backing struct {
 	mu       sync.RWMutex // guards f against upgrade while in use
 	f        *os.File
 	writable bool
+	// opened is the stat taken right after the open, until the first Stat
+	// (envelope's size check when it opens the file) takes it instead of
+	// a second fstat: the file is not shared before that.
+	opened atomic.Pointer[stat]
+	// end is the backing file's size as our own writes and truncates left
+	// it, for Preallocate.
+	end atomic.Int64
 }
 
 var (
 	_ envelope.Backing      = (*backing)(nil)
 	_ envelope.Preallocator = (*backing)(nil)
 )
+
+// newBacking wraps f, just opened and statted as st.
+func newBacking(f *os.File, writable bool, st *stat) *backing {
+	b := &backing{f: f, writable: writable}
+	cp := *st
+	b.opened.Store(&cp)
+	b.end.Store(st.Size)
+	return b
+}
 
 func (b *backing) ReadAt(p []byte, off int64) (int, error) {
 	b.mu.RLock()
@@ -40,13 +57,24 @@ func (b *backing) ReadAt(p []byte, off int64) (int, error) {
 func (b *backing) WriteAt(p []byte, off int64) (int, error) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	return b.f.WriteAt(p, off)
+	n, err := b.f.WriteAt(p, off)
+	for end := off + int64(n); n > 0; {
+		cur := b.end.Load()
+		if end <= cur || b.end.CompareAndSwap(cur, end) {
+			break
+		}
+	}
+	return n, err
 }
 
 func (b *backing) Truncate(size int64) error {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	return b.f.Truncate(size)
+	if err := b.f.Truncate(size); err != nil {
+		return err
+	}
+	b.end.Store(size)
+	return nil
 }
 
 func (b *backing) Sync() error {
@@ -56,15 +84,38 @@ func (b *backing) Sync() error {
 }
 
 func (b *backing) Stat() (os.FileInfo, error) {
+	if st := b.opened.Swap(nil); st != nil {
+		return statInfo{*st}, nil
+	}
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	return b.f.Stat()
 }
 
-// Preallocate reserves [off, off+n) of the backing file without changing
-// its size, so that a full disk fails the write with ENOSPC before any
-// chunk is overwritten. Filesystems without fallocate skip it.
+// statInfo is the os.FileInfo of a regular backing file from a stat taken
+// earlier (backing.opened). Its mode holds the permission bits only.
+type statInfo struct{ st stat }
+
+func (i statInfo) Name() string       { return "" }
+func (i statInfo) Size() int64        { return i.st.Size }
+func (i statInfo) Mode() os.FileMode  { return os.FileMode(i.st.Mode & 0o777) }
+func (i statInfo) ModTime() time.Time { return time.Unix(i.st.Mtim.Unix()) }
+func (i statInfo) IsDir() bool        { return false }
+func (i statInfo) Sys() any           { return &i.st.Stat_t }
+
+// Preallocate reserves the part of [off, off+n) that lies inside the
+// backing file, so that a full disk fails a write with ENOSPC before it
+// overwrites any chunk in place (envelope.Preallocator). The part past the
+// end overwrites nothing: envelope cuts a failed write there back to the
+// old size (FORMAT.md §9), so reserving it would cost a fallocate per
+// appending write and save nothing.
 func (b *backing) Preallocate(off, n int64) error {
+	return b.reserve(off, min(n, b.end.Load()-off))
+}
+
+// reserve reserves [off, off+n) of the backing file without changing its
+// size. Filesystems without fallocate skip it.
+func (b *backing) reserve(off, n int64) error {
 	if n <= 0 {
 		return nil
 	}
@@ -341,7 +392,7 @@ func (t *openTable) release(of *openFile) error {
 	var err error
 	switch {
 	case of.ef == nil:
-	case of.written.Load():
+	case of.written.Load() && of.ef.Uncommitted():
 		// Written since the last flush (mmap writeback after close):
 		// Close commits the size floor.
 		of.mu.Lock()
