@@ -73,11 +73,12 @@ func (h *handle) readFailed(err error) syscall.Errno {
 // overwrite each other. The exception is a write below the size: go-fuse
 // does not tell page-cache writeback (mmap) apart, and the kernel may send
 // it on any writable handle, so it is written where the kernel says.
+//
+// Every write clears the set-ID bits first (openFile.dropPrivs): the mount
+// takes that duty from the kernel (capHandleKillprivV2).
 func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
-	if h.direct {
-		if err := h.of.dropPrivs(); err != nil {
-			return 0, h.n.r.fail(err, h.plain())
-		}
+	if err := h.of.dropPrivs(); err != nil {
+		return 0, h.n.r.fail(err, h.plain())
 	}
 	if h.append {
 		h.of.mu.Lock()

@@ -139,3 +139,31 @@ func writeAt(p string, flags int, b []byte, off int64) error {
 	}
 	return errors.Join(err, f.Close())
 }
+
+// TestNoGetxattrBeforeWrite: with FUSE_HANDLE_KILLPRIV_V2 the kernel asks
+// for security.capability once per inode, before its first write, and then
+// marks it as having none; without it, every write(2) below cost that
+// extra round trip.
+func TestNoGetxattrBeforeWrite(t *testing.T) {
+	buf := &logBuf{}
+	tm := newTestMount(t, requestLog(buf))
+	f, err := os.Create(tm.path("f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mark := len(buf.String())
+	for i := range 5 {
+		if _, err := f.Write(plaintext(1000 + i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := requests(buf, mark, "WRITE"); n < 5 {
+		t.Errorf("%d WRITE requests for 5 writes, want 5 or more (is the request log working?)", n)
+	}
+	if n := requests(buf, mark, "GETXATTR"); n > 1 {
+		t.Errorf("%d GETXATTR requests for 5 writes, want at most 1", n)
+	}
+}

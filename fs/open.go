@@ -157,13 +157,11 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 // FOPEN_PARALLEL_DIRECT_WRITES, so that writes inside the file run
 // concurrently (envelope locks per chunk). The kernel's cached-file path
 // takes the inode lock for every write, so random writes did not scale
-// past one at a time, and asks for security.capability before each write
-// (one more FUSE request per write). The kernel keeps page-cache users of
+// past one at a time. The kernel keeps page-cache users of
 // the inode coherent with such handles (it falls back to exclusive writes
 // while a cached open exists); the cost is that a MAP_SHARED mmap of an
 // O_DIRECT descriptor fails with ENODEV (go-fuse does not negotiate
-// FUSE_DIRECT_IO_ALLOW_MMAP), and that a direct write clears set-user-ID
-// itself (openFile.dropPrivs).
+// FUSE_DIRECT_IO_ALLOW_MMAP).
 func directFlags(flags uint32) uint32 {
 	if flags&syscall.O_DIRECT != 0 {
 		return fuse.FOPEN_DIRECT_IO | fuse.FOPEN_PARALLEL_DIRECT_WRITES

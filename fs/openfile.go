@@ -195,10 +195,9 @@ type openFile struct {
 	// Flush: a close(2) after mere reads has nothing to commit.
 	written atomic.Bool
 	// privs is set while the backing file's mode may hold bits a write
-	// must clear (hasPrivs). The kernel clears them itself before a write
-	// through the page cache, but leaves it to the server for a handle
-	// opened with FOPEN_DIRECT_IO (see directFlags), in a request flag
-	// go-fuse does not pass on: such writes clear them with dropPrivs.
+	// must clear (hasPrivs). The mount leaves that to the server
+	// (capHandleKillprivV2), in a request flag go-fuse does not pass on:
+	// every write clears them with dropPrivs.
 	privs atomic.Bool
 }
 
@@ -216,9 +215,9 @@ func privBits(mode uint32) uint32 {
 }
 
 // dropPrivs clears the set-user-ID and set-group-ID bits of the backing
-// file before a direct write, if it may have them. Unlike the kernel it
-// does so for every writer, also one with CAP_FSETID: the FUSE request
-// that would say which is not visible here.
+// file before a write or a truncation, if it may have them. Unlike the
+// kernel it does so for every writer, also one with CAP_FSETID: the FUSE
+// request flag that would say which is not visible here.
 func (of *openFile) dropPrivs() error {
 	if !of.privs.Load() {
 		return nil

@@ -82,7 +82,7 @@ func (n *node) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrI
 		n.notePrivs(h, mode)
 	}
 	if size, ok := in.GetSize(); ok {
-		if errno := n.truncate(ctx, h, int64(size), plain); errno != 0 {
+		if errno := n.truncate(ctx, h, int64(size), in.Valid&fattrKillSUIDGID != 0, plain); errno != 0 {
 			return errno
 		}
 	}
@@ -149,9 +149,16 @@ func setTimes(t attrTarget, in *fuse.SetAttrIn) error {
 	return t.utimens(ts)
 }
 
+// fattrKillSUIDGID in a SETATTR's valid mask asks the server to clear the
+// set-ID bits along with the change (FUSE_HANDLE_KILLPRIV_V2, Linux 5.11;
+// go-fuse v2.12.1 does not name it): the kernel sets it on a truncation
+// by a caller without CAP_FSETID.
+const fattrKillSUIDGID = 1 << 11
+
 // truncate sets the plaintext size of a regular file, through the handle
-// h if there is one, else through a short-lived open.
-func (n *node) truncate(ctx context.Context, h *handle, size int64, plain string) syscall.Errno {
+// h if there is one, else through a short-lived open; with killPrivs it
+// also clears the set-ID bits a write would.
+func (n *node) truncate(ctx context.Context, h *handle, size int64, killPrivs bool, plain string) syscall.Errno {
 	if !isReg(n.Mode()) {
 		if n.IsDir() {
 			return syscall.EISDIR
@@ -173,6 +180,11 @@ func (n *node) truncate(ctx context.Context, h *handle, size int64, plain string
 			return errno
 		}
 		defer n.r.files.release(of)
+	}
+	if killPrivs {
+		if err := of.dropPrivs(); err != nil {
+			return n.r.fail(err, plain)
+		}
 	}
 	of.mu.Lock()
 	defer of.mu.Unlock()
