@@ -93,20 +93,54 @@ func (r *root) fillAttr(st *stat, path string, out *fuse.Attr) {
 	}
 }
 
-// lstatStable stats the backing file at path. For a regular file that is
-// open it stats under the open state's lock, so that it never sees the
-// moment between a header commit and the mtime restore (keepMtime). key is
-// the file's backing inode when known.
+// lstatStable stats the backing file at path so that it never sees the
+// moment between a header write and the mtime restore after it
+// (keepMtime, and rewrapBacking under a reservation). key is the file's
+// backing inode when known; else the first stat finds it.
+//
+// Every such header write runs while the file has an entry in the open
+// table (an open state or a reservation, openTable.hold) whose lock it
+// holds exclusively. So a stat is kept when the file had no entry
+// throughout (none found, and the table's removal count did not move
+// while it ran), or when it ran under the read lock of the entry that was
+// still the file's entry afterwards (entries never come back once
+// removed, so it was the entry throughout). Otherwise an entry came or
+// went meanwhile, and it stats again. A file without an entry, the common
+// case, costs one stat.
 func (r *root) lstatStable(path string, key fileKey, st *stat) error {
-	if key == (fileKey{}) {
-		if err := lstatAt(path, st); err != nil || !isReg(st.Mode) {
+	var err error
+	for range maxStableTries {
+		removals := r.files.removals.Load()
+		if key == (fileKey{}) {
+			if err = lstatAt(path, st); err != nil || !isReg(st.Mode) {
+				return err
+			}
+			key = keyOf(&st.Stat_t)
+			if r.files.find(key) == nil && r.files.removals.Load() == removals {
+				return nil
+			}
+		}
+		of := r.files.find(key)
+		if of == nil {
+			if err = lstatAt(path, st); err != nil {
+				return err
+			}
+			if r.files.find(key) == nil && r.files.removals.Load() == removals {
+				return nil
+			}
+			continue
+		}
+		of.mu.RLock()
+		err = lstatAt(path, st)
+		current := r.files.find(key) == of
+		of.mu.RUnlock()
+		if err != nil || current {
 			return err
 		}
-		key = keyOf(&st.Stat_t)
 	}
-	if of := r.files.find(key); of != nil {
-		of.mu.RLock()
-		defer of.mu.RUnlock()
-	}
-	return lstatAt(path, st)
+	return err // entries kept coming and going: the last stat, best effort
 }
+
+// maxStableTries bounds lstatStable's retries while open states or
+// rewraps of one file come and go without pause.
+const maxStableTries = 64

@@ -271,6 +271,10 @@ func (of *openFile) keepMtime(fn func() error) error {
 type openTable struct {
 	mu    sync.Mutex
 	files map[fileKey]*openFile
+	// removals counts states and reservations taken out of files, so
+	// that lstatStable can tell that none came and went while it stat'ed
+	// a file it did not know to be open.
+	removals atomic.Uint64
 }
 
 func newOpenTable() *openTable {
@@ -357,6 +361,7 @@ func (t *openTable) hold(key fileKey) (of *openFile, done func()) {
 	return nil, func() {
 		t.mu.Lock()
 		delete(t.files, key)
+		t.removals.Add(1)
 		t.mu.Unlock()
 		close(res.closed)
 		res.mu.Unlock()
@@ -403,6 +408,7 @@ func (t *openTable) release(of *openFile) error {
 	err = errors.Join(err, of.b.close())
 	t.mu.Lock()
 	delete(t.files, of.key)
+	t.removals.Add(1)
 	t.mu.Unlock()
 	close(of.closed)
 	return err
