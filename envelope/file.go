@@ -24,10 +24,13 @@ type Backing interface {
 // Preallocate for the ciphertext range of a write before overwriting any
 // byte of it, so that a full disk fails the write with ENOSPC instead of
 // leaving a half-written chunk behind (package fs implements it with
-// fallocate(FALLOC_FL_KEEP_SIZE)). An implementation may skip the part of
-// the range at or past the backing's end: a write there overwrites
+// fallocate(FALLOC_FL_KEEP_SIZE)). An implementation may skip a range
+// that starts at or past the backing's end: such a write overwrites
 // nothing, and File cuts a failed write that extends the file back to its
-// old size (FORMAT.md §9).
+// old size (FORMAT.md §9). A range that starts inside the file must be
+// reserved whole, also its part past the end: a write that rewrites the
+// partial last chunk and extends it would otherwise run out of space
+// after overwriting the chunk's first bytes.
 type Preallocator interface {
 	Preallocate(off, n int64) error
 }

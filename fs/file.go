@@ -192,6 +192,11 @@ func (h *handle) Allocate(ctx context.Context, off uint64, size uint64, mode uin
 	if end < 0 || int64(off) < 0 {
 		return syscall.EFBIG
 	}
+	// The kernel leaves clearing set-ID bits to the server here too
+	// (capHandleKillprivV2), with no flag in the request.
+	if err := h.of.dropPrivs(); err != nil {
+		return h.n.r.fail(err, h.plain())
+	}
 	h.of.mu.Lock()
 	defer h.of.mu.Unlock()
 	h.of.written.Store(true)

@@ -9,12 +9,14 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // killPrivOps are what an unprivileged owner does to a file that clears
 // its set-user-ID bit, and its set-group-ID bit when group execute is set
 // (the kernel's rule for a writer without CAP_FSETID).
-var killPrivOps = []string{"write", "append", "ftruncate", "otrunc", "direct"}
+var killPrivOps = []string{"write", "append", "ftruncate", "otrunc", "direct", "falloc", "fallockeep", "cfr", "mmap"}
 
 // TestWriteClearsSetID has an unprivileged owner write to and truncate
 // files with set-ID bits through the mount: the bits go as on a local
@@ -116,6 +118,37 @@ func TestWriteClearsSetIDHelperProcess(t *testing.T) {
 			var f *os.File
 			if f, err = os.OpenFile(p, os.O_RDWR|syscall.O_DIRECT, 0); err == nil {
 				_, err = f.WriteAt(directBuf(t, make([]byte, 4096)), 4096)
+				f.Close()
+			}
+		case "falloc", "fallockeep":
+			var f *os.File
+			if f, err = os.OpenFile(p, os.O_RDWR, 0); err == nil {
+				mode := uint32(0)
+				if op == "fallockeep" {
+					mode = unix.FALLOC_FL_KEEP_SIZE
+				}
+				err = unix.Fallocate(int(f.Fd()), mode, 0, 100000)
+				f.Close()
+			}
+		case "cfr": // copy_file_range within the mount
+			var dst, src *os.File
+			if dst, err = os.OpenFile(p, os.O_RDWR, 0); err == nil {
+				if src, err = os.Open(p); err == nil {
+					in, out := int64(0), int64(8192)
+					_, err = unix.CopyFileRange(int(src.Fd()), &in, int(dst.Fd()), &out, 100, 0)
+					src.Close()
+				}
+				dst.Close()
+			}
+		case "mmap": // ext4 keeps the bits here; the mount clears them (DECISIONS)
+			var f *os.File
+			if f, err = os.OpenFile(p, os.O_RDWR, 0); err == nil {
+				var b []byte
+				if b, err = unix.Mmap(int(f.Fd()), 0, 4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err == nil {
+					b[10] = 'm'
+					err = unix.Msync(b, unix.MS_SYNC)
+					unix.Munmap(b)
+				}
 				f.Close()
 			}
 		default:

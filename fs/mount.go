@@ -123,11 +123,12 @@ func fuseOptions(opts *Options) *gofs.Options {
 // go-fuse v2.12.1 does not name. Without it, the kernel sends a GETXATTR of
 // security.capability before every buffered write, to learn whether the
 // write must drop privileges: a round trip per write(2) (2.7 per file of an
-// untar). With it, the kernel marks the mount SB_NOSEC and leaves clearing
-// set-user-ID and set-group-ID to the server, on writes
-// (openFile.dropPrivs, for every writer) and on truncations and chowns
-// (fattrKillSUIDGID). kmsfs offers no security.* attributes, so there is
-// no capability to drop.
+// untar). With it, the kernel asks once per inode and leaves clearing
+// set-user-ID and set-group-ID to the server: on writes, fallocate and
+// copy_file_range (openFile.dropPrivs, for every writer) and on
+// truncations (fattrKillSUIDGID); a chown of the backing file clears them
+// itself. kmsfs offers no security.* attributes, so there is no
+// capability to drop.
 const capHandleKillprivV2 = 1 << 28
 
 // cacheTimeout is how long the kernel may use an entry or attributes

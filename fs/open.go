@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sync/atomic"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -57,6 +58,11 @@ func (r *root) openBacking(rel string, write bool) (*backing, *stat, error) {
 	return newBacking(f, writable, &st), &st, nil
 }
 
+// testOnlyAfterOpenBacking, when set, runs in acquire between the backing
+// file's open (and stat) and the open-table insert, where a test puts the
+// whole life of another open of the same inode.
+var testOnlyAfterOpenBacking atomic.Pointer[func()]
+
 // acquire returns the shared open state of regular file n with one more
 // reference, opening the backing file and its envelope when it has none.
 // The caller must release it.
@@ -73,9 +79,13 @@ func (n *node) acquire(ctx context.Context, write bool) (*openFile, syscall.Errn
 	if errno != 0 {
 		return nil, errno
 	}
+	removals := n.r.files.removals.Load()
 	b, st, err := n.r.openBacking(rel, write)
 	if err != nil {
 		return nil, n.r.fail(err, plain)
+	}
+	if hook := testOnlyAfterOpenBacking.Load(); hook != nil {
+		(*hook)()
 	}
 	if n.key != (fileKey{}) && keyOf(&st.Stat_t) != n.key {
 		// The name now holds another file (a rename raced with us). The
@@ -88,13 +98,25 @@ func (n *node) acquire(ctx context.Context, write bool) (*openFile, syscall.Errn
 		b.close()
 		return n.ready(of, write, plain)
 	}
+	if n.r.files.removals.Load() != removals {
+		// An open state of this inode may have come, written and gone
+		// since openBacking's stat: envelope must not take that size.
+		if err := b.restat(st); err != nil {
+			n.r.files.finish(of, nil, err)
+			n.r.release(of, plain)
+			return nil, n.r.fail(err, plain)
+		}
+	}
 	// The key service may be remote: do not let a signal to the caller
 	// (Go's preemption signals count) abort the unwrap half-way.
 	ef, err := envelope.Open(context.WithoutCancel(ctx), b, n.r.keys, n.r.chunk)
 	if err == nil {
 		n.r.noteFallback(ef, plain)
 	}
-	of.privs.Store(hasPrivs(st.Mode))
+	// Not from st: a chmod through the mount while the key service
+	// answered set the flag, and a stale false would stick. The first
+	// write or truncation looks at the file's real mode (dropPrivs).
+	of.privs.Store(true)
 	n.r.files.finish(of, ef, err)
 	return n.ready(of, write, plain)
 }

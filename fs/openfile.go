@@ -103,14 +103,31 @@ func (i statInfo) ModTime() time.Time { return time.Unix(i.st.Mtim.Unix()) }
 func (i statInfo) IsDir() bool        { return false }
 func (i statInfo) Sys() any           { return &i.st.Stat_t }
 
-// Preallocate reserves the part of [off, off+n) that lies inside the
-// backing file, so that a full disk fails a write with ENOSPC before it
-// overwrites any chunk in place (envelope.Preallocator). The part past the
-// end overwrites nothing: envelope cuts a failed write there back to the
-// old size (FORMAT.md §9), so reserving it would cost a fallocate per
-// appending write and save nothing.
+// Preallocate reserves [off, off+n) when it starts inside the backing
+// file, so that a full disk fails a write with ENOSPC before it overwrites
+// any chunk in place (envelope.Preallocator); the whole range, because a
+// write that rewrites the partial last chunk and grows the file would
+// otherwise run out of space after tearing that chunk. A range that
+// starts at or past the end overwrites nothing: envelope cuts a failed
+// write there back to the old size (FORMAT.md §9), so reserving it would
+// cost a fallocate per appending write and save nothing.
 func (b *backing) Preallocate(off, n int64) error {
-	return b.reserve(off, min(n, b.end.Load()-off))
+	if off >= b.end.Load() {
+		return nil
+	}
+	return b.reserve(off, n)
+}
+
+// restat drops the stat taken at open and takes the backing file's size
+// and mode afresh into st: for a backing that another open state of the
+// inode may have written between that stat and this one's creation.
+func (b *backing) restat(st *stat) error {
+	b.opened.Store(nil)
+	if err := b.withFd(func(fd int) error { return fstatFd(fd, st) }); err != nil {
+		return err
+	}
+	b.end.Store(st.Size)
+	return nil
 }
 
 // reserve reserves [off, off+n) of the backing file without changing its

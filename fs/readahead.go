@@ -32,15 +32,23 @@ func (o *Options) readAhead() int {
 	case o.ReadAhead < 0:
 		return 0
 	}
-	return o.ReadAhead
+	return max(o.ReadAhead, os.Getpagesize()) // the kernel keeps whole pages; 0 turns readahead off
 }
 
 // setReadAhead sets the readahead window of the mount at mountpoint, in
 // bytes (rounded down to KiB), through the sysfs file of the mount's
 // backing device info, which exists per FUSE mount and goes with it at
 // unmount. Only root may write it. It stats mountpoint, which the mount
-// must already be serving.
+// must already be serving, and refuses anything but a FUSE mount there (a
+// path swapped meanwhile must not retune another device).
 func setReadAhead(mountpoint string, bytes int) error {
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(mountpoint, &sfs); err != nil {
+		return err
+	}
+	if sfs.Type != unix.FUSE_SUPER_MAGIC {
+		return fmt.Errorf("fs: %s is not a FUSE mount (type %#x)", mountpoint, sfs.Type)
+	}
 	path, err := readAheadPath(mountpoint)
 	if err != nil {
 		return err

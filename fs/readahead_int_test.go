@@ -18,6 +18,7 @@ func TestReadAhead(t *testing.T) {
 		{"default", 0, DefaultReadAhead >> 10},
 		{"set", 256 << 10, 256},
 		{"rounded down to KiB", 512<<10 + 100, 512},
+		{"at least a page", 100, os.Getpagesize() >> 10},
 		{"kernel's", -1, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
