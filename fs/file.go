@@ -111,10 +111,7 @@ func (h *handle) Flush(ctx context.Context) syscall.Errno {
 	}
 	h.of.mu.Lock()
 	defer h.of.mu.Unlock()
-	if !h.of.ef.Uncommitted() {
-		return 0
-	}
-	if err := h.of.keepMtime(h.of.ef.Flush); err != nil {
+	if err := h.of.commit(h.of.ef.Flush); err != nil {
 		return h.n.r.fail(err, h.plain())
 	}
 	return 0
@@ -125,13 +122,7 @@ func (h *handle) Flush(ctx context.Context) syscall.Errno {
 func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 	h.of.mu.Lock()
 	defer h.of.mu.Unlock()
-	err := error(nil)
-	if h.of.ef.Uncommitted() {
-		err = h.of.keepMtime(h.of.ef.Sync)
-	} else {
-		err = h.of.ef.Sync()
-	}
-	if err != nil {
+	if err := h.of.commit(h.of.ef.Sync); err != nil {
 		return h.n.r.fail(err, h.plain())
 	}
 	return 0

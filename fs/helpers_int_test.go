@@ -243,16 +243,23 @@ func errnoIs(err error, want syscall.Errno) bool {
 // cannot race with them.
 func (tm *testMount) waitReleased(t testing.TB) {
 	t.Helper()
+	if err := tm.released(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// released is waitReleased for a goroutine that may not fail the test.
+func (tm *testMount) released() error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		tm.root.files.mu.Lock()
 		n := len(tm.root.files.files)
 		tm.root.files.mu.Unlock()
 		if n == 0 {
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d files still open after 10s", n)
+			return fmt.Errorf("%d files still open after 10s", n)
 		}
 		time.Sleep(time.Millisecond)
 	}

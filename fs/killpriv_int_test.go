@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -51,21 +50,7 @@ func TestWriteClearsSetID(t *testing.T) {
 			}
 		}
 	}
-	bin := filepath.Join(filepath.Dir(tm.mnt), "helper.test")
-	exe, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, exe, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-test.run=^TestWriteClearsSetIDHelperProcess$")
-	cmd.Dir = "/"
-	cmd.Env = append(os.Environ(), "KMSFS_KILLPRIV_HELPER="+tm.mnt)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 4321, Gid: 4321}}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("helper: %v\n%s", err, out)
-	}
+	tm.runAsUser(t, "TestWriteClearsSetIDHelperProcess", "KMSFS_KILLPRIV_HELPER")
 	for _, op := range killPrivOps {
 		for _, m := range modes {
 			name := fmt.Sprintf("%s-%o", op, m.mode)

@@ -284,6 +284,18 @@ func (of *openFile) keepMtime(fn func() error) error {
 	return err
 }
 
+// commit runs fn, ef's Flush, Sync or Close, keeping the mtime around it
+// when it will write the header: only while the size floor is behind the
+// size (envelope.File.Uncommitted). A file whose floor is committed (a
+// small file written once, envelope.File.WriteAtFloor) costs no stat and
+// no utimensat. The caller holds mu exclusively or is the last user.
+func (of *openFile) commit(fn func() error) error {
+	if !of.ef.Uncommitted() {
+		return fn()
+	}
+	return of.keepMtime(fn)
+}
+
 // openTable maps backing inodes to their shared open-file state.
 type openTable struct {
 	mu    sync.Mutex
@@ -411,16 +423,12 @@ func (t *openTable) release(of *openFile) error {
 	}
 	<-of.ready
 	var err error
-	switch {
-	case of.ef == nil:
-	case of.written.Load() && of.ef.Uncommitted():
-		// Written since the last flush (mmap writeback after close):
-		// Close commits the size floor.
+	if of.ef != nil {
+		// Close commits the size floor if a write came after the last
+		// flush (mmap writeback after close).
 		of.mu.Lock()
-		err = of.keepMtime(of.ef.Close)
+		err = of.commit(of.ef.Close)
 		of.mu.Unlock()
-	default:
-		err = of.ef.Close()
 	}
 	err = errors.Join(err, of.b.close())
 	t.mu.Lock()

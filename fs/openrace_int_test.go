@@ -2,10 +2,13 @@ package fs
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"sync/atomic"
+	"syscall"
 	"testing"
-	"time"
+
+	"github.com/kmsfs/kmsfs/envelope"
 )
 
 // TestOpenAfterAnotherOpenCameAndWent: two first opens of one inode race,
@@ -27,17 +30,8 @@ func TestOpenAfterAnotherOpenCameAndWent(t *testing.T) {
 			return // the winner's own open
 		}
 		err := os.WriteFile(tm.path("f"), winner, 0o644)
-		for deadline := time.Now().Add(10 * time.Second); err == nil; {
-			tm.root.files.mu.Lock()
-			n := len(tm.root.files.files)
-			tm.root.files.mu.Unlock()
-			if n == 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				err = os.ErrDeadlineExceeded
-			}
-			time.Sleep(time.Millisecond)
+		if err == nil {
+			err = tm.released()
 		}
 		winnerDone <- err
 	}
@@ -60,5 +54,61 @@ func TestOpenAfterAnotherOpenCameAndWent(t *testing.T) {
 	want := append([]byte("hello"), winner[5:]...)
 	if got, err := os.ReadFile(tm.path("f")); err != nil || !bytes.Equal(got, want) {
 		t.Errorf("read back %d bytes (want %d), equal %v, %v", len(got), len(want), bytes.Equal(got, want), err)
+	}
+}
+
+// gatedUnwrap holds the first unwrap after armed is set until release is
+// closed, telling entered when it starts waiting.
+type gatedUnwrap struct {
+	envelope.KeyService
+	armed            *atomic.Bool
+	entered, release chan struct{}
+}
+
+func (g gatedUnwrap) UnwrapKey(ctx context.Context, ref envelope.KeyRef, wrapped, aad []byte) ([]byte, error) {
+	if g.armed.CompareAndSwap(true, false) {
+		close(g.entered)
+		<-g.release
+	}
+	return g.KeyService.UnwrapKey(ctx, ref, wrapped, aad)
+}
+
+// TestChmodDuringOpenNotLost: a chmod u+s through the mount while an open
+// of the file waits for its data key must not be forgotten by the open
+// state: the next write clears the bit, as for any write.
+func TestChmodDuringOpenNotLost(t *testing.T) {
+	g := gatedUnwrap{armed: new(atomic.Bool), entered: make(chan struct{}), release: make(chan struct{})}
+	tm := newTestMount(t, func(o *Options) { g.KeyService = o.Keys; o.Keys = g })
+	p := tm.path("f")
+	if err := os.WriteFile(p, plaintext(100), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tm.waitReleased(t)
+	g.armed.Store(true)
+	opened := make(chan error, 1)
+	var f *os.File
+	go func() {
+		var err error
+		f, err = os.OpenFile(p, os.O_WRONLY, 0)
+		opened <- err
+	}()
+	<-g.entered
+	if err := os.Chmod(p, 0o755|os.ModeSetuid); err != nil {
+		t.Fatal(err)
+	}
+	close(g.release)
+	if err := <-opened; err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt([]byte("x"), 10); err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(tm.cpath(t, "f"), &st); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Mode & 0o7777; got != 0o755 {
+		t.Errorf("backing mode %o after a write, want 755 (set-user-ID set during the open survived)", got)
 	}
 }

@@ -37,22 +37,7 @@ func TestOwnership(t *testing.T) {
 	if err := os.Chmod(tm.path("sgid"), 0o777|os.ModeSetgid); err != nil {
 		t.Fatal(err)
 	}
-	// The test binary's own directory is private to root: run a copy.
-	bin := filepath.Join(filepath.Dir(tm.mnt), "helper.test")
-	exe, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, exe, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-test.run=^TestOwnershipHelperProcess$")
-	cmd.Dir = "/"
-	cmd.Env = append(os.Environ(), "KMSFS_OWNER_HELPER="+tm.mnt)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 4321, Gid: 4321}}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("helper: %v\n%s", err, out)
-	}
+	tm.runAsUser(t, "TestOwnershipHelperProcess", "KMSFS_OWNER_HELPER")
 	for _, tc := range []struct {
 		name string
 		mode uint32
@@ -81,6 +66,29 @@ func TestOwnership(t *testing.T) {
 		t.Errorf("hard link: uid %d, %v", st.Uid, err)
 	}
 	tm.noWarnings(t)
+}
+
+// runAsUser runs the test named test of this binary as uid and gid 4321,
+// with env set to tm's mount point (the child skips itself without it),
+// and fails t if the child fails. The test binary's own directory is
+// private to root, so the child runs a copy beside the mount point.
+func (tm *testMount) runAsUser(t *testing.T, test, env string) {
+	t.Helper()
+	bin := filepath.Join(filepath.Dir(tm.mnt), "helper.test")
+	exe, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, exe, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^"+test+"$")
+	cmd.Dir = "/"
+	cmd.Env = append(os.Environ(), env+"="+tm.mnt)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 4321, Gid: 4321}}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s as uid 4321: %v\n%s", test, err, out)
+	}
 }
 
 // TestOwnershipHelperProcess is TestOwnership's child, running as the
