@@ -219,6 +219,44 @@ func BenchmarkUntar(b *testing.B) {
 	}
 }
 
+// BenchmarkTree runs ls -lR, du -s and rm -rf of Go's src/crypto tree on
+// a fresh mount each iteration (cold kernel entry and attribute caches),
+// with and without name encryption, like bench/compare.sh does on the
+// whole of src. Its purpose is the server's CPU per entry, and profiles of
+// it (-cpuprofile): the metric srv-cpu-ns/file counts only this process.
+func BenchmarkTree(b *testing.B) {
+	requireFUSE(b)
+	tarball, files := goCryptoTar(b)
+	for _, mode := range nameModes {
+		for _, cmd := range [][]string{{"ls", "-lR"}, {"du", "-s"}, {"rm", "-rf"}} {
+			b.Run(fmt.Sprintf("%s/op=%s", mode.name, cmd[0]), func(b *testing.B) {
+				var cpu time.Duration
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					tm := newTestMount(b, mode.opt)
+					if out, err := exec.Command("tar", "-C", tm.mnt, "-xf", tarball).CombinedOutput(); err != nil {
+						b.Fatalf("tar: %v\n%s", err, out)
+					}
+					tm.waitReleased(b)
+					mnt, unmount := benchMount(b, tm.options())
+					b.StartTimer()
+					c0 := serverCPU(b)
+					if out, err := exec.Command(cmd[0], append(cmd[1:], mnt+"/crypto")...).CombinedOutput(); err != nil {
+						b.Fatalf("%s: %v\n%s", cmd, err, out)
+					}
+					cpu += serverCPU(b) - c0
+					b.StopTimer()
+					unmount()
+					b.StartTimer()
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*files), "ns/file")
+				b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*files), "srv-cpu-ns/file")
+			})
+		}
+	}
+}
+
 // serverCPU returns the CPU time (user and system) this process, the FUSE
 // server, has used so far; programs run with exec are not counted. Other
 // load on the machine changes it far less than wall time.

@@ -18,8 +18,14 @@ import (
 // Extended attributes: only the user.* namespace is offered. Other
 // namespaces belong to the backing filesystem (security labels, ACLs of
 // CipherDir) and must not leak through or be set from the mount.
-// Answering them without a syscall also keeps the kernel's
-// security.capability check on every write cheap.
+//
+// A name in another namespace gets EOPNOTSUPP, not ENODATA: the namespace
+// is not supported, which is what Linux says for a namespace a filesystem
+// has no handler for (or ext4 mounted noacl for ACLs). It also saves a
+// round trip per file: `ls -l` asks for security.selinux and
+// system.posix_acl_access of every file it lists, and GNU ls stops asking
+// on a device once either is unsupported there (ls.c, getfilecon_cache
+// and file_has_acl_cache), where ENODATA only answers for one file.
 //
 // With plaintext names, user.* attributes are stored on the backing file
 // unchanged. With encrypted names (docs/NAMES.md §11, §12) "user.NAME" is
@@ -50,10 +56,10 @@ var (
 var errNoXattrID = fmt.Errorf("fs: xattr binding ID missing or damaged: %w", names.ErrUnauthenticated)
 
 // xattrPath returns the backing path and plaintext path of n for an xattr
-// call on attr, or ENODATA for a namespace the mount does not offer.
+// call on attr, or EOPNOTSUPP for a namespace the mount does not offer.
 func (n *node) xattrPath(attr string) (p, plain string, errno syscall.Errno) {
 	if !strings.HasPrefix(attr, userPrefix) {
-		return "", "", syscall.ENODATA
+		return "", "", syscall.EOPNOTSUPP
 	}
 	plain, rel, errno := n.paths()
 	if errno != 0 {
@@ -110,9 +116,6 @@ func (r *root) openXattr(p, attr string, sealed []byte) ([]byte, error) {
 func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
 	if errno := n.r.writable(); errno != 0 {
 		return errno
-	}
-	if !strings.HasPrefix(attr, userPrefix) {
-		return syscall.EOPNOTSUPP
 	}
 	p, plain, errno := n.xattrPath(attr)
 	if errno != 0 {
