@@ -15,11 +15,13 @@ type Pipeline struct {
 }
 
 // NewPipeline returns a Pipeline with the given number of workers; 0 or
-// less means runtime.GOMAXPROCS(0), the number of CPUs that can seal
-// chunks at once.
+// less means the number of CPUs that can seal chunks at once: GOMAXPROCS,
+// but no more than the CPUs the process may use (a mount's serving
+// process runs with more Ps than CPUs, kept for its FUSE readers, and
+// more sealing goroutines than CPUs would only take turns).
 func NewPipeline(workers int) *Pipeline {
 	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+		workers = min(runtime.GOMAXPROCS(0), runtime.NumCPU())
 	}
 	return &Pipeline{workers: workers}
 }

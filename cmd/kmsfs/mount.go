@@ -22,6 +22,7 @@ import (
 	kfs "github.com/kmsfs/kmsfs/fs"
 	"github.com/kmsfs/kmsfs/internal/memlimit"
 	"github.com/kmsfs/kmsfs/internal/names"
+	"github.com/kmsfs/kmsfs/internal/procs"
 	"github.com/kmsfs/kmsfs/internal/session"
 	"github.com/kmsfs/kmsfs/internal/volume"
 	"github.com/kmsfs/kmsfs/keyring/kmsapi"
@@ -231,6 +232,7 @@ func serve(c *cli.Context, cipherDir, mnt string) (err error) {
 	}
 	ctl.SetRoot(root)
 	report(nil)
+	spareProcs(logger)
 	stopLimit := limitMemory(logger)
 	defer stopLimit()
 	go unmountOnSignal(c.Context, server, mnt, logger)
@@ -277,11 +279,25 @@ func serveRemote(c *cli.Context, conf *volume.Config, cipherDir, mnt string, log
 		return fmt.Errorf("%w: %w", errMountFailed, err)
 	}
 	report(nil)
+	spareProcs(logger)
 	stopLimit := limitMemory(logger)
 	defer stopLimit()
 	go unmountOnSignal(c.Context, server, mnt, logger)
 	server.Wait()
 	return nil
+}
+
+// spareProcs gives the Go scheduler Ps beyond those the mount's FUSE
+// readers can hold while they wait for requests (see package procs). It
+// runs after the mount is made, because go-fuse sizes its readers from
+// GOMAXPROCS then.
+func spareProcs(logger *slog.Logger) {
+	before, after, changed := procs.Spare()
+	if !changed {
+		logger.Debug("GOMAXPROCS left as the user set it", "gomaxprocs", before)
+		return
+	}
+	logger.Debug("GOMAXPROCS raised for the FUSE readers", "from", before, "to", after)
 }
 
 // limitMemory starts keeping the serving process's soft memory limit near
