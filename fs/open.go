@@ -170,7 +170,21 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 			return nil, 0, errno
 		}
 	}
-	return h, shortFlags(of) | directFlags(flags), 0
+	return h, shortFlags(of) | directFlags(flags) | readOnlyFlags(write), 0
+}
+
+// readOnlyFlags returns FOPEN_NOFLUSH for a handle that cannot write: its
+// close(2) then costs no FLUSH request (one of the five requests of a
+// `cat` or a grep per file). Its Flush has nothing of its own to commit,
+// and a writer's own FLUSH and RELEASE still commit what it wrote. A
+// writable handle keeps FLUSH: the kernel writes a shared mapping's dirty
+// pages back there, and only there without the writeback cache (it skips
+// them on close with FOPEN_NOFLUSH).
+func readOnlyFlags(write bool) uint32 {
+	if write {
+		return 0
+	}
+	return fuse.FOPEN_NOFLUSH
 }
 
 // directFlags returns the open flags of a handle opened with O_DIRECT:
