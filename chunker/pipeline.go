@@ -14,14 +14,24 @@ type Pipeline struct {
 	workers int
 }
 
+// startProcs is GOMAXPROCS when the process started: the runtime's
+// default (the CPUs the process may use, within a cgroup CPU quota) or
+// the user's GOMAXPROCS. A mount's serving process raises GOMAXPROCS
+// later, for Ps that its FUSE readers hold while they wait for requests
+// (internal/procs); those are not CPUs to seal chunks on.
+var startProcs = runtime.GOMAXPROCS(0)
+
+// DefaultWorkers is the number of workers of NewPipeline(0): GOMAXPROCS,
+// but no more than it was when the process started.
+func DefaultWorkers() int {
+	return min(runtime.GOMAXPROCS(0), startProcs)
+}
+
 // NewPipeline returns a Pipeline with the given number of workers; 0 or
-// less means the number of CPUs that can seal chunks at once: GOMAXPROCS,
-// but no more than the CPUs the process may use (a mount's serving
-// process runs with more Ps than CPUs, kept for its FUSE readers, and
-// more sealing goroutines than CPUs would only take turns).
+// less means DefaultWorkers, the CPUs that can seal chunks at once.
 func NewPipeline(workers int) *Pipeline {
 	if workers <= 0 {
-		workers = min(runtime.GOMAXPROCS(0), runtime.NumCPU())
+		workers = DefaultWorkers()
 	}
 	return &Pipeline{workers: workers}
 }
