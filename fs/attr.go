@@ -108,11 +108,16 @@ func (r *root) fillAttr(st *stat, path string, out *fuse.Attr) {
 // went meanwhile, and it stats again. A file without an entry, the common
 // case, costs one stat.
 func (r *root) lstatStable(path string, key fileKey, st *stat) error {
+	return r.lstatStableAt(unix.AT_FDCWD, path, key, st)
+}
+
+// lstatStableAt is lstatStable of name relative to the directory dirfd.
+func (r *root) lstatStableAt(dirfd int, name string, key fileKey, st *stat) error {
 	var err error
 	for range maxStableTries {
 		removals := r.files.removals.Load()
 		if key == (fileKey{}) {
-			if err = lstatAt(path, st); err != nil || !isReg(st.Mode) {
+			if err = statx(dirfd, name, unix.AT_SYMLINK_NOFOLLOW, st); err != nil || !isReg(st.Mode) {
 				return err
 			}
 			key = keyOf(&st.Stat_t)
@@ -122,7 +127,7 @@ func (r *root) lstatStable(path string, key fileKey, st *stat) error {
 		}
 		of := r.files.find(key)
 		if of == nil {
-			if err = lstatAt(path, st); err != nil {
+			if err = statx(dirfd, name, unix.AT_SYMLINK_NOFOLLOW, st); err != nil {
 				return err
 			}
 			if r.files.find(key) == nil && r.files.removals.Load() == removals {
@@ -131,7 +136,7 @@ func (r *root) lstatStable(path string, key fileKey, st *stat) error {
 			continue
 		}
 		of.mu.RLock()
-		err = lstatAt(path, st)
+		err = statx(dirfd, name, unix.AT_SYMLINK_NOFOLLOW, st)
 		current := r.files.find(key) == of
 		of.mu.RUnlock()
 		if err != nil || current {

@@ -19,11 +19,15 @@ import (
 type dirHandle struct {
 	inner  loopDir // go-fuse's loopback stream over the backing fd
 	mu     sync.Mutex
-	statFd int // a second descriptor of the directory, for fstat; -1 once released
+	statFd int // a second descriptor of the directory, for fstat and Lookup; -1 once released
 	r      *root
+	n      *node  // the directory
 	ref    dirRef // the backing directory, for the codec
 	plain  string // plaintext path, for logs
 	isRoot bool
+	// lastName and lastBacking are the plaintext and backing names of the
+	// entry Readdirent returned last, for Lookup. Guarded by mu.
+	lastName, lastBacking string
 }
 
 // loopDir is what go-fuse's loopback directory stream offers.
@@ -39,6 +43,7 @@ var (
 	_ = (gofs.FileSeekdirer)((*dirHandle)(nil))
 	_ = (gofs.FileReleasedirer)((*dirHandle)(nil))
 	_ = (gofs.FileFsyncdirer)((*dirHandle)(nil))
+	_ = (gofs.FileLookuper)((*dirHandle)(nil))
 )
 
 var _ = (gofs.NodeOpendirHandler)((*node)(nil))
@@ -72,7 +77,7 @@ func (n *node) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle
 		ds.Close()
 		return nil, 0, n.r.fail(err, plain)
 	}
-	d := &dirHandle{inner: ld, statFd: sfd, r: n.r, ref: n.ref(rel), plain: plain, isRoot: rel == "."}
+	d := &dirHandle{inner: ld, statFd: sfd, r: n.r, n: n, ref: n.ref(rel), plain: plain, isRoot: rel == "."}
 	if err := n.r.names.check(d.ref); err != nil && n.r.warned.first("names:"+plain) {
 		// Listed anyway: every entry under a marked name (NAMES.md §8, §9).
 		n.r.log.Warn("kmsfs: directory names cannot be decrypted; entries are listed as "+names.MarkPrefix+"..., new entries are refused",
@@ -105,9 +110,34 @@ func (d *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 			d.r.fail(err, join(d.plain, de.Name))
 			continue
 		}
+		d.mu.Lock()
+		d.lastName, d.lastBacking = name, de.Name
+		d.mu.Unlock()
 		de.Name = name
 		return de, 0
 	}
+}
+
+// Lookup serves the lookup that go-fuse makes for each entry of a
+// READDIRPLUS listing, right after Readdirent returned it (or, when the
+// entry did not fit the reply, at the start of the next one). Its backing
+// name is known then, so it is stat'ed relative to the open directory:
+// neither the name is encrypted again nor the path walked from CipherDir.
+// Any other name goes through the directory node's Lookup.
+func (d *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	d.mu.Lock()
+	if name != d.lastName || d.lastBacking == "" || d.statFd < 0 {
+		d.mu.Unlock()
+		return d.n.Lookup(ctx, name, out)
+	}
+	var st stat
+	err := d.r.lstatStableAt(d.statFd, d.lastBacking, fileKey{}, &st)
+	d.mu.Unlock()
+	plain := join(d.plain, name)
+	if err != nil {
+		return nil, d.r.fail(err, plain)
+	}
+	return d.n.newChild(ctx, &st, plain, out), 0
 }
 
 func (d *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {

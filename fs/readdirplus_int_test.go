@@ -1,0 +1,95 @@
+package fs
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestListingAttributes: the attributes a READDIRPLUS listing gives the
+// kernel (dirHandle.Lookup, stat'ing each entry by the backing name just
+// read) belong to the entry they are listed under, for more entries than
+// one reply holds (some carried over to the next reply), for files,
+// directories and symlinks, and after the directory was renamed while
+// open. A later lstat is answered from those attributes (30 s cache), so
+// a mix-up shows as a wrong size or type.
+func TestListingAttributes(t *testing.T) {
+	for _, mode := range nameModes {
+		t.Run(mode.name, func(t *testing.T) {
+			tm := newTestMount(t, mode.opt)
+			dir := tm.path("d")
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			const n = 300
+			name := func(i int) string { return fmt.Sprintf("entry-with-a-longish-name-%04d", i) }
+			for i := range n {
+				p := filepath.Join(dir, name(i))
+				var err error
+				switch i % 10 {
+				case 3:
+					err = os.Mkdir(p, 0o700)
+				case 7:
+					err = os.Symlink(name(i-1), p)
+				default:
+					err = os.WriteFile(p, plaintext(i), 0o644)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			tm.waitReleased(t)
+			// A fresh mount, so that the listing's attributes are the only
+			// ones the kernel has.
+			tm2 := tm.remount(t)
+			check := func(dir string) {
+				t.Helper()
+				ents, err := os.ReadDir(dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(ents) != n {
+					t.Fatalf("%d entries, want %d", len(ents), n)
+				}
+				for i := range n {
+					fi, err := os.Lstat(filepath.Join(dir, name(i)))
+					if err != nil {
+						t.Fatal(err)
+					}
+					switch i % 10 {
+					case 3:
+						if !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+							t.Errorf("%s: mode %v, want a 0700 directory", name(i), fi.Mode())
+						}
+					case 7:
+						if fi.Mode()&os.ModeSymlink == 0 || fi.Size() != int64(len(name(i-1))) {
+							t.Errorf("%s: mode %v size %d, want a symlink of size %d", name(i), fi.Mode(), fi.Size(), len(name(i-1)))
+						}
+					default:
+						if !fi.Mode().IsRegular() || fi.Size() != int64(i) {
+							t.Errorf("%s: mode %v size %d, want a regular file of %d bytes", name(i), fi.Mode(), fi.Size(), i)
+						}
+					}
+				}
+			}
+			check(tm2.path("d"))
+			// Renamed while a listing is open: entries still come from
+			// the open directory, under its new name.
+			f, err := os.Open(tm2.path("d"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if err := os.Rename(tm2.path("d"), tm2.path("e")); err != nil {
+				t.Fatal(err)
+			}
+			names, err := f.Readdirnames(-1)
+			if err != nil || len(names) != n {
+				t.Fatalf("listing the renamed directory: %d names, %v", len(names), err)
+			}
+			check(tm2.path("e"))
+			tm2.noWarnings(t)
+		})
+	}
+}
