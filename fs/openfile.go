@@ -339,6 +339,19 @@ func (t *openTable) ref(key fileKey) *openFile {
 	return nil
 }
 
+// refReady returns key's state with one more reference if it is open,
+// healthy and not closing, else nil; it never waits.
+func (t *openTable) refReady(key fileKey) *openFile {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	of := t.files[key]
+	if of == nil || of.closing || !of.isReady() || of.err != nil {
+		return nil
+	}
+	of.refs++
+	return of
+}
+
 // add returns the state of key with one more reference, inserting a new
 // one over b when there is none; created says which happened. A creator
 // must call finish.

@@ -63,6 +63,17 @@ func (n *node) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrI
 	}
 	plain, rel, errno := n.paths()
 	h, _ := f.(*handle)
+	if h == nil {
+		// The kernel sends a handle only with ftruncate. A file some
+		// handle has open (tar's fchown, fchmod and futimens between its
+		// writes and its close) is changed and stat'ed through the open
+		// descriptor: no path walk, and one fstat where a stat by path
+		// of an open file takes two (lstatStable).
+		if of := n.openState(); of != nil {
+			defer n.r.release(of, plain)
+			h = &handle{n: n, of: of}
+		}
+	}
 	var tgt attrTarget
 	switch {
 	case h != nil:
@@ -89,7 +100,21 @@ func (n *node) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrI
 	if err := setTimes(tgt, in); err != nil {
 		return n.r.fail(err, plain)
 	}
+	if h != nil {
+		return h.getattr(out)
+	}
 	return n.Getattr(ctx, f, out)
+}
+
+// openState returns the open, ready state of n's file with a reference
+// the caller releases, or nil when there is none. It never waits: not for
+// an open still unwrapping its key, nor for a closing state or a rewrap's
+// reservation.
+func (n *node) openState() *openFile {
+	if n.key == (fileKey{}) {
+		return nil
+	}
+	return n.r.files.refReady(n.key)
 }
 
 // notePrivs tells the open state of n, if any, whether its new mode has
