@@ -126,13 +126,18 @@ func (d *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 // Any other name goes through the directory node's Lookup.
 func (d *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	d.mu.Lock()
-	if name != d.lastName || d.lastBacking == "" || d.statFd < 0 {
-		d.mu.Unlock()
+	backing, fd := d.lastBacking, d.statFd
+	known := name == d.lastName && backing != "" && fd >= 0
+	d.mu.Unlock()
+	if !known {
 		return d.n.Lookup(ctx, name, out)
 	}
+	// d.mu is not held across the stat, which may wait for a child's open
+	// state (lstatStableAt): a GETATTR of the directory must not wait
+	// behind a child's fsync. fd stays open meanwhile: the kernel sends
+	// RELEASEDIR only once no request on the handle is running.
 	var st stat
-	err := d.r.lstatStableAt(d.statFd, d.lastBacking, fileKey{}, &st)
-	d.mu.Unlock()
+	err := d.r.lstatStableAt(fd, backing, fileKey{}, &st)
 	plain := join(d.plain, name)
 	if err != nil {
 		return nil, d.r.fail(err, plain)

@@ -4,8 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
+
+// dirMode gives the directories of TestListingAttributes distinct modes.
+func dirMode(i int) os.FileMode { return 0o700 | os.FileMode(i/10%8) }
 
 // TestListingAttributes: the attributes a READDIRPLUS listing gives the
 // kernel (dirHandle.Lookup, stat'ing each entry by the backing name just
@@ -29,9 +33,12 @@ func TestListingAttributes(t *testing.T) {
 				var err error
 				switch i % 10 {
 				case 3:
-					err = os.Mkdir(p, 0o700)
+					err = os.Mkdir(p, dirMode(i))
+					if err == nil {
+						err = os.Chmod(p, dirMode(i)) // past the umask
+					}
 				case 7:
-					err = os.Symlink(name(i-1), p)
+					err = os.Symlink(strings.Repeat("t", i), p)
 				default:
 					err = os.WriteFile(p, plaintext(i), 0o644)
 				}
@@ -59,12 +66,12 @@ func TestListingAttributes(t *testing.T) {
 					}
 					switch i % 10 {
 					case 3:
-						if !fi.IsDir() || fi.Mode().Perm() != 0o700 {
-							t.Errorf("%s: mode %v, want a 0700 directory", name(i), fi.Mode())
+						if !fi.IsDir() || fi.Mode().Perm() != dirMode(i) {
+							t.Errorf("%s: mode %v, want a directory of mode %v", name(i), fi.Mode(), dirMode(i))
 						}
 					case 7:
-						if fi.Mode()&os.ModeSymlink == 0 || fi.Size() != int64(len(name(i-1))) {
-							t.Errorf("%s: mode %v size %d, want a symlink of size %d", name(i), fi.Mode(), fi.Size(), len(name(i-1)))
+						if fi.Mode()&os.ModeSymlink == 0 || fi.Size() != int64(i) {
+							t.Errorf("%s: mode %v size %d, want a symlink of size %d", name(i), fi.Mode(), fi.Size(), i)
 						}
 					default:
 						if !fi.Mode().IsRegular() || fi.Size() != int64(i) {
@@ -74,22 +81,26 @@ func TestListingAttributes(t *testing.T) {
 				}
 			}
 			check(tm2.path("d"))
-			// Renamed while a listing is open: entries still come from
-			// the open directory, under its new name.
-			f, err := os.Open(tm2.path("d"))
+			tm2.noWarnings(t)
+			// Renamed while a listing is open, on another fresh mount (so
+			// that the listing and the attributes come from the server):
+			// entries still come from the open directory, under its new
+			// name.
+			tm3 := tm.remount(t)
+			f, err := os.Open(tm3.path("d"))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			if err := os.Rename(tm2.path("d"), tm2.path("e")); err != nil {
+			if err := os.Rename(tm3.path("d"), tm3.path("e")); err != nil {
 				t.Fatal(err)
 			}
 			names, err := f.Readdirnames(-1)
 			if err != nil || len(names) != n {
 				t.Fatalf("listing the renamed directory: %d names, %v", len(names), err)
 			}
-			check(tm2.path("e"))
-			tm2.noWarnings(t)
+			check(tm3.path("e"))
+			tm3.noWarnings(t)
 		})
 	}
 }

@@ -62,6 +62,9 @@ func (n *node) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrI
 		return errno
 	}
 	plain, rel, errno := n.paths()
+	if plain == "" {
+		plain = "(unlinked)"
+	}
 	h, _ := f.(*handle)
 	if h == nil {
 		// The kernel sends a handle only with ftruncate. A file some
@@ -83,9 +86,6 @@ func (n *node) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrI
 	default:
 		tgt = pathTarget{path: n.r.abs(rel), symlink: n.Mode()&syscall.S_IFMT == syscall.S_IFLNK}
 	}
-	if plain == "" {
-		plain = "(unlinked)"
-	}
 	if err := setModeOwner(tgt, in); err != nil {
 		return n.r.fail(err, plain)
 	}
@@ -97,7 +97,7 @@ func (n *node) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrI
 			return errno
 		}
 	}
-	if err := setTimes(tgt, in); err != nil {
+	if err := setTimesOf(h, tgt, in); err != nil {
 		return n.r.fail(err, plain)
 	}
 	if h != nil {
@@ -151,6 +151,19 @@ func setModeOwner(t attrTarget, in *fuse.SetAttrIn) error {
 		g = int(gid)
 	}
 	return t.chown(u, g)
+}
+
+// setTimesOf sets the times through tgt; with an open state, under its
+// read lock, so that a header commit (keepMtime, which holds the lock
+// exclusively from its stat to its mtime restore) cannot put back the
+// mtime it saw over the one set here.
+func setTimesOf(h *handle, tgt attrTarget, in *fuse.SetAttrIn) error {
+	if h == nil {
+		return setTimes(tgt, in)
+	}
+	h.of.mu.RLock()
+	defer h.of.mu.RUnlock()
+	return setTimes(tgt, in)
 }
 
 func setTimes(t attrTarget, in *fuse.SetAttrIn) error {

@@ -66,6 +66,11 @@ func TestSetattrOnOpenFile(t *testing.T) {
 			if n != len(want) || string(got[:n]) != string(want) {
 				t.Errorf("read back %d bytes (%v), want the %d written", n, err, len(want))
 			}
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
+			tm.waitReleased(t)
+			tm.noWarnings(t)
 		})
 	}
 }
