@@ -314,13 +314,17 @@ func newOpenTable() *openTable {
 // reference: the caller only reads the size.
 func (t *openTable) peek(key fileKey) *openFile {
 	t.mu.Lock()
-	of := t.files[key]
-	closing := of != nil && of.closing
-	t.mu.Unlock()
-	if of == nil || closing || !of.isReady() || of.err != nil {
-		return nil
+	defer t.mu.Unlock()
+	if of := t.files[key]; of.usable() {
+		return of
 	}
-	return of
+	return nil
+}
+
+// usable reports whether of is an open, healthy state that is not
+// closing. The caller holds the table's lock (closing is guarded by it).
+func (of *openFile) usable() bool {
+	return of != nil && !of.closing && of.isReady() && of.err == nil
 }
 
 // find returns the state of key, even a closing one, without a reference.
@@ -345,7 +349,7 @@ func (t *openTable) refReady(key fileKey) *openFile {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	of := t.files[key]
-	if of == nil || of.closing || !of.isReady() || of.err != nil {
+	if !of.usable() {
 		return nil
 	}
 	of.refs++

@@ -232,11 +232,7 @@ func serve(c *cli.Context, cipherDir, mnt string) (err error) {
 	}
 	ctl.SetRoot(root)
 	report(nil)
-	spareProcs(logger)
-	stopLimit := limitMemory(logger)
-	defer stopLimit()
-	go unmountOnSignal(c.Context, server, mnt, logger)
-	server.Wait()
+	serveMounted(c, server, mnt, logger)
 	// Other mounts of this keyring may reach it through this process.
 	svc.ServeWhileDependents(c.Context, logger)
 	return nil
@@ -279,12 +275,19 @@ func serveRemote(c *cli.Context, conf *volume.Config, cipherDir, mnt string, log
 		return fmt.Errorf("%w: %w", errMountFailed, err)
 	}
 	report(nil)
+	serveMounted(c, server, mnt, logger)
+	return nil
+}
+
+// serveMounted serves a mount made by this process until it is unmounted
+// (by a signal or from outside), with the serving process's runtime tuned
+// for it: spare Ps for the FUSE readers and a soft memory limit.
+func serveMounted(c *cli.Context, server mountServer, mnt string, logger *slog.Logger) {
 	spareProcs(logger)
 	stopLimit := limitMemory(logger)
 	defer stopLimit()
 	go unmountOnSignal(c.Context, server, mnt, logger)
 	server.Wait()
-	return nil
 }
 
 // spareProcs gives the Go scheduler Ps beyond those the mount's FUSE
@@ -374,6 +377,12 @@ func nameCodec(ctx context.Context, conf *volume.Config, ks envelope.KeyService)
 }
 
 type unmounter interface{ Unmount() error }
+
+// mountServer is the FUSE server of a mount (go-fuse's *fuse.Server).
+type mountServer interface {
+	unmounter
+	Wait()
+}
 
 // unmountOnSignal unmounts when ctx ends (SIGINT, SIGTERM); if the mount is
 // busy it detaches it lazily so the process can flush and exit.
