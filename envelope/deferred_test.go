@@ -141,11 +141,21 @@ func TestWriteAtFloor(t *testing.T) {
 					t.Errorf("Uncommitted = %v, want %v", got, !one)
 				}
 				before := len(b.writes)
-				if err := f.Close(); err != nil {
+				if err := f.Flush(); err != nil {
 					t.Fatal(err)
 				}
 				if one && len(b.writes) != before {
-					t.Errorf("Close wrote %v", b.writes[before:])
+					t.Errorf("Flush wrote %v", b.writes[before:])
+				}
+				if cs := committed(t, b.Bytes(), kms); cs != int64(n) {
+					t.Errorf("committed size %d after Flush, want %d", cs, n)
+				}
+				before = len(b.writes)
+				if err := f.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if len(b.writes) != before {
+					t.Errorf("Close after Flush wrote %v", b.writes[before:])
 				}
 				if cs := committed(t, b.Bytes(), kms); cs != int64(n) {
 					t.Errorf("committed size %d after Close, want %d", cs, n)
@@ -261,6 +271,14 @@ func TestCreateDeferredRewrap(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			// The header is on disk already, not only in memory (Close
+			// would write a pending one anyway): ReadHeader finds it. The
+			// write commits its floor with it; the truncation's floor
+			// follows at Flush or Close.
+			wantFloor := map[string]int64{"write": 4, "truncate": 0}[first]
+			if cs := committed(t, b.Bytes(), kms); cs != wantFloor {
+				t.Errorf("after the first %s: committed size %d on disk, want %d", first, cs, wantFloor)
 			}
 			if ref := f.KeyRef(); ref.Version != 2 {
 				t.Errorf("header under version %d, want 2", ref.Version)

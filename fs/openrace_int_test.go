@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/kmsfs/kmsfs/envelope"
 )
@@ -42,8 +43,13 @@ func TestOpenAfterAnotherOpenCameAndWent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := <-winnerDone; err != nil {
-		t.Fatalf("winner: %v", err)
+	select {
+	case err := <-winnerDone:
+		if err != nil {
+			t.Fatalf("winner: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the hook between the loser's open and its insert never ran")
 	}
 	if _, err := f.WriteAt([]byte("hello"), 0); err != nil {
 		t.Fatal(err)
@@ -92,7 +98,11 @@ func TestChmodDuringOpenNotLost(t *testing.T) {
 		f, err = os.OpenFile(p, os.O_WRONLY, 0)
 		opened <- err
 	}()
-	<-g.entered
+	select {
+	case <-g.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the open never reached the gated key unwrap")
+	}
 	if err := os.Chmod(p, 0o755|os.ModeSetuid); err != nil {
 		t.Fatal(err)
 	}

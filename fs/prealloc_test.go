@@ -17,15 +17,25 @@ func TestPreallocateRange(t *testing.T) {
 		name    string
 		off, n  int64
 		reserve bool
+		hole    bool // the file is one hole (truncated up), not written
 	}{
-		{"inside, past the end", size - 1000, 1 << 20, true},
-		{"at the end", size, 1 << 20, false},
-		{"past the end", size + 4096, 1 << 20, false},
+		{"inside, past the end", size - 1000, 1 << 20, true, false},
+		{"inside, a hole", 1000, 1 << 20, true, true},
+		{"at the end", size, 1 << 20, false, false},
+		{"past the end", size + 4096, 1 << 20, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "f")
 			if err := os.WriteFile(p, make([]byte, size), 0o600); err != nil {
 				t.Fatal(err)
+			}
+			if tc.hole {
+				if err := os.Truncate(p, 0); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Truncate(p, size); err != nil {
+					t.Fatal(err)
+				}
 			}
 			f, err := os.OpenFile(p, os.O_RDWR, 0)
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -47,18 +48,21 @@ func TestListingAttributes(t *testing.T) {
 				}
 			}
 			tm.waitReleased(t)
-			// A fresh mount, so that the listing's attributes are the only
-			// ones the kernel has.
-			tm2 := tm.remount(t)
-			check := func(dir string) {
+			// Fresh mounts, so that the listing's attributes are the only
+			// ones the kernel has, with the requests logged.
+			remount := func() (*testMount, *logBuf) {
+				buf := &logBuf{}
+				o := tm.options()
+				requestLog(buf)(&o)
+				m := &testMount{mnt: t.TempDir(), cipher: tm.cipher, keys: tm.keys, logs: &logBuf{}, chunk: tm.chunk}
+				m.mountWith(t, o)
+				return m, buf
+			}
+			// verify lstats every entry under dir and checks that no
+			// LOOKUP reached the server since mark: the attributes came
+			// with the READDIRPLUS listing.
+			verify := func(dir string, buf *logBuf, mark int) {
 				t.Helper()
-				ents, err := os.ReadDir(dir)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(ents) != n {
-					t.Fatalf("%d entries, want %d", len(ents), n)
-				}
 				for i := range n {
 					fi, err := os.Lstat(filepath.Join(dir, name(i)))
 					if err != nil {
@@ -79,14 +83,32 @@ func TestListingAttributes(t *testing.T) {
 						}
 					}
 				}
+				if got := requests(buf, mark, "READDIRPLUS"); got == 0 {
+					t.Error("no READDIRPLUS request: the listing did not reach the server")
+				}
+				if got := requests(buf, mark, "LOOKUP"); got != 0 {
+					t.Errorf("%d LOOKUP requests: attributes did not all come with the listing", got)
+				}
+				if strings.Contains(buf.String(), "level=WARN") {
+					t.Errorf("warnings logged:\n%s", buf)
+				}
 			}
-			check(tm2.path("d"))
-			tm2.noWarnings(t)
-			// Renamed while a listing is open, on another fresh mount (so
-			// that the listing and the attributes come from the server):
-			// entries still come from the open directory, under its new
-			// name.
-			tm3 := tm.remount(t)
+			wantNames := make([]string, n)
+			for i := range n {
+				wantNames[i] = name(i)
+			}
+			tm2, buf2 := remount()
+			if _, err := os.Stat(tm2.path("d")); err != nil {
+				t.Fatal(err)
+			}
+			mark := len(buf2.String())
+			if got := listNames(t, tm2.path("d")); !slices.Equal(got, wantNames) {
+				t.Fatalf("listed %d names, want %d: %.5q...", len(got), n, got)
+			}
+			verify(tm2.path("d"), buf2, mark)
+			// Renamed while a listing is open: entries still come from
+			// the open directory, under its new name.
+			tm3, buf3 := remount()
 			f, err := os.Open(tm3.path("d"))
 			if err != nil {
 				t.Fatal(err)
@@ -95,12 +117,16 @@ func TestListingAttributes(t *testing.T) {
 			if err := os.Rename(tm3.path("d"), tm3.path("e")); err != nil {
 				t.Fatal(err)
 			}
+			mark = len(buf3.String())
 			names, err := f.Readdirnames(-1)
-			if err != nil || len(names) != n {
-				t.Fatalf("listing the renamed directory: %d names, %v", len(names), err)
+			if err != nil {
+				t.Fatal(err)
 			}
-			check(tm3.path("e"))
-			tm3.noWarnings(t)
+			slices.Sort(names)
+			if !slices.Equal(names, wantNames) {
+				t.Fatalf("listing the renamed directory: %d names, want %d: %.5q...", len(names), n, names)
+			}
+			verify(tm3.path("e"), buf3, mark)
 		})
 	}
 }

@@ -2,13 +2,14 @@ package fs
 
 import (
 	"os"
+	"syscall"
 	"testing"
 	"time"
 )
 
-// TestSetattrOnOpenFile: fchmod, fchown and futimens reach the server
-// without a handle, and a file some handle has open is changed through
-// its open descriptor: they work after the file lost its name (renamed
+// TestSetattrOnOpenFile: fchmod, fchown and futimens of a file some
+// handle has open (the kernel sends them without a handle) go through its
+// open descriptor: they work after the file lost its name (renamed
 // over, or unlinked) while open, as on a local disk, and change neither
 // the file now under that name nor the data written so far.
 func TestSetattrOnOpenFile(t *testing.T) {
@@ -38,7 +39,7 @@ func TestSetattrOnOpenFile(t *testing.T) {
 			if err := f.Chmod(0o600); err != nil {
 				t.Fatalf("fchmod: %v", err)
 			}
-			if err := f.Chown(os.Getuid(), os.Getgid()); err != nil {
+			if err := f.Chown(4321, 4321); err != nil {
 				t.Fatalf("fchown: %v", err)
 			}
 			mtime := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
@@ -51,6 +52,9 @@ func TestSetattrOnOpenFile(t *testing.T) {
 			}
 			if fi.Mode().Perm() != 0o600 || !fi.ModTime().Equal(mtime) || fi.Size() != int64(len(want)) {
 				t.Errorf("open file: mode %v mtime %v size %d, want 0600, %v, %d", fi.Mode(), fi.ModTime(), fi.Size(), mtime, len(want))
+			}
+			if st := fi.Sys().(*syscall.Stat_t); st.Uid != 4321 || st.Gid != 4321 {
+				t.Errorf("open file: owner %d:%d, want 4321:4321", st.Uid, st.Gid)
 			}
 			if gone == "renamed over" {
 				gi, err := os.Stat(tm.path("f"))

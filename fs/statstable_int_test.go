@@ -12,8 +12,9 @@ import (
 	"github.com/kmsfs/kmsfs/internal/testkms"
 )
 
-// TestLstatStableDuringRewrap: lookups of a closed file never see the
-// mtime of a header write made by a rewrap running beside them (which
+// TestLstatStableDuringRewrap: lstatStable (what lookups, READDIRPLUS
+// entries and GETATTR without a handle use) of a closed file never sees the
+// mtime of a header write made by a rewrap running beside it (which
 // rewrites the header under a reservation, then restores the mtime).
 func TestLstatStableDuringRewrap(t *testing.T) {
 	vk := testkms.NewFixed()

@@ -48,7 +48,7 @@ func TestStartLeavesUserChoice(t *testing.T) {
 		gcPercent int
 	}{
 		{"GOMEMLIMIT=off", "off", math.MaxInt64, 100},
-		{"GOMEMLIMIT=1GiB", "1GiB", 1 << 30, 100},
+		{"GOMEMLIMIT=1GiB", "1GiB", math.MaxInt64, 100}, // the environment alone
 		{"limit set before", "", 1 << 30, 100},
 		{"GOGC=off", "", math.MaxInt64, -1},
 	} {
